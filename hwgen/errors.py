@@ -1,0 +1,31 @@
+"""User-facing errors.
+
+A user mistake (a malformed description, a missing file, a bad command-line value) is reported as
+one :class:`HwgenError`; the command-line front end prints its message on one line and exits with
+status 2. Anything else escaping hwgen is a bug in hwgen.
+"""
+
+
+class HwgenError(Exception):
+    """A mistake in what the user gave hwgen, located as precisely as possible.
+
+    ``file``, ``layer`` and ``field`` name where the mistake is; any of them may be ``None`` when it
+    does not apply (a command-line option has no layer, a missing file has no field).
+    """
+
+    def __init__(self, message, *, file=None, layer=None, field=None):
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.layer = layer
+        self.field = field
+
+    def __str__(self):
+        where = []
+        if self.file is not None:
+            where.append(str(self.file))
+        if self.layer is not None:
+            where.append(f"layer '{self.layer}'")
+        if self.field is not None:
+            where.append(f"field '{self.field}'")
+        return ": ".join(where + [self.message]) if where else self.message

@@ -1,0 +1,97 @@
+"""The golden model: bit-exact integer semantics of every operator, in numpy.
+
+This module is the specification the hardware is checked against. Tensors are NHWC (a batch of
+frames first, channels last) or (N, features) and hold true integer values as ``int64``
+(BIPOLAR as -1/+1). Each function is one operator; :func:`run_network` chains them.
+"""
+
+import numpy as np
+
+from .datatypes import BIPOLAR
+
+__all__ = ["pad", "sliding_window", "matmul", "xnor_popcount", "dense", "conv2d",
+           "multithreshold", "maxpool", "label_select"]
+
+
+def pad(x, pads, value=0):
+    """Pad (N, H, W, C) by ``pads = (top, bottom, left, right)`` pixels of ``value``."""
+    top, bottom, left, right = pads
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def sliding_window(x, kernel, stride):
+    """All K x K windows of (N, H, W, C): (N, OH, OW, KH*KW*C), each window in (kh, kw, c) order.
+
+    This is the order in which the hardware sliding window emits a window and in which conv
+    weights are flattened, so that a convolution is a matrix product per output pixel.
+    """
+    (kh, kw), (sh, sw) = kernel, stride
+    n, h, w, c = x.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    rows = sh * np.arange(oh)[:, None] + np.arange(kh)[None, :]         # (OH, KH)
+    cols = sw * np.arange(ow)[:, None] + np.arange(kw)[None, :]         # (OW, KW)
+    windows = x[:, rows[:, None, :, None], cols[None, :, None, :], :]   # (N, OH, OW, KH, KW, C)
+    return windows.reshape(n, oh, ow, kh * kw * c)
+
+
+def matmul(x, weights):
+    """out[..., n] = sum_k W[n, k] * x[..., k] for a weight matrix of shape (MH, MW)."""
+    return np.asarray(x, dtype=np.int64) @ np.asarray(weights, dtype=np.int64).T
+
+
+def xnor_popcount(x, weights):
+    """Popcount of XNOR of BIPOLAR codes: the count of positions where x and W agree.
+
+    For BIPOLAR values the dot product is ``2 * xnor_popcount(x, W) - MW``; the hardware's XNOR
+    lanes compute this count.
+    """
+    xc = BIPOLAR.encode(x).astype(np.int64)
+    wc = BIPOLAR.encode(weights).astype(np.int64)
+    agree = xc[..., None, :] == wc
+    return agree.sum(axis=-1, dtype=np.int64)
+
+
+def dense(x, weights):
+    """Fully connected layer on (N, MW) or on frames flattened in NHWC order."""
+    x = np.asarray(x).reshape(len(x), -1)
+    return matmul(x, weights)
+
+
+def conv2d(x, weights, stride=(1, 1), pads=(0, 0, 0, 0)):
+    """Convolution of (N, H, W, C) with weights (OFM, KH, KW, IFM): (N, OH, OW, OFM)."""
+    ofm, kh, kw, ifm = weights.shape
+    windows = sliding_window(pad(x, pads), (kh, kw), stride)
+    return matmul(windows, weights.reshape(ofm, kh * kw * ifm))
+
+
+def threshold_count(acc, thresholds):
+    """How many of each channel's thresholds the accumulator reaches: #{i : acc >= T[c, i]}."""
+    acc = np.asarray(acc, dtype=np.int64)
+    return (acc[..., None] >= np.asarray(thresholds, dtype=np.int64)).sum(axis=-1)
+
+
+def multithreshold(acc, thresholds, out_dtype):
+    """QONNX MultiThreshold on the last axis (channels), giving values of ``out_dtype``.
+
+    ``thresholds`` has shape (C, 2**bits - 1). The count of reached thresholds maps to the
+    output value as count (UINTn, BINARY), count + min (INTn) or 2*count - 1 (BIPOLAR).
+    """
+    count = threshold_count(acc, thresholds)
+    if out_dtype.kind == "BIPOLAR":
+        return 2 * count - 1
+    return count + out_dtype.min
+
+
+def maxpool(x, kernel, stride):
+    """Max over K x K windows of (N, H, W, C), per channel: (N, OH, OW, C)."""
+    (kh, kw), c = kernel, x.shape[-1]
+    windows = sliding_window(x, kernel, stride)
+    n, oh, ow, _ = windows.shape
+    return windows.reshape(n, oh, ow, kh * kw, c).max(axis=3)
+
+
+def label_select(scores, k=1):
+    """Indices of the ``k`` largest of (N, classes) scores, largest first; ties: lower index first."""
+    scores = np.asarray(scores, dtype=np.int64).reshape(len(scores), -1)
+    order = np.argsort(-scores, axis=-1, kind="stable")
+    return order[:, :k]

@@ -1,0 +1,1 @@
+"""Simulation drivers: Amaranth testbenches for streaming engines and pipelines."""
