@@ -1,0 +1,192 @@
+"""The ``hwgen`` command line: ``hwgen check``, ``hwgen golden``.
+
+A user mistake prints one line ``hwgen: error: ...`` naming the file, layer and field, and exits
+with status 2; no traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import HwgenError
+from .network import load_network
+
+__all__ = ["main"]
+
+
+def layer_summary(layer):
+    """One row of ``hwgen check``: what a user needs to judge a layer's cost."""
+    row = {
+        "name": layer.name,
+        "kind": layer.kind,
+        "in_shape": list(layer.in_shape),
+        "out_shape": list(layer.out_shape),
+        "in_datatype": str(layer.in_dtype),
+        "out_datatype": str(layer.out_dtype),
+        "pe": layer.folding().get("pe"),
+        "simd": layer.folding().get("simd"),
+        "ideal_cycles": layer.ideal_cycles(),
+    }
+    if hasattr(layer, "weights"):
+        row.update(weight_datatype=str(layer.weight_dtype), engine=layer.engine,
+                   mw=layer.mw, mh=layer.mh, macs=layer.macs,
+                   weight_bits=layer.weights.size * layer.weight_dtype.bits)
+    if getattr(layer, "fused_into", None):
+        row["fused_into"] = layer.fused_into
+    return row
+
+
+def check_report(network):
+    layers = [layer_summary(layer) for layer in network.layers]
+    bottleneck = network.bottleneck()
+    return {
+        "network": network.name,
+        "file": str(network.path),
+        "layers": layers,
+        "bottleneck": bottleneck.name,
+        "bottleneck_cycles": bottleneck.ideal_cycles(),
+        "total_macs": sum(row.get("macs", 0) for row in layers),
+        "total_weight_bits": sum(row.get("weight_bits", 0) for row in layers),
+    }
+
+
+def format_table(rows, columns):
+    cells = [[str(row.get(key, "")) if row.get(key) is not None else "" for key, _ in columns]
+             for row in rows]
+    header = [title for _, title in columns]
+    widths = [max(len(line[i]) for line in [header] + cells) for i in range(len(columns))]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip()
+             for line in [header] + cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def cmd_check(args):
+    report = check_report(load_network(args.network))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    rows = []
+    for row in report["layers"]:
+        shapes = f"{'x'.join(map(str, row['in_shape']))} -> {'x'.join(map(str, row['out_shape']))}"
+        types = f"{row['in_datatype']} -> {row['out_datatype']}"
+        if "weight_datatype" in row:
+            types += f" (w {row['weight_datatype']}, {row['engine']})"
+        if "fused_into" in row:
+            types += f" (fused into {row['fused_into']})"
+        rows.append(dict(row, shapes=shapes, types=types,
+                         matrix=f"{row['mw']}x{row['mh']}" if "mw" in row else None,
+                         cycles=row["ideal_cycles"] or None))
+    print(f"{report['network']} ({report['file']})")
+    print(format_table(rows, [("name", "layer"), ("kind", "kind"), ("shapes", "shape"),
+                              ("types", "datatypes"), ("matrix", "MWxMH"), ("pe", "PE"),
+                              ("simd", "SIMD"), ("macs", "MACs"), ("weight_bits", "weight bits"),
+                              ("cycles", "ideal cycles")]))
+    print(f"bottleneck: {report['bottleneck']} at {report['bottleneck_cycles']} cycles per frame; "
+          f"{report['total_macs']} MACs and {report['total_weight_bits']} weight bits in all")
+    return 0
+
+
+def read_frames(path, network):
+    """Input frames from a .npy file: (N, *shape) or a single frame of the input shape."""
+    try:
+        frames = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise HwgenError(f"cannot read input frames: {getattr(exc, 'strerror', None) or exc}",
+                         file=path) from None
+    shape = network.input.out_shape
+    if frames.shape == shape:
+        frames = frames[None]
+    if frames.shape[1:] != shape:
+        raise HwgenError(f"frames of shape {frames.shape} do not match the input shape "
+                         f"(N, {', '.join(map(str, shape))})", file=path,
+                         layer=network.input.name, field="shape")
+    dtype = network.input.out_dtype
+    if not np.issubdtype(frames.dtype, np.number) or not dtype.allows(frames).all():
+        raise HwgenError(f"input values must be integers of {dtype}", file=path,
+                         layer=network.input.name, field="datatype")
+    return frames.astype(np.int64)
+
+
+def save_npy(path, array):
+    """Write ``path`` whole or not at all."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", suffix=".npy.tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            np.save(file, array)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def cmd_golden(args):
+    network = load_network(args.network)
+    if args.input:
+        frames = read_frames(args.input, network)
+    else:
+        frames = network.random_frames(args.frames, args.seed)
+    names = [layer.name for layer in network.layers]
+    if args.layer is not None and args.layer not in names:
+        raise HwgenError(f"no layer named {args.layer!r} (layers: {', '.join(names)})",
+                         file=args.network, field="--layer")
+    outputs = network.run(frames)
+    result = outputs[names.index(args.layer)] if args.layer else outputs[-1]
+    if args.output:
+        try:
+            save_npy(args.output, result)
+        except OSError as exc:
+            raise HwgenError(f"cannot write: {exc.strerror}", file=args.output) from None
+    which = args.layer or network.output.name
+    print(f"{network.name}: {len(frames)} frames -> '{which}' output of shape "
+          f"{result.shape[1:]} ({network.layer(which).out_dtype})"
+          + (f", written to {args.output}" if args.output else ""))
+    if not args.output:
+        for index, frame in enumerate(result[:args.show]):
+            print(f"frame {index}: {np.array2string(frame.ravel(), threshold=16)}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="hwgen", description="Streaming FPGA accelerators for quantized neural networks.")
+    parser.add_argument("--version", action="version", version=f"hwgen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="validate a network and show its layers and cost")
+    check.add_argument("network", help="network description (.yaml)")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.set_defaults(run=cmd_check)
+
+    gold = commands.add_parser("golden", help="run the bit-exact golden model")
+    gold.add_argument("network", help="network description (.yaml)")
+    source = gold.add_mutually_exclusive_group()
+    source.add_argument("--input", metavar="X.npy", help="input frames, shape (N, *input shape)")
+    source.add_argument("--frames", type=int, default=1, metavar="N",
+                        help="number of random input frames (default 1)")
+    gold.add_argument("--seed", type=int, default=0, help="seed of the random frames")
+    gold.add_argument("--layer", metavar="NAME", help="output of this layer instead of the last")
+    gold.add_argument("--output", metavar="Y.npy", help="write the outputs to this file")
+    gold.add_argument("--show", type=int, default=8, metavar="N",
+                      help="frames to print when not writing a file (default 8)")
+    gold.set_defaults(run=cmd_golden)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if getattr(args, "frames", 1) < 1:
+        print("hwgen: error: --frames must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        return args.run(args)
+    except HwgenError as exc:
+        print(f"hwgen: error: {exc}", file=sys.stderr)
+        return 2

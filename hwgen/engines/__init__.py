@@ -1,0 +1,1 @@
+"""Streaming layer engines: one Amaranth component per module."""
