@@ -88,6 +88,8 @@ class _Loader:
             self.layer = f"#{index}"
             if not isinstance(spec, dict):
                 self.error("a layer must be a mapping with a 'kind'")
+            if isinstance(spec.get("name"), str):
+                self.layer = spec["name"]
             kind = spec.get("kind")
             if kind not in _FIELDS:
                 self.error(f"unknown layer kind {kind!r} (expected one of: "
