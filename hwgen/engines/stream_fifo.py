@@ -6,9 +6,11 @@ and one in the output register. Words leave in the order they came, none lost or
 ``i.ready`` is low exactly when ``depth`` words are held, so the FIFO breaks the combinational
 ready path between its neighbours.
 
-Throughput: one word per cycle in and out for ``depth >= 2``; a depth-1 FIFO (a single register)
-alternates between full and empty and moves one word every other cycle. Latency: a word written
-into an empty FIFO at cycle t can leave at cycle t + 2.
+Throughput: one word per cycle in and out for ``depth >= 3``. Depths 1 and 2 move only one word
+every other cycle: at depth 1 the single register alternates between full and empty, and at
+depth 2 SyncFIFOBuffered's one-entry memory refuses a write in the cycle it is being read. So
+use ``depth >= 3`` wherever the stream must run at full rate. Latency: a word written into an
+empty FIFO at cycle t can leave at cycle t + 2 (t + 1 at depth 1).
 """
 
 from dataclasses import dataclass
@@ -44,8 +46,8 @@ class StreamFIFOParams:
 
     def cycles(self, words=1):
         """Cycles to pass ``words`` words in steady state (a FIFO has no frame of its own: pass
-        the frame size of the stream it sits on): one per word, two at depth 1."""
-        return words * (2 if self.depth == 1 else 1)
+        the frame size of the stream it sits on): one per word, two below depth 3."""
+        return words * (2 if self.depth < 3 else 1)
 
     def latency(self):
         """Cycles from writing a word into an empty FIFO to the earliest cycle it can leave."""

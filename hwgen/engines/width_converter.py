@@ -122,7 +122,7 @@ class Serializer(wiring.Component):
         m.d.comb += [
             self.o.payload.eq(data[:piece]),
             self.o.valid.eq(left != 0),
-            self.i.ready.eq(left == 0),
+            self.i.ready.eq((left == 0) | ((left == 1) & self.o.ready)),
         ]
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += [data.eq(data >> piece), left.eq(left - 1)]
