@@ -17,7 +17,7 @@ Structure:
   would move one gcd-wide word per cycle, slower than the narrower side. A frame holds a multiple
   of both widths, hence of their lcm, so no word straddles two frames.
 
-Both stages sustain one narrow-side word per cycle with no bubbles: a serializer accepts its next
+Each stage sustains one narrow-side word per cycle with no bubbles: a serializer accepts its next
 input in the cycle its last piece leaves, a deserializer accepts a new input in the cycle its full
 word leaves. Their ``i.ready`` therefore depends combinationally on ``o.ready``.
 """
@@ -76,9 +76,8 @@ class WidthConverterParams:
         return max(self.frame_elems // self.in_elems, self.frame_elems // self.out_elems)
 
     def latency(self):
-        """Pipeline registers from input to output, one per stage: with no
-        stalls, the first output word that an input transfer at cycle t completes leaves at
-        cycle t + latency()."""
+        """Pipeline registers from input to output, one per stage: with no stalls, the first
+        output word that an input transfer at cycle t completes leaves at cycle t + latency()."""
         return len(self.stages)
 
     def resources(self):
@@ -86,7 +85,7 @@ class WidthConverterParams:
 
         Serializer of an ``W``-bit word into ``n`` pieces: ``W`` data flip-flops, one LUT per
         data bit (a 2:1 mux between loading the input and shifting, the enable going to the
-        flip-flop's CE), plus a piece counter of ``clog2(n + 1)`` bits (about two LUTs per bit
+        flip-flop's CE), plus a piece counter of ``bit_length(n)`` bits (about two LUTs per bit
         for the decrement and the zero/one tests). Deserializer into a ``W``-bit word: ``W``
         flip-flops wired as a shift register with clock enable (no data LUTs), plus the same
         counter. No RAM, no DSP.
@@ -94,7 +93,7 @@ class WidthConverterParams:
         total = Resources()
         for i, o in self.stages:
             pieces = max(i, o) // min(i, o)
-            counter = (pieces + 1).bit_length()
+            counter = pieces.bit_length()
             width = max(i, o) * self.elem_bits
             data_luts = width if i > o else 0
             total += Resources(lut=data_luts + 2 * counter + 2, ff=width + counter)

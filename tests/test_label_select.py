@@ -1,0 +1,88 @@
+"""LabelSelect against hwgen.golden.label_select, with many ties."""
+
+import numpy as np
+import pytest
+
+from hwgen import golden
+from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
+from hwgen.engines.label_select import LabelSelect, LabelSelectParams
+from hwgen.simulation.streams import run_stream
+
+SEEDS = range(100)
+
+
+def random_dtype(rng):
+    kind = rng.choice(["INT", "UINT", "BIPOLAR", "BINARY"], p=[0.45, 0.35, 0.15, 0.05])
+    if kind == "BIPOLAR":
+        return BIPOLAR
+    if kind == "BINARY":
+        return BINARY
+    return DataType(str(kind), int(rng.integers(2 if kind == "INT" else 1, 17)))
+
+
+def random_case(seed):
+    """Parameters, scores of 3-6 frames (every other seed from a tiny range, so ties abound),
+    and the expected output words."""
+    rng = np.random.default_rng(seed)
+    classes = int(rng.integers(1, 21))
+    pe = int(rng.choice([d for d in range(1, min(classes, 8) + 1) if classes % d == 0]))
+    params = LabelSelectParams(classes, pe, random_dtype(rng), int(rng.integers(1, classes + 1)))
+    dtype, frames = params.in_dtype, int(rng.integers(3, 7))
+    lo, hi = dtype.min, dtype.max
+    if seed % 2:
+        lo = int(rng.integers(lo, hi + 1))
+        hi = min(hi, lo + int(rng.integers(0, 3)))
+    scores = rng.integers(lo, hi + 1, size=(frames, classes))
+    if dtype == BIPOLAR:
+        scores = 2 * (scores > 0) - 1
+    expected = pack(golden.label_select(scores, params.k), DataType("UINT", params.index_bits), 1)
+    return params, frames, pack(scores, dtype, pe), expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_against_golden_with_gaps_and_stalls(seed):
+    params, _, inputs, expected = random_case(seed)
+    rng = np.random.default_rng(seed + 1000)
+    run = run_stream(LabelSelect(params), inputs, len(expected), seed=seed,
+                     gap_prob=float(rng.uniform(0.3, 0.5)), stall_prob=float(rng.uniform(0.3, 0.5)))
+    assert run.outputs == expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cycles_and_latency_without_stalls(seed):
+    """Fed every cycle and never stalled, frames end exactly cycles() = max(classes/pe, k)
+    apart (tolerance 0: input and emission overlap and both run at one word per cycle), and the
+    first index leaves latency() = classes/pe cycles after the first input word."""
+    params, frames, inputs, expected = random_case(seed)
+    run = run_stream(LabelSelect(params), inputs, len(expected))
+    assert run.outputs == expected
+    frame_ends = [run.output_cycles[(f + 1) * params.k - 1] for f in range(frames)]
+    assert np.diff(frame_ends).tolist() == [params.cycles()] * (frames - 1)
+    assert run.output_cycles[0] - run.input_cycles[0] == params.latency()
+
+
+def test_ties_and_extremes():
+    """Hand-made frames: all equal, the minimum and maximum codes of a signed type, and a
+    descending frame (which a reversed tie rule or an unsigned compare would get wrong)."""
+    dtype = DataType("INT", 4)
+    params = LabelSelectParams(6, 2, dtype, 6)
+    scores = np.array([[3, 3, 3, 3, 3, 3],
+                       [-8, 7, -1, 0, 7, -8],
+                       [5, 4, 3, 2, 1, 0],
+                       [-1, -1, 0, -8, 0, 7]])
+    expected = [[0, 1, 2, 3, 4, 5], [1, 4, 3, 2, 0, 5], [0, 1, 2, 3, 4, 5], [5, 2, 4, 0, 1, 3]]
+    assert golden.label_select(scores, 6).tolist() == expected
+    run = run_stream(LabelSelect(params), pack(scores, dtype, 2), 24, stall_prob=0.4, seed=3)
+    assert run.outputs == [i for row in expected for i in row]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ((10, 3, DataType("INT", 4), 1), "does not divide"),
+    ((10, 2, DataType("INT", 4), 11), "exceeds classes"),
+    ((10, 2, DataType("INT", 4), 0), "k must be"),
+    ((0, 1, DataType("INT", 4), 1), "classes must be"),
+    ((10, 2, "INT4", 1), "DataType"),
+])
+def test_invalid_params(fields, message):
+    with pytest.raises(ValueError, match=message):
+        LabelSelectParams(*fields)
