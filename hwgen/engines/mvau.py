@@ -1,0 +1,337 @@
+"""Matrix-vector-activation unit (MVAU), bit-parallel: ``out[n] = sum_k W[n, k] * x[k]``.
+
+Folding: ``pe`` output channels (neurons) at a time, ``simd`` inputs (synapses) at a time. A
+vector of ``mw`` inputs arrives as ``sf = mw/simd`` words of ``simd`` elements; the engine makes
+``nf = mh/pe`` passes over it (neuron folds), each of ``sf`` MAC steps, and emits one word of
+``pe`` results per pass: output word ``f`` holds channels ``f*pe .. f*pe+pe-1``. During the first
+pass the input words come from the stream and are written into a buffer of ``sf`` words; the
+later passes read the buffer, so the vector is streamed once.
+
+Weights live in one memory of ``nf*sf`` words, word ``f*sf + s`` holding the ``pe x simd`` block
+``W[f*pe:(f+1)*pe, s*simd:(s+1)*simd]`` (lane p*simd + q = ``W[f*pe + p, s*simd + q]``).
+
+Pipeline (one MAC step per cycle, all stages advance under ``en = ~o.valid | o.ready``):
+
+====  ==================================================================================
+0     step counters; weight memory and input buffer addressed (synchronous reads)
+1     weight word and input word available
+2     registered products (``style="parallel"``) or XNOR bits (``style="xnor"``)
+3..   adder / popcount tree per PE, :func:`sum_tree`, registered every level
+acc   accumulator per PE; with no activation it is the output register
+thr   fused activation (:class:`ThresholdUnit`), when ``out_dtype`` is given
+====  ==================================================================================
+
+XNOR lanes count agreements (a popcount ``pc``); the dot product is ``2*pc - mw``. With no
+activation the accumulator starts each vector at ``-mw`` and adds ``2*pc`` (a shift, no extra
+adder), so the raw output is the true dot product. With an activation it accumulates ``pc``
+alone and the thresholds are moved into the popcount domain at elaboration:
+``2*pc - mw >= T  <=>  pc >= ceil((T + mw) / 2)``.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth import Cat, Module, Mux, Shape, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..datatypes import DataType, pack
+from .resources import Resources
+from .thresholds import (ThresholdUnit, check_thresholds, elements, register, require_positive,
+                         step_counter, sum_tree, threshold_latency, threshold_resources,
+                         tree_levels, tree_resources, value_of)
+
+__all__ = ["MVAUParams", "MatrixVectorUnit", "multiplier_luts"]
+
+STYLES = ("parallel", "xnor")
+
+
+def multiplier_luts(a, b):
+    """LUTs of one a x b LUT multiplier (DataTypes), fitted to Yosys synth_xilinx -nodsp on
+    registered products of 1 to 8 bits (within about 20%): ``a*b*(min + 2)/4``, i.e. one LUT
+    per partial-product bit plus adders that grow with the narrower operand; AND
+    gates (one LUT per bit) when an operand is 1 bit; a conditional negation (about two LUTs per
+    bit) when an operand is BIPOLAR.
+    """
+    if a.kind == "BIPOLAR" or b.kind == "BIPOLAR":
+        return 2 * (b.bits if a.kind == "BIPOLAR" else a.bits)
+    narrow, wide = sorted((a.bits, b.bits))
+    return wide if narrow == 1 else -(-narrow * wide * (narrow + 2) // 4)
+
+
+@dataclass(frozen=True)
+class MVAUParams:
+    """A ``mh x mw`` matrix times ``vectors`` input vectors per frame, folded by ``pe``/``simd``.
+
+    ``out_dtype=None`` emits the raw dot products as :attr:`acc_dtype`; otherwise thresholds are
+    fused and the output is ``out_dtype``. ``style``: "parallel" (a multiplier per lane; with a
+    BINARY operand it reduces to AND gates) or "xnor" (XNOR + popcount, only for BIPOLAR inputs
+    and weights); ``None`` picks xnor for BIPOLAR x BIPOLAR and parallel otherwise.
+    """
+
+    mw: int
+    mh: int
+    pe: int
+    simd: int
+    in_dtype: DataType
+    weight_dtype: DataType
+    vectors: int
+    out_dtype: DataType = None
+    style: str = None
+
+    def __post_init__(self):
+        require_positive("mvau", mw=self.mw, mh=self.mh, pe=self.pe, simd=self.simd,
+                         vectors=self.vectors)
+        if self.mw % self.simd:
+            raise ValueError(f"mvau: mw ({self.mw}) must be a multiple of simd ({self.simd})")
+        if self.mh % self.pe:
+            raise ValueError(f"mvau: mh ({self.mh}) must be a multiple of pe ({self.pe})")
+        for name in ("in_dtype", "weight_dtype", "out_dtype"):
+            value = getattr(self, name)
+            if not isinstance(value, DataType) and not (name == "out_dtype" and value is None):
+                raise ValueError(f"mvau: {name} must be a DataType, not {value!r}")
+        if self.pe * self.simd * self.weight_dtype.bits > 1 << 16:
+            raise ValueError(f"mvau: a weight word of pe*simd = {self.pe * self.simd} "
+                             f"{self.weight_dtype} weights exceeds 65536 bits (Amaranth's "
+                             f"limit); lower pe or simd")
+        bipolar = self.in_dtype.kind == self.weight_dtype.kind == "BIPOLAR"
+        if self.style is None:
+            object.__setattr__(self, "style", "xnor" if bipolar else "parallel")
+        if self.style not in STYLES:
+            raise ValueError(f"mvau: style must be one of {', '.join(STYLES)}, not {self.style!r}")
+        if self.style == "xnor" and not bipolar:
+            raise ValueError(f"mvau: style 'xnor' needs BIPOLAR inputs and weights, not "
+                             f"{self.in_dtype} x {self.weight_dtype}")
+        if self.out_dtype is not None and self.acc_dtype.bits > 31:   # also checks <= 32
+            raise ValueError("mvau: thresholds on accumulators of more than 31 bits are not "
+                             "supported")
+        self.acc_dtype    # ValueError if the accumulator would exceed 32 bits
+
+    @property
+    def neuron_folds(self):
+        """Output words per vector, ``mh / pe``."""
+        return self.mh // self.pe
+
+    @property
+    def synapse_folds(self):
+        """Input words per vector, ``mw / simd``."""
+        return self.mw // self.simd
+
+    @property
+    def product_range(self):
+        """(lo, hi) of one lane's true product W[n, k] * x[k]."""
+        corners = [a * b for a in (self.in_dtype.min, self.in_dtype.max)
+                   for b in (self.weight_dtype.min, self.weight_dtype.max)]
+        return min(corners), max(corners)
+
+    @property
+    def acc_dtype(self):
+        """The narrowest datatype holding every possible dot product."""
+        lo, hi = self.product_range
+        try:
+            return DataType.for_range(self.mw * lo, self.mw * hi)
+        except ValueError:
+            raise ValueError(f"mvau: dot products of {self.mw} {self.in_dtype} x "
+                             f"{self.weight_dtype} need more than 32 bits") from None
+
+    @property
+    def output_dtype(self):
+        """Datatype of the output elements: ``out_dtype``, or ``acc_dtype`` if not fused."""
+        return self.acc_dtype if self.out_dtype is None else self.out_dtype
+
+    @property
+    def lane_range(self):
+        """(lo, hi) of what one lane feeds its tree: a product, or an XNOR bit."""
+        return (0, 1) if self.style == "xnor" else self.product_range
+
+    @property
+    def acc_range(self):
+        """(lo, hi) the accumulator holds: the dot product, or the popcount for fused XNOR."""
+        if self.style == "xnor" and self.out_dtype is not None:
+            return 0, self.mw
+        lo, hi = self.product_range
+        return self.mw * lo, self.mw * hi
+
+    @property
+    def in_width(self):
+        return self.simd * self.in_dtype.bits
+
+    @property
+    def out_width(self):
+        return self.pe * self.output_dtype.bits
+
+    def cycles(self):
+        """Cycles per frame in steady state: one MAC step per cycle, ``nf * sf`` per vector."""
+        return self.vectors * self.neuron_folds * self.synapse_folds
+
+    def latency(self):
+        """Cycles from a MAC step's issue to the transfer of the output word it completes (no
+        stalls): read (1), products (1), tree levels, accumulator (1), then the activation.
+
+        The step that completes output word f of a vector is the one that takes (pass 0) or
+        re-reads its last input word, so a vector's first output word leaves ``latency()``
+        cycles after its last input word was taken, and the first output of an idle engine
+        ``sf - 1 + latency()`` cycles after its first input.
+        """
+        activation = 0 if self.out_dtype is None else threshold_latency(self.out_dtype)
+        return 3 + tree_levels(self.simd) + activation
+
+    def resources(self):
+        """First-order estimate; all arithmetic in LUTs (dsp = 0).
+
+        - Lanes (pe*simd): a LUT multiplier (:func:`multiplier_luts`) and a product register;
+          an XNOR lane is one LUT and one flip-flop.
+        - Per PE: the adder/popcount tree (:func:`tree_resources`, one LUT per adder bit) and the
+          accumulator (one LUT and one flip-flop per bit: the add and the clear mux share a LUT).
+        - Fused activation: :func:`threshold_resources` (comparators, popcount, threshold table).
+        - Registers: the input word, and the weight word read (flip-flops if the memory maps to
+          LUTRAM, inside the block RAM otherwise: calibration decides).
+        - Memory: weights ``mh*mw*bits``, the input buffer ``mw*bits`` when nf > 1, thresholds.
+          (Yosys turns small read-only memories into LUT logic instead: calibration again.)
+        - Control: three step counters (about two LUTs per bit) and the valid/first/last
+          pipeline.
+
+        Note that Yosys' synth_xilinx maps wide multiplies to DSP48 unless told not to (-nodsp);
+        this model assumes LUT multipliers throughout.
+        """
+        lanes = self.pe * self.simd
+        lo, hi = self.lane_range
+        product_bits = Shape.cast(range(lo, hi + 1)).width
+        if self.style == "xnor":
+            lane_lut = 1
+        else:
+            lane_lut = multiplier_luts(self.in_dtype, self.weight_dtype)
+        tree = tree_resources(self.simd, lo, hi)
+        acc_bits = Shape.cast(range(self.acc_range[0], self.acc_range[1] + 1)).width
+        datapath = Resources(lut=lanes * lane_lut + self.pe * (tree.lut + acc_bits),
+                             ff=lanes * product_bits + self.pe * (tree.ff + acc_bits)
+                             + self.in_width + lanes * self.weight_dtype.bits)
+        nf, sf = self.neuron_folds, self.synapse_folds
+        memory = Resources(bram_bits=nf * sf * lanes * self.weight_dtype.bits
+                           + (self.mw * self.in_dtype.bits if nf > 1 else 0))
+        counters = sum((n - 1).bit_length() for n in (nf, sf, nf * sf))
+        control = Resources(lut=2 * counters + 4, ff=counters + 3 * self.latency())
+        total = datapath + memory + control
+        if self.out_dtype is not None:
+            total += threshold_resources(self.mh, self.pe, self.acc_range, self.out_dtype)
+        return total
+
+
+class MatrixVectorUnit(wiring.Component):
+    """Bit-parallel MVAU for :class:`MVAUParams` (see the module docstring).
+
+    ``weights``: (mh, mw) true values of ``weight_dtype`` (BIPOLAR as -1/+1). ``thresholds``:
+    with ``out_dtype``, (mh, n_thresholds(out_dtype)) integers applied to the dot products as
+    in :func:`hwgen.golden.multithreshold`; must be None without ``out_dtype``.
+
+    Input: ``sf`` words of ``simd`` ``in_dtype`` elements per vector. Output: ``nf`` words of
+    ``pe`` ``output_dtype`` elements per vector, channels in order. Not stalled, it performs one
+    MAC step per cycle, ``nf * sf`` per vector, vectors back to back.
+    """
+
+    def __init__(self, params, weights, thresholds=None):
+        p = self.params = params
+        weights = np.asarray(weights)
+        if weights.shape != (p.mh, p.mw):
+            raise ValueError(f"mvau: weights must have shape (mh, mw) = ({p.mh}, {p.mw}), "
+                             f"not {weights.shape}")
+        if not p.weight_dtype.allows(weights).all():
+            raise ValueError(f"mvau: weights outside {p.weight_dtype}")
+        if (thresholds is None) != (p.out_dtype is None):
+            raise ValueError("mvau: thresholds are given exactly when out_dtype is")
+        self._activation = None
+        if thresholds is not None:
+            table = check_thresholds(thresholds, p.mh, p.out_dtype, "mvau")
+            if p.style == "xnor":   # into the popcount domain: ceil((T + mw) / 2)
+                table = -((-(np.clip(table, -p.mw, p.mw + 1) + p.mw)) // 2)
+            self._activation = ThresholdUnit(table, p.mh, p.pe, p.acc_range, p.out_dtype,
+                                             what="mvau")
+        nf, sf = p.neuron_folds, p.synapse_folds
+        blocks = weights.reshape(nf, p.pe, sf, p.simd).transpose(0, 2, 1, 3)
+        self._weights = Memory(shape=unsigned(p.pe * p.simd * p.weight_dtype.bits),
+                               depth=nf * sf, init=pack(blocks, p.weight_dtype, p.pe * p.simd))
+
+        super().__init__({"i": In(stream.Signature(unsigned(p.in_width))),
+                          "o": Out(stream.Signature(unsigned(p.out_width)))})
+
+    def elaborate(self, platform):
+        p = self.params
+        nf, sf = p.neuron_folds, p.synapse_folds
+        m = Module()
+        en = Signal()
+        m.d.comb += en.eq(~self.o.valid | self.o.ready)
+
+        # Stage 0: the MAC step; synapse fold inside neuron fold. Pass 0 needs an input word.
+        s = Signal(range(sf))
+        f = Signal(range(nf))
+        addr = Signal(range(nf * sf))       # = f * sf + s, counted to spare a multiplier
+        fresh = f == 0
+        step = Signal()
+        m.d.comb += [self.i.ready.eq(en & fresh),
+                     step.eq(en & (self.i.valid | ~fresh))]
+        with m.If(step):
+            step_counter(m, addr, nf * sf)
+            with m.If(step_counter(m, s, sf)):     # last synapse fold: next neuron fold
+                step_counter(m, f, nf)
+
+        m.submodules.weights = self._weights
+        weight_read = self._weights.read_port()
+        m.d.comb += [weight_read.addr.eq(addr), weight_read.en.eq(en)]
+        if nf == 1:     # every pass is the first: no buffer
+            x = register(m, en, self.i.payload)
+        else:           # pass 0 writes the buffer and reads its own write through
+            m.submodules.buffer = buffer = Memory(shape=unsigned(p.in_width), depth=sf, init=[])
+            write = buffer.write_port()
+            read = buffer.read_port(transparent_for=(write,))
+            m.d.comb += [write.addr.eq(s), write.data.eq(self.i.payload),
+                         write.en.eq(step & fresh), read.addr.eq(s), read.en.eq(en)]
+            x = read.data
+
+        # Stage 1 -> 2: lane (row, q) of PE row and SIMD lane q, registered; then the trees.
+        xs = elements(x, p.in_dtype, p.simd)
+        ws = elements(weight_read.data, p.weight_dtype, p.pe * p.simd)
+        lo, hi = p.lane_range
+        lane_shape = Shape.cast(range(lo, hi + 1))
+        sums = []
+        for row in range(p.pe):
+            lanes = []
+            for q in range(p.simd):
+                xq, wq = xs[q], ws[row * p.simd + q]
+                if p.style == "xnor":
+                    lane = ~(xq ^ wq)
+                else:
+                    lane = value_of(xq, p.in_dtype) * value_of(wq, p.weight_dtype)
+                lanes.append(register(m, en, lane, shape=lane_shape))
+            sums.append(sum_tree(m, en, lanes, lo, hi))
+
+        # Control follows the data: stage 1, products, tree levels.
+        delay = 2 + tree_levels(p.simd)
+        valid = register(m, en, step, delay)
+        first = register(m, en, s == 0, delay)
+        last = register(m, en, s == sf - 1, delay)
+
+        # Accumulators. XNOR raw output: start at -mw and add 2*pc (see the module docstring).
+        acc_shape = Shape.cast(range(p.acc_range[0], p.acc_range[1] + 1))
+        raw_xnor = p.style == "xnor" and p.out_dtype is None
+        start, shift = (-p.mw, 1) if raw_xnor else (0, 0)
+        accs = [Signal(acc_shape, name=f"acc{row}") for row in range(p.pe)]
+        with m.If(en & valid):
+            for acc, total in zip(accs, sums):
+                m.d.sync += acc.eq(Mux(first, start, acc) + (total << shift))
+        done = register(m, en, valid & last)
+
+        if self._activation is None:
+            m.d.comb += [self.o.payload.eq(Cat(accs)),  # acc_shape is acc_dtype's: both minimal
+                         self.o.valid.eq(done)]
+        else:
+            m.submodules.activation = unit = self._activation
+            fold = Signal(range(nf))    # output fold of the pass entering the accumulators
+            with m.If(en & valid & last):
+                step_counter(m, fold, nf)
+            m.d.comb += [unit.en.eq(en), unit.fold.eq(fold),
+                         self.o.payload.eq(unit.codes),
+                         self.o.valid.eq(register(m, en, done, threshold_latency(p.out_dtype)))]
+            for lane, acc in enumerate(accs):
+                m.d.comb += unit.values[lane].eq(acc)
+        return m

@@ -1,0 +1,336 @@
+"""Thresholds engine (QONNX MultiThreshold), and the pieces it shares with the MVAU.
+
+Per channel ``c`` the output counts the thresholds the input reaches,
+``count = #{i : x >= T[c, i]}`` over ``n = 2**bits - 1`` thresholds (1 for a BIPOLAR output),
+and emits the code of ``out_dtype``'s value for that count (see :func:`hwgen.golden.multithreshold`):
+``count`` itself for UINTn, BINARY and BIPOLAR (whose code 1 is +1), and ``count`` with its most
+significant bit inverted for INTn (the code of ``count + min``). The count is a popcount of the
+comparisons, so the result matches the golden model even for thresholds that are not sorted.
+
+Pipelines here advance under one global enable, ``en = ~o.valid | o.ready``: every register,
+memory read port and counter holds while the output word waits, and moves on otherwise. With no
+stalls that is one word per cycle; the cost is a combinational path from ``o.ready`` to
+``i.ready`` (a FIFO between engines breaks it where timing needs it).
+
+Shared with :mod:`hwgen.engines.mvau`: :class:`ThresholdUnit` (threshold memory + comparators
++ popcount, also the MVAU's fused activation), :func:`sum_tree` (adder and popcount trees),
+:func:`register`, :func:`elements`, :func:`value_of`, :func:`step_counter`.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth import Cat, Const, Module, Mux, Shape, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..datatypes import DataType, pack
+from .resources import Resources
+
+__all__ = ["ThresholdsParams", "Thresholds", "ThresholdUnit", "check_thresholds", "n_thresholds",
+           "threshold_latency", "threshold_resources", "sum_tree", "tree_levels",
+           "tree_resources", "register", "elements", "value_of", "step_counter",
+           "require_positive"]
+
+# Terms added per registered level of an adder tree: two levels of two-input adders (or one
+# LUT level of a popcount) between registers.
+FANIN = 4
+
+
+# --- small shared helpers -----------------------------------------------------------------------
+
+def require_positive(what, **fields):
+    """ValueError unless every field is a positive int (``what`` names the engine)."""
+    for name, value in fields.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{what}: {name} must be a positive integer, not {value!r}")
+
+
+def elements(word, dtype, count):
+    """The ``count`` element codes packed in ``word`` (element i at bits [i*b, (i+1)*b))."""
+    b = dtype.bits
+    return [word[i * b:(i + 1) * b] for i in range(count)]
+
+
+def value_of(code, dtype):
+    """An Amaranth value holding the true value of a ``dtype`` code (BIPOLAR: 2*code - 1)."""
+    if dtype.kind == "BIPOLAR":
+        return Cat(Const(1, 1), ~code).as_signed()     # 0b01 = +1, 0b11 = -1
+    return code.as_signed() if dtype.kind == "INT" else code.as_unsigned()
+
+
+def register(m, en, value, stages=1, shape=None):
+    """``value`` delayed by ``stages`` registers that load only when ``en`` is high."""
+    for _ in range(stages):
+        reg = Signal(shape if shape is not None else value.shape())
+        with m.If(en):
+            m.d.sync += reg.eq(value)
+        value = reg
+    return value
+
+
+def step_counter(m, counter, modulus):
+    """Add ``counter <- (counter + 1) mod modulus`` under the current condition of ``m``.
+
+    Returns the condition "counter is at its last value" (it wraps on this step).
+    """
+    wraps = counter == modulus - 1
+    m.d.sync += counter.eq(Mux(wraps, 0, counter + 1))
+    return wraps
+
+
+def _tree_plan(terms):
+    """The structure of :func:`sum_tree` over ``terms`` terms: per registered level, the groups
+    of nodes added into one register, as (first node, nodes in the group, original terms it
+    covers)."""
+    plan, nodes = [], [1] * terms
+    while len(nodes) > 1:
+        level = [(k, len(nodes[k:k + FANIN]), sum(nodes[k:k + FANIN]))
+                 for k in range(0, len(nodes), FANIN)]
+        plan.append(level)
+        nodes = [covered for _, _, covered in level]
+    return plan
+
+
+def tree_levels(terms):
+    """Registered levels of :func:`sum_tree` over ``terms`` terms (0 for a single term)."""
+    return len(_tree_plan(terms))
+
+
+def sum_tree(m, en, terms, lo, hi):
+    """Sum of ``terms`` (each in [lo, hi]) by a tree of adders, registered every level.
+
+    Each level adds groups of up to :data:`FANIN` nodes (balanced, so two adders deep) into a
+    register sized exactly for the range it can hold. Returns the sum; it lags the terms by
+    :func:`tree_levels` enabled cycles. With 1-bit terms this is a popcount.
+    """
+    nodes = list(terms)
+    for level in _tree_plan(len(nodes)):
+        sums = []
+        for first, size, covered in level:
+            group = nodes[first:first + size]
+            while len(group) > 1:    # balanced: (a + b) + (c + d)
+                group = [a + b for a, b in zip(group[::2], group[1::2])] + group[len(group) & ~1:]
+            shape = Shape.cast(range(covered * lo, covered * hi + 1))
+            sums.append(register(m, en, group[0], shape=shape))
+        nodes = sums
+    return nodes[0]
+
+
+def _range_bits(lo, hi):
+    """Bits of the narrowest shape holding [lo, hi]."""
+    return Shape.cast(range(lo, hi + 1)).width
+
+
+def tree_resources(terms, lo, hi):
+    """First-order cost of one :func:`sum_tree`: one LUT per adder output bit (carry chain),
+    one flip-flop per register bit."""
+    lut = ff = 0
+    for level in _tree_plan(terms):
+        for _, size, covered in level:
+            width = _range_bits(covered * lo, covered * hi)
+            lut += width * (size - 1)
+            ff += width
+    return Resources(lut=lut, ff=ff)
+
+
+# --- thresholds -----------------------------------------------------------------------------------
+
+def n_thresholds(out_dtype):
+    """Thresholds per channel for ``out_dtype``: 2**bits - 1, or 1 for BIPOLAR."""
+    return 1 if out_dtype.kind == "BIPOLAR" else (1 << out_dtype.bits) - 1
+
+
+def threshold_latency(out_dtype):
+    """Enabled cycles from values entering a :class:`ThresholdUnit` to their codes: the
+    comparison register plus the popcount tree."""
+    return 1 + tree_levels(n_thresholds(out_dtype))
+
+
+def threshold_resources(channels, pe, value_range, out_dtype):
+    """First-order cost of a :class:`ThresholdUnit` (see :meth:`ThresholdsParams.resources`)."""
+    n = n_thresholds(out_dtype)
+    tbits = _range_bits(value_range[0], value_range[1] + 1)
+    popcount = tree_resources(n, 0, 1)
+    return Resources(lut=pe * (n * tbits + popcount.lut),
+                     ff=pe * (n + popcount.ff),
+                     bram_bits=channels * n * tbits)
+
+
+def check_thresholds(thresholds, channels, out_dtype, what):
+    """``thresholds`` checked to be (channels, n_thresholds(out_dtype)) integers, or floats
+    holding integers or +-inf; returned as int64 (or float) array. ValueError (naming ``what``)
+    otherwise."""
+    table = np.asarray(thresholds)
+    n = n_thresholds(out_dtype)
+    if table.shape != (channels, n):
+        raise ValueError(f"{what}: thresholds must have shape ({channels}, {n}) for "
+                         f"{channels} channels of {out_dtype} outputs, not {table.shape}")
+    if table.dtype.kind == "f":
+        finite = table[np.isfinite(table)]
+        if np.isnan(table).any() or (finite != np.round(finite)).any():
+            raise ValueError(f"{what}: thresholds must be integers (or +-inf)")
+        return table
+    if table.dtype.kind not in "iu":
+        raise ValueError(f"{what}: thresholds must be integers, not {table.dtype}")
+    return np.minimum(table, np.iinfo(np.int64).max).astype(np.int64)   # uint64 saturates
+
+
+class ThresholdUnit(wiring.Component):
+    """Multi-threshold activation of ``pe`` channels at a time, thresholds in memories.
+
+    ``thresholds`` is (channels, n) integers (or +-inf), ``n = n_thresholds(out_dtype)``;
+    ``value_range`` = (lo, hi) bounds the values compared. Thresholds below ``lo`` (always
+    reached) or above ``hi`` (never) are clamped to ``lo`` or ``hi + 1`` at elaboration: same
+    result, narrower comparators. Lane p has its own memory (one wide memory would exceed
+    Amaranth's 65536-bit limit at 8-bit outputs): word f holds the n thresholds of channel f*pe + p.
+    ``what`` names the engine in error messages.
+
+    Ports: ``en`` advances the pipeline (all registers and the memory reads hold while it is
+    low). ``fold`` is the memory address: it must select the channel fold of ``values`` one
+    enabled cycle *before* ``values`` are presented (synchronous read). ``values[p]`` is the value
+    of channel fold*pe + p; ``codes`` (element p = channel fold*pe + p, ``out_dtype`` codes packed
+    as in :func:`hwgen.datatypes.pack`) follow ``threshold_latency(out_dtype)`` enabled cycles
+    later.
+    """
+
+    def __init__(self, thresholds, channels, pe, value_range, out_dtype, what="thresholds"):
+        lo, hi = value_range
+        n = n_thresholds(out_dtype)
+        table = check_thresholds(thresholds, channels, out_dtype, what)
+        self.pe, self.out_dtype, self.n = pe, out_dtype, n
+        self.tdtype = DataType.for_range(lo, hi + 1)
+        lanes = np.clip(table, lo, hi + 1).astype(np.int64).reshape(-1, pe, n)
+        self.memories = [Memory(shape=unsigned(n * self.tdtype.bits), depth=channels // pe,
+                                init=pack(lanes[:, p], self.tdtype, n)) for p in range(pe)]
+        super().__init__({
+            "en": In(1),
+            "fold": In(range(channels // pe)),
+            "values": In(data.ArrayLayout(range(lo, hi + 1), pe)),
+            "codes": Out(unsigned(pe * out_dtype.bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        codes = []
+        for p, memory in enumerate(self.memories):
+            m.submodules[f"thresholds{p}"] = memory
+            read = memory.read_port()
+            m.d.comb += [read.addr.eq(self.fold), read.en.eq(self.en)]
+            row = elements(read.data, self.tdtype, self.n)
+            reached = register(m, self.en, Cat(self.values[p] >= value_of(t, self.tdtype)
+                                               for t in row))
+            count = sum_tree(m, self.en, list(reached), 0, 1)
+            if self.out_dtype.kind == "INT":     # code of count + min
+                count = count ^ (1 << (self.out_dtype.bits - 1))
+            codes.append(count[:self.out_dtype.bits])
+        m.d.comb += self.codes.eq(Cat(codes))
+        return m
+
+
+# --- the standalone engine ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ThresholdsParams:
+    """Multi-threshold activation of ``pixels`` vectors of ``channels`` per frame, ``pe`` at a
+    time: input words of ``pe`` ``in_dtype`` elements, output words of ``pe`` ``out_dtype``
+    elements, channels fastest."""
+
+    channels: int
+    pe: int
+    in_dtype: DataType
+    out_dtype: DataType
+    pixels: int
+
+    def __post_init__(self):
+        require_positive("thresholds", channels=self.channels, pe=self.pe, pixels=self.pixels)
+        if self.channels % self.pe:
+            raise ValueError(f"thresholds: channels ({self.channels}) must be a multiple of "
+                             f"pe ({self.pe})")
+        for name in ("in_dtype", "out_dtype"):
+            if not isinstance(getattr(self, name), DataType):
+                raise ValueError(f"thresholds: {name} must be a DataType, "
+                                 f"not {getattr(self, name)!r}")
+        if self.in_dtype.bits > 31:
+            raise ValueError(f"thresholds: in_dtype {self.in_dtype} is too wide (at most 31 bits)")
+
+    @property
+    def folds(self):
+        """Words per pixel (channel folds)."""
+        return self.channels // self.pe
+
+    @property
+    def in_width(self):
+        return self.pe * self.in_dtype.bits
+
+    @property
+    def out_width(self):
+        return self.pe * self.out_dtype.bits
+
+    @property
+    def value_range(self):
+        """(lo, hi) of the input values."""
+        return self.in_dtype.min, self.in_dtype.max
+
+    def cycles(self):
+        """Cycles per frame in steady state: one word per cycle."""
+        return self.pixels * self.folds
+
+    def latency(self):
+        """Cycles from an input word's transfer to its output word's (no stalls): the input
+        register (while the thresholds are read), then :func:`threshold_latency`."""
+        return 1 + threshold_latency(self.out_dtype)
+
+    def resources(self):
+        """First-order estimate.
+
+        Per lane and threshold: a comparator on a carry chain, one LUT per threshold bit
+        (thresholds are ``in_dtype`` widened by one bit to hold ``max + 1``), and a flip-flop
+        for its result; per lane a popcount tree of the n results (:func:`tree_resources`).
+        Registers: the input word. The registers reading the threshold table are not counted:
+        in block RAM they are inside it, and for small tables Yosys folds much of them into LUT
+        ROM (a check against synth_xilinx found about half of them left; calibration decides).
+        Memory: channels * n * threshold bits, the threshold table.
+        Control: the fold counter and the valid pipeline, a few LUTs and flip-flops.
+        """
+        counter = (self.folds - 1).bit_length()
+        control = Resources(lut=2 * counter + 2, ff=counter + self.latency())
+        return (threshold_resources(self.channels, self.pe, self.value_range, self.out_dtype)
+                + Resources(ff=self.in_width) + control)
+
+
+class Thresholds(wiring.Component):
+    """Standalone multi-threshold engine for :class:`ThresholdsParams`.
+
+    ``thresholds``: (channels, n_thresholds(out_dtype)) integers, see :class:`ThresholdUnit`.
+    Streams one word per cycle, each output word ``latency()`` cycles after its input word when
+    not stalled; frames follow each other with no gap.
+    """
+
+    def __init__(self, params, thresholds):
+        self.params = params
+        self._unit = ThresholdUnit(thresholds, params.channels, params.pe, params.value_range,
+                                   params.out_dtype)
+        super().__init__({"i": In(stream.Signature(unsigned(params.in_width))),
+                          "o": Out(stream.Signature(unsigned(params.out_width)))})
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        m.submodules.unit = unit = self._unit
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en), unit.en.eq(en)]
+
+        fold = Signal(range(p.folds))      # channel fold of the word on the input
+        with m.If(self.i.valid & self.i.ready):
+            step_counter(m, fold, p.folds)
+        m.d.comb += unit.fold.eq(fold)
+
+        # Input register: the word waits one cycle for its thresholds to be read.
+        word = register(m, en, self.i.payload)
+        for lane, code in enumerate(elements(word, p.in_dtype, p.pe)):
+            m.d.comb += unit.values[lane].eq(value_of(code, p.in_dtype))
+        m.d.comb += [self.o.payload.eq(unit.codes),
+                     self.o.valid.eq(register(m, en, self.i.valid, p.latency()))]
+        return m

@@ -1,0 +1,172 @@
+"""MatrixVectorUnit against the golden model (matmul, then multithreshold when fused)."""
+
+import gc
+import warnings
+
+import numpy as np
+import pytest
+from amaranth.hdl import UnusedElaboratable
+
+from hwgen import golden
+from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
+from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
+from hwgen.engines.thresholds import n_thresholds
+from hwgen.simulation.streams import run_stream
+
+IN_TYPES = ["BIPOLAR", "BINARY"] + [f"UINT{b}" for b in range(1, 9)] + \
+           [f"INT{b}" for b in range(2, 9)]
+OUT_TYPES = ["BIPOLAR", "BINARY", "UINT1", "UINT2", "UINT3", "INT2", "INT3", "INT4"]
+
+# First seeds: (in, weight, out, style, shape) corner cases; shape = (nf, pe, sf, simd) or None
+# for random. pe=1 / simd=1 / pe=mh / simd=mw also come up in the random seeds.
+CORNERS = [
+    ("BIPOLAR", "BIPOLAR", None, None, (3, 2, 4, 3)),       # xnor, raw dot product
+    ("BIPOLAR", "BIPOLAR", "BIPOLAR", None, (2, 3, 3, 5)),  # xnor, fused sign (w1a1)
+    ("BIPOLAR", "BIPOLAR", "UINT2", "parallel", None),      # bipolar through multipliers
+    ("BIPOLAR", "BIPOLAR", "INT4", None, (2, 2, 2, 8)),     # xnor, 15 thresholds
+    ("UINT8", "BIPOLAR", "BIPOLAR", None, (2, 4, 3, 3)),    # CNV first layer, w1
+    ("UINT8", "INT2", "UINT2", None, (2, 2, 3, 3)),         # CNV first layer, w2a2
+    ("INT8", "INT8", None, None, (2, 2, 2, 4)),             # widest products
+    ("BINARY", "INT4", None, None, (1, 3, 1, 6)),           # AND lanes, pe=mh, simd=mw
+    ("UINT2", "INT2", "INT2", None, (4, 1, 4, 1)),          # pe=1, simd=1
+    ("INT3", "UINT5", "UINT8", None, (1, 1, 2, 3)),         # 255 thresholds
+    ("BIPOLAR", "BINARY", "INT3", None, (1, 2, 5, 1)),
+    ("INT2", "BIPOLAR", None, None, (5, 1, 1, 7)),
+]
+SEEDS = range(len(CORNERS) + 88)
+
+
+def random_thresholds(rng, acc, out_dtype, lo, hi):
+    """Sorted thresholds per channel, mostly at or next to accumulator values that occur (so
+    that equality and both sides of it are exercised), some anywhere in [lo - 2, hi + 2], and
+    occasionally far outside (clamped by the hardware)."""
+    channels, n = acc.shape[-1], n_thresholds(out_dtype)
+    table = np.empty((channels, n), dtype=np.int64)
+    for c in range(channels):
+        near = rng.choice(acc[:, c], size=n) + rng.integers(-1, 2, size=n)
+        anywhere = rng.integers(lo - 2, hi + 3, size=n)
+        table[c] = np.sort(np.where(rng.random(n) < 0.75, near, anywhere))
+    if rng.random() < 0.3:
+        table[rng.integers(channels), 0] = -(1 << 40)
+        table[rng.integers(channels), -1] = 1 << 40
+    return table
+
+
+def random_case(seed):
+    """Parameters, weights, thresholds, inputs and expected output words for one seed."""
+    rng = np.random.default_rng(seed)
+    if seed < len(CORNERS):
+        in_name, w_name, out_name, style, shape = CORNERS[seed]
+    else:
+        in_name, w_name = rng.choice(IN_TYPES, size=2)
+        style, shape = None, None
+        if rng.random() < 0.25:     # w1a1: xnor, sometimes through multipliers
+            in_name = w_name = "BIPOLAR"
+            style = "parallel" if rng.random() < 0.25 else None
+        out_name = None if rng.random() < 0.4 else rng.choice(OUT_TYPES)
+    if shape is None:
+        shape = (int(rng.integers(1, 5)), int(rng.integers(1, 7)),
+                 int(rng.integers(1, 6)), int(rng.choice([1, 2, 3, 4, 5, 7, 8, 16])))
+    nf, pe, sf, simd = shape
+    in_dtype, w_dtype = DataType.parse(str(in_name)), DataType.parse(str(w_name))
+    out_dtype = None if out_name is None else DataType.parse(str(out_name))
+    vectors, frames = int(rng.integers(1, 4)), int(rng.integers(2, 4))
+    params = MVAUParams(sf * simd, nf * pe, pe, simd, in_dtype, w_dtype, vectors, out_dtype,
+                        style=style)
+    weights = rng.choice(w_dtype.values(), size=(params.mh, params.mw))
+    x = rng.choice(in_dtype.values(), size=(frames * vectors, params.mw))
+    out = golden.matmul(x, weights)
+    thresholds = None
+    if out_dtype is not None:
+        thresholds = random_thresholds(rng, out, out_dtype, params.acc_dtype.min,
+                                       params.acc_dtype.max)
+        out = golden.multithreshold(out, thresholds, out_dtype)
+    dut = MatrixVectorUnit(params, weights, thresholds)
+    return params, frames, dut, pack(x, in_dtype, simd), pack(out, params.output_dtype, pe)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_against_golden_with_gaps_and_stalls(seed):
+    params, _, dut, inputs, expected = random_case(seed)
+    rng = np.random.default_rng(seed + 1000)
+    run = run_stream(dut, inputs, len(expected), seed=seed,
+                     gap_prob=float(rng.uniform(0.3, 0.5)),
+                     stall_prob=float(rng.uniform(0.3, 0.5)))
+    assert run.outputs == expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cycles_and_latency_without_stalls(seed):
+    """Fed every cycle and never stalled, the engine performs one MAC step per cycle: output
+    words exactly sf cycles apart (also across vectors and frames), so consecutive vectors
+    exactly nf*sf = cycles()/vectors apart; tolerance 0, the pipeline has no bubbles. The first
+    output word leaves exactly latency() cycles after the last input word of its vector."""
+    params, frames, dut, inputs, expected = random_case(seed)
+    run = run_stream(dut, inputs, len(expected))
+    assert run.outputs == expected
+    nf, sf = params.neuron_folds, params.synapse_folds
+    assert np.diff(run.output_cycles).tolist() == [sf] * (len(expected) - 1)
+    vector_starts = run.output_cycles[::nf]
+    assert np.diff(vector_starts).tolist() == [params.cycles() // params.vectors] * \
+        (frames * params.vectors - 1)
+    assert run.output_cycles[0] == run.input_cycles[sf - 1] + params.latency()
+
+
+def test_style_defaults_and_acc_dtype():
+    int8 = DataType.parse("INT8")
+    assert MVAUParams(4, 2, 1, 1, BIPOLAR, BIPOLAR, 1).style == "xnor"
+    assert MVAUParams(4, 2, 1, 1, BINARY, BIPOLAR, 1).style == "parallel"
+    # 4 products of INT8 x INT8 lie in [4 * -128 * 127, 4 * 128 * 128] = [-65024, 65536].
+    assert MVAUParams(4, 2, 1, 1, int8, int8, 1).acc_dtype == DataType.parse("INT18")
+    assert MVAUParams(9, 2, 1, 1, BIPOLAR, BIPOLAR, 1).acc_dtype == DataType.parse("INT5")
+    assert MVAUParams(7, 2, 1, 1, BINARY, DataType.parse("UINT2"), 1).acc_dtype == \
+        DataType.parse("UINT5")
+
+
+def test_resources_memory_bits():
+    """bram_bits counts the weights, the input buffer (only with several neuron folds) and the
+    threshold table (thresholds one bit wider than the accumulator range, to hold max + 1)."""
+    uint4, int2 = DataType.parse("UINT4"), DataType.parse("INT2")
+    # Products in [15 * -2, 15 * 1] = [-30, 15], times 12: thresholds in [-360, 181], INT10.
+    raw = MVAUParams(12, 8, 2, 3, uint4, int2, 1)
+    assert raw.resources().bram_bits == 8 * 12 * 2 + 12 * 4
+    one_fold = MVAUParams(12, 8, 8, 3, uint4, int2, 1)
+    assert one_fold.resources().bram_bits == 8 * 12 * 2
+    fused = MVAUParams(12, 8, 2, 3, uint4, int2, 1, int2)
+    assert fused.resources().bram_bits == 8 * 12 * 2 + 12 * 4 + 8 * 3 * 10
+    assert fused.resources().lut > raw.resources().lut
+    xnor = MVAUParams(64, 8, 2, 16, BIPOLAR, BIPOLAR, 1)
+    assert xnor.resources().lut < MVAUParams(64, 8, 2, 16, BIPOLAR, BIPOLAR, 1,
+                                             style="parallel").resources().lut
+    assert all(v >= 0 for v in fused.resources().as_dict().values()) and fused.resources().dsp == 0
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: MVAUParams(10, 4, 2, 3, BINARY, BINARY, 1), "multiple of simd"),
+    (lambda: MVAUParams(9, 4, 3, 3, BINARY, BINARY, 1), "multiple of pe"),
+    (lambda: MVAUParams(9, 4, 0, 3, BINARY, BINARY, 1), "pe must be a positive"),
+    (lambda: MVAUParams(9, 4, 2, 3, BINARY, BINARY, 1.5), "vectors must be a positive"),
+    (lambda: MVAUParams(9, 4, 2, 3, "INT2", BINARY, 1), "in_dtype must be a DataType"),
+    (lambda: MVAUParams(9, 4, 2, 3, BINARY, BIPOLAR, 1, style="xnor"), "needs BIPOLAR"),
+    (lambda: MVAUParams(9, 4, 2, 3, BIPOLAR, BIPOLAR, 1, style="dsp"), "style must be"),
+    (lambda: MVAUParams(1 << 20, 4, 2, 1, DataType.parse("INT16"), DataType.parse("INT16"), 1),
+     "more than 32 bits"),
+    (lambda: MatrixVectorUnit(MVAUParams(4, 2, 1, 2, BINARY, BINARY, 1), np.ones((4, 2))),
+     "shape"),
+    (lambda: MatrixVectorUnit(MVAUParams(4, 2, 1, 2, BINARY, BINARY, 1), 2 * np.ones((2, 4))),
+     "weights outside BINARY"),
+    (lambda: MatrixVectorUnit(MVAUParams(4, 2, 1, 2, BINARY, BINARY, 1), np.ones((2, 4)),
+                              np.zeros((2, 1))), "exactly when out_dtype"),
+    (lambda: MatrixVectorUnit(MVAUParams(4, 2, 1, 2, BINARY, BINARY, 1, BINARY),
+                              np.ones((2, 4)), np.zeros((2, 3))), r"shape \(2, 1\)"),
+    (lambda: MatrixVectorUnit(MVAUParams(4, 2, 1, 2, BINARY, BINARY, 1, BINARY),
+                              np.ones((2, 4)), np.full((2, 1), 0.5)), "integers"),
+    (lambda: MatrixVectorUnit(MVAUParams(4, 2, 1, 2, BIPOLAR, BIPOLAR, 1, BINARY),
+                              np.ones((2, 4)), np.full((2, 1), 0.5)), "integers"),
+])
+def test_invalid_parameters(make, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)    # the half-built component
+        with pytest.raises(ValueError, match=message):
+            make()
+        gc.collect()

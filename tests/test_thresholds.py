@@ -1,0 +1,127 @@
+"""Thresholds engine against the golden model (multithreshold)."""
+
+import gc
+import warnings
+
+import numpy as np
+import pytest
+from amaranth.hdl import UnusedElaboratable
+
+from hwgen import golden
+from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
+from hwgen.engines.thresholds import (Thresholds, ThresholdsParams, n_thresholds,
+                                      threshold_latency, tree_levels)
+from hwgen.simulation.streams import run_stream
+
+IN_TYPES = ["BIPOLAR", "BINARY"] + [f"UINT{b}" for b in (1, 2, 3, 4, 6, 8, 10)] + \
+           [f"INT{b}" for b in (2, 3, 4, 5, 8, 12, 16)]
+OUT_TYPES = ["BIPOLAR", "BINARY", "UINT1", "UINT2", "UINT3", "INT2", "INT3", "INT4"]
+
+# First seeds: (in, out, pe, folds) corner cases, then random ones.
+CORNERS = [
+    ("INT16", "BIPOLAR", 4, 2),   # sign activation of accumulators
+    ("INT12", "UINT2", 1, 5),     # pe=1
+    ("UINT8", "INT4", 3, 1),      # pe=channels, 15 thresholds
+    ("INT8", "UINT8", 1, 2),      # 255 thresholds
+    ("BIPOLAR", "BINARY", 5, 3),
+    ("INT5", "INT2", 2, 3),
+]
+SEEDS = range(len(CORNERS) + 74)
+
+
+def random_case(seed):
+    """Parameters, thresholds, input and expected output words for one seed."""
+    rng = np.random.default_rng(seed)
+    if seed < len(CORNERS):
+        in_name, out_name, pe, folds = CORNERS[seed]
+    else:
+        in_name, out_name = rng.choice(IN_TYPES), rng.choice(OUT_TYPES)
+        pe, folds = int(rng.integers(1, 6)), int(rng.integers(1, 5))
+    in_dtype, out_dtype = DataType.parse(str(in_name)), DataType.parse(str(out_name))
+    pixels, frames = int(rng.integers(1, 5)), int(rng.integers(2, 4))
+    params = ThresholdsParams(pe * folds, pe, in_dtype, out_dtype, pixels)
+    # Inputs spread over a random sub-range, thresholds mostly at or next to input values
+    # (equality and both sides of it), some anywhere from below min to above max + 1, and
+    # occasionally far out of range or infinite (clamped by the hardware).
+    values = in_dtype.values()
+    lo, hi = np.sort(rng.choice(values, size=2))
+    x = rng.choice(values[(values >= lo) & (values <= hi)], size=(frames, pixels, params.channels))
+    shape = (params.channels, n_thresholds(out_dtype))
+    near = rng.choice(x.reshape(-1), size=shape) + rng.integers(-1, 2, size=shape)
+    anywhere = rng.integers(in_dtype.min - 2, in_dtype.max + 3, size=shape)
+    thresholds = np.sort(np.where(rng.random(shape) < 0.7, near, anywhere))
+    if seed % 4 == 2:
+        thresholds[0, 0], thresholds[-1, -1] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    expected = pack(golden.multithreshold(x, thresholds, out_dtype), out_dtype, pe)
+    if seed % 4 == 1:    # the same as +-inf (the golden model takes integers only)
+        thresholds[0, 0], thresholds[-1, -1] = in_dtype.min, in_dtype.max + 1
+        expected = pack(golden.multithreshold(x, thresholds, out_dtype), out_dtype, pe)
+        thresholds = thresholds.astype(float)
+        thresholds[0, 0], thresholds[-1, -1] = -np.inf, np.inf
+    return params, frames, Thresholds(params, thresholds), pack(x, in_dtype, pe), expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_against_golden_with_gaps_and_stalls(seed):
+    params, _, dut, inputs, expected = random_case(seed)
+    rng = np.random.default_rng(seed + 1000)
+    run = run_stream(dut, inputs, len(expected), seed=seed,
+                     gap_prob=float(rng.uniform(0.3, 0.5)),
+                     stall_prob=float(rng.uniform(0.3, 0.5)))
+    assert run.outputs == expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_cycles_and_latency_without_stalls(seed):
+    """Fed every cycle and never stalled: one output word per cycle with no bubble across
+    pixels and frames (tolerance 0: the model is exact), so frames cycles() apart; each word
+    exactly latency() cycles after its input word."""
+    params, frames, dut, inputs, expected = random_case(seed)
+    run = run_stream(dut, inputs, len(expected))
+    assert run.outputs == expected
+    assert np.diff(run.input_cycles).tolist() == [1] * (len(inputs) - 1)
+    assert [o - i for i, o in zip(run.input_cycles, run.output_cycles)] == \
+        [params.latency()] * len(expected)
+    frame_ends = run.output_cycles[params.cycles() - 1::params.cycles()]
+    assert np.diff(frame_ends).tolist() == [params.cycles()] * (frames - 1)
+
+
+def test_latency_and_counts():
+    assert n_thresholds(BIPOLAR) == n_thresholds(BINARY) == 1
+    assert n_thresholds(DataType.parse("INT4")) == 15
+    # Popcount of 255 bits, 4 terms per level: 64, 16, 4, 1.
+    assert tree_levels(255) == 4 and tree_levels(4) == 1 and tree_levels(1) == 0
+    assert threshold_latency(DataType.parse("UINT8")) == 5
+    assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).latency() == 2
+    assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).cycles() == 12
+
+
+def test_resources():
+    """Memory: channels * n thresholds, each one bit wider than the input (to hold max + 1)."""
+    int8, uint2 = DataType.parse("INT8"), DataType.parse("UINT2")
+    small = ThresholdsParams(16, 2, int8, uint2, 1).resources()
+    assert small.bram_bits == 16 * 3 * 9 and small.dsp == 0
+    assert ThresholdsParams(16, 4, int8, uint2, 1).resources().lut > small.lut
+    assert ThresholdsParams(16, 2, int8, DataType.parse("UINT4"), 1).resources().lut > small.lut
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: ThresholdsParams(10, 3, BINARY, BINARY, 1), "multiple of pe"),
+    (lambda: ThresholdsParams(10, 2, BINARY, BINARY, 0), "pixels must be a positive"),
+    (lambda: ThresholdsParams(10, 2, "INT4", BINARY, 1), "in_dtype must be a DataType"),
+    (lambda: ThresholdsParams(10, 2, DataType.parse("INT32"), BINARY, 1), "too wide"),
+    (lambda: Thresholds(ThresholdsParams(4, 2, BINARY, BINARY, 1), np.zeros((4, 3))),
+     r"shape \(4, 1\)"),
+    (lambda: Thresholds(ThresholdsParams(4, 2, BINARY, BINARY, 1), np.zeros((2, 1))),
+     r"shape \(4, 1\)"),
+    (lambda: Thresholds(ThresholdsParams(4, 2, BINARY, BINARY, 1), np.full((4, 1), np.nan)),
+     "integers"),
+    (lambda: Thresholds(ThresholdsParams(4, 2, BINARY, BINARY, 1), np.full((4, 1), "a")),
+     "integers"),
+])
+def test_invalid_parameters(make, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)    # the half-built component
+        with pytest.raises(ValueError, match=message):
+            make()
+        gc.collect()
