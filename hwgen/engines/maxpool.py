@@ -1,0 +1,184 @@
+"""Streaming max-pool: the maximum of every window, per channel (:func:`hwgen.golden.maxpool`).
+
+Input: frames of ``height x width x channels`` values in NHWC order, ``pe`` channels per word.
+Output: frames of ``out_height x out_width x channels``, ``pe`` channels per word.
+
+Built as a :class:`~hwgen.engines.sliding_window.SlidingWindow` (same kernel and stride, ``simd
+= pe``; a line buffer, never a frame buffer) followed by :class:`RunningMax`, which folds each
+window's ``kh * kw`` words per channel group into one output word.
+
+Comparison follows the codes' order: signed for INTn, unsigned for UINTn and BINARY, and for
+BIPOLAR (code 1 = +1 > code 0 = -1) unsigned too, i.e. the OR of the code bits.
+"""
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..datatypes import DataType
+from .resources import Resources
+from .sliding_window import SlidingWindow, SlidingWindowParams, _check_positive
+
+__all__ = ["MaxPoolParams", "MaxPool", "RunningMax"]
+
+
+@dataclass(frozen=True)
+class MaxPoolParams:
+    """Shape of a max-pool engine; ``kernel`` and ``stride`` as in SlidingWindowParams."""
+
+    height: int
+    width: int
+    channels: int
+    kernel: tuple
+    stride: tuple
+    pe: int
+    dtype: DataType
+
+    def __post_init__(self):
+        _check_positive(pe=self.pe)
+        if isinstance(self.channels, int) and self.channels % self.pe:
+            raise ValueError(f"channels ({self.channels}) must be a multiple of pe ({self.pe})")
+        window = self.window      # validates the rest, and normalizes kernel and stride
+        object.__setattr__(self, "kernel", window.kernel)
+        object.__setattr__(self, "stride", window.stride)
+
+    @property
+    def window(self):
+        """Parameters of the sliding window this engine is built on."""
+        return SlidingWindowParams(self.height, self.width, self.channels, self.kernel,
+                                   self.stride, self.pe, self.dtype)
+
+    @property
+    def folds(self):
+        """Words per pixel."""
+        return self.channels // self.pe
+
+    @property
+    def out_height(self):
+        return self.window.out_height
+
+    @property
+    def out_width(self):
+        return self.window.out_width
+
+    @property
+    def word_bits(self):
+        return self.pe * self.dtype.bits
+
+    @property
+    def in_words(self):
+        return self.window.in_words
+
+    @property
+    def out_words(self):
+        return self.out_height * self.out_width * self.folds
+
+    def cycles(self):
+        """Cycles per frame with no stalls: the sliding window's (RunningMax takes a word per
+        cycle and never holds the window back), with the same accuracy."""
+        return self.window.cycles()
+
+    def latency(self):
+        """Cycles from a frame's first input word to its first output word (fresh engine):
+        the sliding window's issue of the first window's last word of channel group 0, one
+        cycle to its output register, one to RunningMax's output register."""
+        kh, kw = self.kernel
+        return self.window.issue_cycle((kh * kw - 1) * self.folds) + 2
+
+    def resources(self):
+        """The sliding window's estimate plus RunningMax's: ``folds`` partial maxima of
+        ``pe * bits`` in RAM (none for a 1x1 kernel), an output register of ``pe * bits`` FFs,
+        per element a comparator and a 2:1 mux (~1 LUT per bit each), and the counters."""
+        kh, kw = self.kernel
+        counter_bits = sum(max(1, (n - 1).bit_length()) for n in (self.folds, kh * kw))
+        ram = self.folds * self.word_bits if kh * kw > 1 else 0
+        reduce = Resources(lut=2 * self.word_bits + 2 * counter_bits,
+                           ff=self.word_bits + counter_bits + 1, bram_bits=ram)
+        return self.window.resources() + reduce
+
+
+class RunningMax(wiring.Component):
+    """Reduces each window from a sliding window to its per-channel maximum.
+
+    ``i`` carries windows of ``kh * kw * folds`` words in ``(kh, kw, fold)`` order (``pe``
+    elements each); ``o`` one word per fold: the element-wise maximum of that fold's ``kh * kw``
+    words. The ``folds`` partial maxima in flight live in a small memory read one word ahead;
+    the output is registered. Accepts a word per cycle unless a finished maximum is blocked
+    at the output.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        word = unsigned(params.word_bits)
+        super().__init__({"i": In(stream.Signature(word)), "o": Out(stream.Signature(word))})
+
+    def elaborate(self, platform):
+        p = self.params
+        kh, kw = p.kernel
+        positions, folds, bits = kh * kw, p.folds, p.dtype.bits
+        m = Module()
+
+        fold = Signal(range(folds))
+        pos = Signal(range(positions))               # kernel position of the current word
+        last_fold = fold == folds - 1
+        first_pos = pos == 0
+        last_pos = pos == positions - 1
+
+        accept = self.i.valid & self.i.ready
+        m.d.comb += self.i.ready.eq(~last_pos | ~self.o.valid | self.o.ready)
+        with m.If(accept):
+            m.d.sync += fold.eq(Mux(last_fold, 0, fold + 1))
+            with m.If(last_fold):
+                m.d.sync += pos.eq(Mux(last_pos, 0, pos + 1))
+
+        x = self.i.payload
+        if positions == 1:
+            result = x
+        else:
+            m.submodules.partial = partial = Memory(shape=unsigned(p.word_bits), depth=folds,
+                                                    init=[])
+            wr = partial.write_port()
+            # Read the fold of the next word to be accepted, so that its partial maximum is on
+            # rd.data when the word arrives; transparent because with a single fold that slot
+            # is the one being written in the same cycle.
+            rd = partial.read_port(transparent_for=(wr,))
+            m.d.comb += rd.addr.eq(Mux(accept, Mux(last_fold, 0, fold + 1), fold))
+            elements = []
+            for e in range(p.pe):
+                a, b = rd.data[e * bits:(e + 1) * bits], x[e * bits:(e + 1) * bits]
+                if p.dtype.kind == "INT":
+                    a, b = a.as_signed(), b.as_signed()
+                elements.append(Mux(a > b, a, b))
+            result = Mux(first_pos, x, Cat(*elements))
+            m.d.comb += [
+                wr.en.eq(accept & ~last_pos),
+                wr.addr.eq(fold),
+                wr.data.eq(result),
+            ]
+
+        with m.If(accept & last_pos):
+            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(result)]
+        with m.Elif(self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m
+
+
+class MaxPool(wiring.Component):
+    """Streaming max-pool; see the module docstring for the contract."""
+
+    def __init__(self, params):
+        self.params = params
+        word = unsigned(params.word_bits)
+        super().__init__({"i": In(stream.Signature(word)), "o": Out(stream.Signature(word))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.window = window = SlidingWindow(self.params.window)
+        m.submodules.reduce = reduce = RunningMax(self.params)
+        wiring.connect(m, wiring.flipped(self.i), window.i)
+        wiring.connect(m, window.o, reduce.i)
+        wiring.connect(m, reduce.o, wiring.flipped(self.o))
+        return m
