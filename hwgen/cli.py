@@ -1,4 +1,4 @@
-"""The ``hwgen`` command line: ``hwgen check``, ``hwgen golden``.
+"""The ``hwgen`` command line: ``hwgen check``, ``hwgen golden``, ``hwgen build``.
 
 A user mistake prints one line ``hwgen: error: ...`` naming the file, layer and field, and exits
 with status 2; no traceback.
@@ -154,6 +154,46 @@ def cmd_golden(args):
     return 0
 
 
+def target_cycles(args):
+    """Cycles per frame from --target-cycles, or from --fps at --clock; None if neither."""
+    if args.target_cycles is not None:
+        if args.target_cycles < 1:
+            raise HwgenError("must be at least 1", field="--target-cycles")
+        return args.target_cycles
+    if args.fps is not None:
+        if args.fps <= 0 or args.clock <= 0:
+            raise HwgenError("--fps and --clock must be positive", field="--fps")
+        return max(1, int(args.clock * 1e6 // args.fps))
+    return None
+
+
+def cmd_build(args):
+    from .compiler.build import build
+
+    if args.clock <= 0:
+        raise HwgenError("must be positive", field="--clock")
+    network = load_network(args.network)
+    design, rep = build(network, args.output, target_cycles(args), args.clock)
+    if args.json:
+        print(json.dumps(rep, indent=2))
+        return 0
+    totals = rep["totals"]
+    print(f"{network.name}: {len(design.nodes)} nodes written to {args.output}/ "
+          f"({design.top_name}.v, report.md, report.json, network.yaml, params.npz)")
+    missed = [c for c in design.choices if not c.meets_target]
+    for choice in design.choices:
+        print(f"  {choice.layer}: PE {choice.pe}" + (f", SIMD {choice.simd}" if choice.simd else "")
+              + f" -> {choice.cycles} cycles" + (" (hint)" if choice.hinted else "")
+              + ("" if choice.meets_target else "  MISSES THE TARGET"))
+    print(f"bottleneck {totals['bottleneck']}: {totals['bottleneck_cycles']} cycles per frame, "
+          f"{totals['frames_per_second']:.1f} frames/s at {args.clock} MHz; estimated "
+          + ", ".join(f"{v} {k}" for k, v in totals["resources"].items()))
+    if missed:
+        print(f"warning: {len(missed)} layer(s) cannot meet {design.target_cycles} cycles per "
+              f"frame: {', '.join(c.layer for c in missed)}", file=sys.stderr)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="hwgen", description="Streaming FPGA accelerators for quantized neural networks.")
@@ -177,6 +217,20 @@ def build_parser():
     gold.add_argument("--show", type=int, default=8, metavar="N",
                       help="frames to print when not writing a file (default 8)")
     gold.set_defaults(run=cmd_golden)
+
+    bld = commands.add_parser("build", help="generate the accelerator: Verilog and reports")
+    bld.add_argument("network", help="network description (.yaml)")
+    bld.add_argument("-o", "--output", required=True, metavar="DIR",
+                     help="output directory (replaced whole, or left untouched on error)")
+    target = bld.add_mutually_exclusive_group()
+    target.add_argument("--target-cycles", type=int, metavar="N",
+                        help="fold automatically for at most N cycles per frame")
+    target.add_argument("--fps", type=float, metavar="F",
+                        help="fold automatically for F frames/s at --clock")
+    bld.add_argument("--clock", type=float, default=100.0, metavar="MHZ",
+                     help="clock frequency for --fps and the report (default 100)")
+    bld.add_argument("--json", action="store_true", help="print the report as JSON")
+    bld.set_defaults(run=cmd_build)
     return parser
 
 

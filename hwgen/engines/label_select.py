@@ -28,6 +28,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
+from .datapath import require_positive
 from .resources import Resources
 
 __all__ = ["LabelSelectParams", "LabelSelect"]
@@ -43,11 +44,7 @@ class LabelSelectParams:
     k: int = 1
 
     def __post_init__(self):
-        for name in ("classes", "pe", "k"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"label select: {name} must be a positive integer, "
-                                 f"not {value!r}")
+        require_positive("label select", classes=self.classes, pe=self.pe, k=self.k)
         if not isinstance(self.in_dtype, DataType):
             raise ValueError(f"label select: in_dtype must be a DataType, not {self.in_dtype!r}")
         if self.classes % self.pe:

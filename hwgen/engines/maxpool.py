@@ -20,7 +20,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .resources import Resources
-from .sliding_window import SlidingWindow, SlidingWindowParams, _check_positive
+from .datapath import require_positive
+from .sliding_window import SlidingWindow, SlidingWindowParams
 
 __all__ = ["MaxPoolParams", "MaxPool", "RunningMax"]
 
@@ -38,7 +39,7 @@ class MaxPoolParams:
     dtype: DataType
 
     def __post_init__(self):
-        _check_positive(pe=self.pe)
+        require_positive("max-pool", pe=self.pe)
         if isinstance(self.channels, int) and self.channels % self.pe:
             raise ValueError(f"channels ({self.channels}) must be a multiple of pe ({self.pe})")
         window = self.window      # validates the rest, and normalizes kernel and stride

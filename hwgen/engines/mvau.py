@@ -38,9 +38,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack
 from .resources import Resources
-from .thresholds import (ThresholdUnit, check_thresholds, elements, register, require_positive,
-                         step_counter, sum_tree, threshold_latency, threshold_resources,
-                         tree_levels, tree_resources, value_of)
+from .datapath import (elements, register, require_positive, step_counter, sum_tree,
+                       tree_levels, tree_resources, value_of)
+from .thresholds import ThresholdUnit, check_thresholds, threshold_latency, threshold_resources
 
 __all__ = ["MVAUParams", "MatrixVectorUnit", "multiplier_luts"]
 

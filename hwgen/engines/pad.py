@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .resources import Resources
-from .sliding_window import _check_positive
+from .datapath import require_positive
 
 __all__ = ["PadParams", "Pad"]
 
@@ -38,7 +38,7 @@ class PadParams:
     dtype: DataType
 
     def __post_init__(self):
-        _check_positive(height=self.height, width=self.width, channels=self.channels,
+        require_positive("pad", height=self.height, width=self.width, channels=self.channels,
                         simd=self.simd)
         pads = tuple(self.pads) if not isinstance(self.pads, (str, bytes)) else ()
         if len(pads) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0

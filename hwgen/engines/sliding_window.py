@@ -30,6 +30,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
+from .datapath import require_positive
 from .resources import Resources
 
 __all__ = ["SlidingWindowParams", "SlidingWindow"]
@@ -44,12 +45,6 @@ def _pair(value, name):
                                  for v in pair):
         raise ValueError(f"{name} must be a positive int or a pair of them, not {value!r}")
     return pair
-
-
-def _check_positive(**fields):
-    for name, value in fields.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -69,7 +64,7 @@ class SlidingWindowParams:
     dtype: DataType
 
     def __post_init__(self):
-        _check_positive(height=self.height, width=self.width, channels=self.channels,
+        require_positive("sliding window", height=self.height, width=self.width, channels=self.channels,
                         simd=self.simd)
         object.__setattr__(self, "kernel", _pair(self.kernel, "kernel"))
         object.__setattr__(self, "stride", _pair(self.stride, "stride"))

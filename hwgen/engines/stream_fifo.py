@@ -19,6 +19,7 @@ from amaranth import Module, unsigned
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .datapath import require_positive
 from .resources import Resources
 
 __all__ = ["StreamFIFOParams", "StreamFIFO"]
@@ -39,10 +40,7 @@ class StreamFIFOParams:
     depth: int
 
     def __post_init__(self):
-        for name in ("width", "depth"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"stream FIFO: {name} must be a positive integer, not {value!r}")
+        require_positive("stream FIFO", width=self.width, depth=self.depth)
 
     def cycles(self, words=1):
         """Cycles to pass ``words`` words in steady state (a FIFO has no frame of its own: pass

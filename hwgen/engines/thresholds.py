@@ -13,127 +13,24 @@ stalls that is one word per cycle; the cost is a combinational path from ``o.rea
 ``i.ready`` (a FIFO between engines breaks it where timing needs it).
 
 Shared with :mod:`hwgen.engines.mvau`: :class:`ThresholdUnit` (threshold memory + comparators
-+ popcount, also the MVAU's fused activation), :func:`sum_tree` (adder and popcount trees),
-:func:`register`, :func:`elements`, :func:`value_of`, :func:`step_counter`.
++ popcount, also the MVAU's fused activation); both build on :mod:`hwgen.engines.datapath`.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth import Cat, Const, Module, Mux, Shape, Signal, unsigned
+from amaranth import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack
+from .datapath import (elements, range_bits, register, require_positive, step_counter,
+                       tree_levels, tree_resources, sum_tree, value_of)
 from .resources import Resources
 
 __all__ = ["ThresholdsParams", "Thresholds", "ThresholdUnit", "check_thresholds", "n_thresholds",
-           "threshold_latency", "threshold_resources", "sum_tree", "tree_levels",
-           "tree_resources", "register", "elements", "value_of", "step_counter",
-           "require_positive"]
-
-# Terms added per registered level of an adder tree: two levels of two-input adders (or one
-# LUT level of a popcount) between registers.
-FANIN = 4
-
-
-# --- small shared helpers -----------------------------------------------------------------------
-
-def require_positive(what, **fields):
-    """ValueError unless every field is a positive int (``what`` names the engine)."""
-    for name, value in fields.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{what}: {name} must be a positive integer, not {value!r}")
-
-
-def elements(word, dtype, count):
-    """The ``count`` element codes packed in ``word`` (element i at bits [i*b, (i+1)*b))."""
-    b = dtype.bits
-    return [word[i * b:(i + 1) * b] for i in range(count)]
-
-
-def value_of(code, dtype):
-    """An Amaranth value holding the true value of a ``dtype`` code (BIPOLAR: 2*code - 1)."""
-    if dtype.kind == "BIPOLAR":
-        return Cat(Const(1, 1), ~code).as_signed()     # 0b01 = +1, 0b11 = -1
-    return code.as_signed() if dtype.kind == "INT" else code.as_unsigned()
-
-
-def register(m, en, value, stages=1, shape=None):
-    """``value`` delayed by ``stages`` registers that load only when ``en`` is high."""
-    for _ in range(stages):
-        reg = Signal(shape if shape is not None else value.shape())
-        with m.If(en):
-            m.d.sync += reg.eq(value)
-        value = reg
-    return value
-
-
-def step_counter(m, counter, modulus):
-    """Add ``counter <- (counter + 1) mod modulus`` under the current condition of ``m``.
-
-    Returns the condition "counter is at its last value" (it wraps on this step).
-    """
-    wraps = counter == modulus - 1
-    m.d.sync += counter.eq(Mux(wraps, 0, counter + 1))
-    return wraps
-
-
-def _tree_plan(terms):
-    """The structure of :func:`sum_tree` over ``terms`` terms: per registered level, the groups
-    of nodes added into one register, as (first node, nodes in the group, original terms it
-    covers)."""
-    plan, nodes = [], [1] * terms
-    while len(nodes) > 1:
-        level = [(k, len(nodes[k:k + FANIN]), sum(nodes[k:k + FANIN]))
-                 for k in range(0, len(nodes), FANIN)]
-        plan.append(level)
-        nodes = [covered for _, _, covered in level]
-    return plan
-
-
-def tree_levels(terms):
-    """Registered levels of :func:`sum_tree` over ``terms`` terms (0 for a single term)."""
-    return len(_tree_plan(terms))
-
-
-def sum_tree(m, en, terms, lo, hi):
-    """Sum of ``terms`` (each in [lo, hi]) by a tree of adders, registered every level.
-
-    Each level adds groups of up to :data:`FANIN` nodes (balanced, so two adders deep) into a
-    register sized exactly for the range it can hold. Returns the sum; it lags the terms by
-    :func:`tree_levels` enabled cycles. With 1-bit terms this is a popcount.
-    """
-    nodes = list(terms)
-    for level in _tree_plan(len(nodes)):
-        sums = []
-        for first, size, covered in level:
-            group = nodes[first:first + size]
-            while len(group) > 1:    # balanced: (a + b) + (c + d)
-                group = [a + b for a, b in zip(group[::2], group[1::2])] + group[len(group) & ~1:]
-            shape = Shape.cast(range(covered * lo, covered * hi + 1))
-            sums.append(register(m, en, group[0], shape=shape))
-        nodes = sums
-    return nodes[0]
-
-
-def _range_bits(lo, hi):
-    """Bits of the narrowest shape holding [lo, hi]."""
-    return Shape.cast(range(lo, hi + 1)).width
-
-
-def tree_resources(terms, lo, hi):
-    """First-order cost of one :func:`sum_tree`: one LUT per adder output bit (carry chain),
-    one flip-flop per register bit."""
-    lut = ff = 0
-    for level in _tree_plan(terms):
-        for _, size, covered in level:
-            width = _range_bits(covered * lo, covered * hi)
-            lut += width * (size - 1)
-            ff += width
-    return Resources(lut=lut, ff=ff)
-
+           "threshold_latency", "threshold_resources"]
 
 # --- thresholds -----------------------------------------------------------------------------------
 
@@ -151,7 +48,7 @@ def threshold_latency(out_dtype):
 def threshold_resources(channels, pe, value_range, out_dtype):
     """First-order cost of a :class:`ThresholdUnit` (see :meth:`ThresholdsParams.resources`)."""
     n = n_thresholds(out_dtype)
-    tbits = _range_bits(value_range[0], value_range[1] + 1)
+    tbits = range_bits(value_range[0], value_range[1] + 1)
     popcount = tree_resources(n, 0, 1)
     return Resources(lut=pe * (n * tbits + popcount.lut),
                      ff=pe * (n + popcount.ff),

@@ -29,6 +29,7 @@ from amaranth import Module, Signal, Cat, Mux, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .datapath import require_positive
 from .resources import Resources
 
 __all__ = ["WidthConverterParams", "WidthConverter", "Serializer", "Deserializer"]
@@ -44,11 +45,8 @@ class WidthConverterParams:
     frame_elems: int
 
     def __post_init__(self):
-        for name in ("in_elems", "out_elems", "elem_bits", "frame_elems"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"width converter: {name} must be a positive integer, "
-                                 f"not {value!r}")
+        require_positive("width converter", in_elems=self.in_elems, out_elems=self.out_elems,
+                         elem_bits=self.elem_bits, frame_elems=self.frame_elems)
         for name in ("in_elems", "out_elems"):
             if self.frame_elems % getattr(self, name):
                 raise ValueError(f"width converter: frame_elems ({self.frame_elems}) is not a "

@@ -5,7 +5,7 @@ execution (via :mod:`hwgen.golden`) and its ideal cycles per frame at its foldin
 formulas). Shapes exclude the batch axis: (H, W, C) for feature maps, (N,) for vectors.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import prod
 
 import numpy as np
@@ -31,6 +31,7 @@ class Layer:
     in_dtype: DataType
 
     kind = "layer"
+    hints = frozenset()      # the folding fields ("pe", "simd") the description set explicitly
 
     @property
     def out_shape(self):
@@ -239,4 +240,5 @@ class LabelSelect(Layer):
         return {"pe": self.pe}
 
     def ideal_cycles(self):
-        return self.classes // self.pe + self.k
+        # The k indices leave while the next frame's scores stream in.
+        return max(self.classes // self.pe, self.k)

@@ -113,6 +113,7 @@ class _Loader:
             self.index = index
             prev = layers[-1] if layers else None
             layer = getattr(self, f"read_{kind}")(spec, name, prev)
+            layer.hints = frozenset(key for key in ("pe", "simd") if key in spec)
             layers.append(layer)
             self.calibrate(layer)
         return layers

@@ -1,0 +1,242 @@
+"""``hwgen build``: fold, lower, size FIFOs, emit Verilog and reports into a directory, atomically.
+
+The output directory holds:
+
+- ``<name>.v``: the whole design in one Verilog file, weights and thresholds as memory contents;
+- ``report.json`` and ``report.md``: per node kind, engine, folding, ideal cycles, FIFO depth and
+  estimated resources; totals: bottleneck cycles, frames/s at the clock, a latency estimate;
+- ``network.yaml`` and ``params.npz``: the description as built (folding explicit, every weight
+  and threshold array in the .npz), so the build can be simulated and checked later on its own.
+"""
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from amaranth.back import verilog
+
+from ..errors import HwgenError
+from ..network.layers import Activation, Conv2d, Dense
+from .fifo_sizing import with_fifos
+from .folding import fold_network
+from .lowering import lower
+from .pipeline import AxiStreamTop, Pipeline, axis_width
+
+__all__ = ["Design", "design", "build"]
+
+
+@dataclass
+class Design:
+    """A network ready for hardware: folded, lowered, FIFOs sized."""
+    network: object
+    nodes: list
+    choices: list            # FoldingChoice per layer when folded automatically, else []
+    target_cycles: int       # None unless folded automatically
+
+    def pipeline(self):
+        """The engines as one component with ``i``/``o`` streams (for Amaranth's simulator)."""
+        return Pipeline(self.nodes)
+
+    def top(self):
+        """The top level with AXI4-Stream style ports, as emitted to Verilog."""
+        return AxiStreamTop(self.pipeline())
+
+    @property
+    def top_name(self):
+        return "".join(c if c.isalnum() else "_" for c in self.network.name)
+
+    @property
+    def input_stream(self):
+        return self.nodes[0].source
+
+    @property
+    def output_stream(self):
+        return self.nodes[-1].sink
+
+    @property
+    def bottleneck(self):
+        return max(self.nodes, key=lambda node: node.cycles())
+
+    def latency_estimate(self):
+        """Cycles from the first input word to the first output word if every engine ran at
+        full speed: the sum of the engines' own latencies (a lower bound; `hwgen sim` measures)."""
+        return sum(node.params.latency() for node in self.nodes)
+
+    def verilog(self):
+        return verilog.convert(self.top(), name=self.top_name, emit_src=False)
+
+
+def design(network, target_cycles=None):
+    """Fold ``network`` (if a target is given), lower it and insert sized FIFOs."""
+    choices = []
+    if target_cycles is not None:
+        network, choices = fold_network(network, target_cycles)
+    nodes = lower(network)
+    if not nodes:
+        raise HwgenError("the network has no layer that needs hardware", file=network.path)
+    return Design(network, with_fifos(nodes), choices, target_cycles)
+
+
+def report(design, clock_mhz):
+    nodes = []
+    for node in design.nodes:
+        params = node.params
+        row = {
+            "name": node.name,
+            "kind": node.kind,
+            "layer": node.layer,
+            "in_width": node.source.width,
+            "out_width": node.sink.width,
+            "ideal_cycles": node.cycles(),
+            "resources": node.resources().as_dict(),
+        }
+        for key in ("pe", "simd", "style", "depth"):
+            if hasattr(params, key):
+                row["fifo_depth" if key == "depth" else key] = getattr(params, key)
+        nodes.append(row)
+    totals = {}
+    for row in nodes:
+        for key, value in row["resources"].items():
+            totals[key] = totals.get(key, 0) + value
+    bottleneck = design.bottleneck
+    cycles = bottleneck.cycles()
+    folding = [{"layer": c.layer, "pe": c.pe, "simd": c.simd, "ideal_cycles": c.cycles,
+                "meets_target": c.meets_target, "hinted": c.hinted} for c in design.choices]
+    return {
+        "network": design.network.name,
+        "top": design.top_name,
+        "clock_mhz": clock_mhz,
+        "target_cycles": design.target_cycles,
+        "folding": folding,
+        "input": _stream_info(design.input_stream),
+        "output": _stream_info(design.output_stream),
+        "nodes": nodes,
+        "totals": {
+            "bottleneck": bottleneck.name,
+            "bottleneck_cycles": cycles,
+            "frames_per_second": clock_mhz * 1e6 / cycles,
+            "latency_estimate_cycles": design.latency_estimate(),
+            "resources": totals,
+        },
+    }
+
+
+def _stream_info(stream):
+    return {"elements_per_word": stream.elems, "datatype": str(stream.dtype),
+            "word_bits": stream.width, "tdata_bits": axis_width(stream.width),
+            "words_per_frame": stream.words}
+
+
+def report_markdown(rep):
+    t = rep["totals"]
+    lines = [
+        f"# {rep['network']}",
+        "",
+        f"Bottleneck: `{t['bottleneck']}` at {t['bottleneck_cycles']} cycles per frame, "
+        f"{t['frames_per_second']:.1f} frames/s at {rep['clock_mhz']} MHz; latency estimate "
+        f"{t['latency_estimate_cycles']} cycles (lower bound). Estimated resources: "
+        + ", ".join(f"{v} {k.upper().replace('_', ' ')}" for k, v in t["resources"].items())
+        + ".",
+        "",
+        f"Input: {rep['input']['words_per_frame']} words per frame of "
+        f"{rep['input']['elements_per_word']} x {rep['input']['datatype']} "
+        f"(s_axis_tdata {rep['input']['tdata_bits']} bits). Output: "
+        f"{rep['output']['words_per_frame']} words per frame of "
+        f"{rep['output']['elements_per_word']} x {rep['output']['datatype']} "
+        f"(m_axis_tdata {rep['output']['tdata_bits']} bits).",
+        "",
+    ]
+    if rep["folding"]:
+        lines += [f"Folding chosen for a target of {rep['target_cycles']} cycles per frame:", "",
+                  "| layer | PE | SIMD | ideal cycles | meets target | from hints |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {c['layer']} | {c['pe']} | {c['simd'] or ''} | {c['ideal_cycles']} | "
+                  f"{'yes' if c['meets_target'] else 'NO'} | {'yes' if c['hinted'] else ''} |"
+                  for c in rep["folding"]]
+        lines.append("")
+    lines += ["| node | kind | PE | SIMD | in bits | out bits | ideal cycles | FIFO depth | LUT | FF "
+              "| BRAM bits | DSP |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for n in rep["nodes"]:
+        r = n["resources"]
+        lines.append(f"| {n['name']} | {n['kind']} | {n.get('pe', '')} | {n.get('simd', '')} | "
+                     f"{n['in_width']} | {n['out_width']} | {n['ideal_cycles']} | "
+                     f"{n.get('fifo_depth', '')} | {r['lut']} | {r['ff']} | {r['bram_bits']} | "
+                     f"{r['dsp']} |")
+    return "\n".join(lines) + "\n"
+
+
+def built_description(network):
+    """The description as built: explicit folding, every array in params.npz."""
+    arrays, layers = {}, []
+    for layer in network.layers:
+        spec = {"name": layer.name, "kind": layer.kind}
+        if layer.kind == "input":
+            spec.update(shape=list(layer.out_shape), datatype=str(layer.out_dtype))
+        elif isinstance(layer, (Conv2d, Dense)):
+            arrays[f"{layer.name}.weights"] = layer.weights
+            spec.update(weight_datatype=str(layer.weight_dtype),
+                        weights={"key": f"{layer.name}.weights"},
+                        pe=layer.pe, simd=layer.simd, engine=layer.engine)
+            if isinstance(layer, Conv2d):
+                spec.update(channels=layer.mh, kernel=list(layer.kernel),
+                            stride=list(layer.stride), padding=list(layer.pads))
+            else:
+                spec.update(outputs=layer.mh)
+        elif isinstance(layer, Activation):
+            arrays[f"{layer.name}.thresholds"] = layer.thresholds
+            spec.update(datatype=str(layer.out_dtype), thresholds={"key": f"{layer.name}.thresholds"})
+            if not layer.fused_into:
+                spec["pe"] = layer.pe
+        elif layer.kind == "maxpool":
+            spec.update(kernel=list(layer.kernel), stride=list(layer.stride), pe=layer.pe)
+        elif layer.kind == "label_select":
+            spec.update(k=layer.k, pe=layer.pe)
+        layers.append(spec)
+    doc = {"name": network.name, "seed": network.seed, "params": "params.npz", "layers": layers}
+    return doc, arrays
+
+
+def build(network, out_dir, target_cycles=None, clock_mhz=100.0):
+    """Build ``network`` into ``out_dir`` (replaced whole, or left untouched on failure)."""
+    out_dir = Path(out_dir)
+    d = design(network, target_cycles)
+    text = d.verilog()
+    rep = report(d, clock_mhz)
+    doc, arrays = built_description(d.network)
+    parent = out_dir.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    except OSError as exc:
+        raise HwgenError(f"cannot create the output directory: {exc.strerror}",
+                         file=out_dir) from None
+    try:
+        (staging / f"{d.top_name}.v").write_text(text)
+        (staging / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
+        (staging / "report.md").write_text(report_markdown(rep))
+        (staging / "network.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+        with open(staging / "params.npz", "wb") as file:
+            np.savez(file, **arrays)
+        _swap_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return d, rep
+
+
+def _swap_into_place(staging, out_dir):
+    if out_dir.exists() and not out_dir.is_dir():
+        raise HwgenError("exists and is not a directory", file=out_dir)
+    old = None
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old.{os.getpid()}")
+        os.replace(out_dir, old)
+    os.replace(staging, out_dir)
+    if old is not None:
+        shutil.rmtree(old)

@@ -1,0 +1,92 @@
+"""Automatic folding: the cheapest PE/SIMD per layer that meets a target of cycles per frame.
+
+Matrix layers take the (PE, SIMD) pair, PE dividing the output channels and SIMD the input
+channels (conv) or inputs (dense), whose MVAU meets the target with the fewest estimated LUTs
+(the engine's resource model). Pooling, standalone thresholds and label select take the PE of
+the layer feeding them when that meets the target (so no width converter is needed), else the
+smallest PE that does. Folding hints in the description win. Layers are re-folded in order
+because each default depends on the layer before.
+"""
+
+from dataclasses import dataclass, replace
+from math import gcd
+
+from ..engines.mvau import MVAUParams
+from ..network.layers import Activation, Conv2d, Dense
+
+__all__ = ["FoldingChoice", "fold_network"]
+
+
+@dataclass(frozen=True)
+class FoldingChoice:
+    layer: str
+    pe: int
+    simd: int            # None where the layer has no SIMD
+    cycles: int
+    meets_target: bool
+    hinted: bool
+
+
+def divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _matrix_folding(layer, target, out_dtype):
+    simds = divisors(layer.in_shape[-1] if isinstance(layer, Conv2d) else layer.mw)
+    if "simd" in layer.hints:
+        simds = [layer.simd]
+    pes = [layer.pe] if "pe" in layer.hints else divisors(layer.mh)
+    options = []
+    for pe in pes:
+        for simd in simds:
+            cycles = layer.vectors * (layer.mh // pe) * (layer.mw // simd)
+            try:
+                params = MVAUParams(layer.mw, layer.mh, pe, simd, layer.in_dtype,
+                                    layer.weight_dtype, layer.vectors, out_dtype=out_dtype,
+                                    style=layer.engine)
+            except ValueError:      # beyond what the engine can generate
+                continue
+            options.append((cycles > target, params.resources().lut if cycles <= target
+                            else cycles, pe * simd, pe, simd))
+    _, _, _, pe, simd = min(options)
+    return pe, simd
+
+
+def _channel_folding(layer, channels, target, natural, cycles_at):
+    if "pe" in layer.hints:
+        return layer.pe
+    if cycles_at(natural) <= target:
+        return natural
+    return next((pe for pe in divisors(channels) if cycles_at(pe) <= target), channels)
+
+
+def fold_network(network, target_cycles):
+    """A copy of ``network`` folded for ``target_cycles``, and the choice made per layer."""
+    layers, choices = [], []
+    for index, layer in enumerate(network.layers):
+        prev = layers[-1] if layers else None
+        following = network.layers[index + 1] if index + 1 < len(network.layers) else None
+        if isinstance(layer, (Conv2d, Dense)):
+            fused = following if isinstance(following, Activation) and following.fused_into \
+                else None
+            pe, simd = _matrix_folding(layer, target_cycles, fused.out_dtype if fused else None)
+            new = replace(layer, pe=pe, simd=simd)
+        elif isinstance(layer, Activation) and layer.fused_into:
+            new = replace(layer, pe=prev.pe)
+        elif hasattr(layer, "pe"):
+            channels = layer.classes if layer.kind == "label_select" else layer.in_shape[-1]
+            natural = gcd(channels, prev.out_elems)
+            pe = _channel_folding(layer, channels, target_cycles, natural,
+                                  lambda pe: replace(layer, pe=pe).ideal_cycles())
+            new = replace(layer, pe=pe)
+        elif layer.kind == "flatten":
+            new = replace(layer, out_elems=prev.out_elems)
+        else:
+            new = replace(layer)
+        new.hints = layer.hints
+        layers.append(new)
+        if new.folding() and not (isinstance(new, Activation) and new.fused_into):
+            cycles = new.ideal_cycles()
+            choices.append(FoldingChoice(new.name, new.pe, new.folding().get("simd"), cycles,
+                                         cycles <= target_cycles, bool(layer.hints)))
+    return replace(network, layers=layers), choices
