@@ -213,6 +213,7 @@ def build(network, out_dir, target_cycles=None, clock_mhz=100.0):
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+        staging.chmod(0o755)     # mkdtemp's 0700 is for the staging phase only
     except OSError as exc:
         raise HwgenError(f"cannot create the output directory: {exc.strerror}",
                          file=out_dir) from None
@@ -222,12 +223,19 @@ def build(network, out_dir, target_cycles=None, clock_mhz=100.0):
         (staging / "report.md").write_text(report_markdown(rep))
         (staging / "network.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
         with open(staging / "params.npz", "wb") as file:
-            np.savez(file, **arrays)
+            np.savez_compressed(file, **{key: _narrow(array) for key, array in arrays.items()})
         _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return d, rep
+
+
+def _narrow(array):
+    """The array in the narrowest integer type that holds it (the loader widens it again)."""
+    dtype = np.result_type(np.min_scalar_type(int(array.min())),
+                           np.min_scalar_type(int(array.max())))
+    return array.astype(dtype)
 
 
 def _swap_into_place(staging, out_dir):

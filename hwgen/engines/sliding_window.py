@@ -6,9 +6,9 @@ Input: frames of ``height x width x channels`` values in NHWC order, ``simd`` ch
 :func:`hwgen.golden.sliding_window`. Padding is not done here (see :mod:`hwgen.engines.pad`).
 
 The buffer is a circular :class:`~amaranth.lib.memory.Memory` indexed by the input word count,
-``depth`` words deep: one window's span, ``(kh - 1)`` rows plus ``kw`` pixels, plus one word of
-slack (so that the writer can refill a slot in the cycle after its last read), and never more
-than a frame. Two rules gate the engine, both on word indices counted from the start of a frame:
+``depth`` words deep: one window's span, ``(kh - 1)`` rows plus ``kw`` pixels, plus the
+``stride[0] - 1`` rows a vertical stride skips, plus one word of slack (so that the writer can
+refill a slot in the cycle after its last read), and never more than a frame. Two rules gate the engine, both on word indices counted from the start of a frame:
 
 - the writer may store word ``w`` once its slot's previous occupant ``w - depth`` is no longer
   needed, i.e. it is older than ``free``: the oldest word that any remaining read of the
@@ -117,8 +117,12 @@ class SlidingWindowParams:
 
     @property
     def depth(self):
-        """Line buffer depth in words: a window's span plus slack, at most a frame."""
-        return min(self.span + SLACK, self.in_words)
+        """Line buffer depth in words: a window's span, the ``stride[0] - 1`` rows that a
+        vertical stride skips (so that the writer can fetch them while the current output row is
+        emitted, instead of stalling the reader at the next row's start), and slack; at most a
+        frame."""
+        skipped = (self.stride[0] - 1) * self.width * self.folds
+        return min(self.span + skipped + SLACK, self.in_words)
 
     # Cycle model.
 
