@@ -1,4 +1,4 @@
-"""The ``hwgen`` command line: ``hwgen check``, ``hwgen golden``, ``hwgen build``.
+"""The ``hwgen`` command line: ``hwgen check``, ``golden``, ``build`` and ``sim``.
 
 A user mistake prints one line ``hwgen: error: ...`` naming the file, layer and field, and exits
 with status 2; no traceback.
@@ -127,12 +127,16 @@ def save_npy(path, array):
         raise
 
 
+def input_frames(args, network):
+    """Frames from --input, or --frames seeded random ones."""
+    if args.input:
+        return read_frames(args.input, network)
+    return network.random_frames(args.frames, args.seed)
+
+
 def cmd_golden(args):
     network = load_network(args.network)
-    if args.input:
-        frames = read_frames(args.input, network)
-    else:
-        frames = network.random_frames(args.frames, args.seed)
+    frames = input_frames(args, network)
     names = [layer.name for layer in network.layers]
     if args.layer is not None and args.layer not in names:
         raise HwgenError(f"no layer named {args.layer!r} (layers: {', '.join(names)})",
@@ -156,6 +160,8 @@ def cmd_golden(args):
 
 def target_cycles(args):
     """Cycles per frame from --target-cycles, or from --fps at --clock; None if neither."""
+    if args.clock <= 0:
+        raise HwgenError("must be positive", field="--clock")
     if args.target_cycles is not None:
         if args.target_cycles < 1:
             raise HwgenError("must be at least 1", field="--target-cycles")
@@ -170,8 +176,6 @@ def target_cycles(args):
 def cmd_build(args):
     from .compiler.build import build
 
-    if args.clock <= 0:
-        raise HwgenError("must be positive", field="--clock")
     network = load_network(args.network)
     design, rep = build(network, args.output, target_cycles(args), args.clock)
     if args.json:
@@ -194,6 +198,64 @@ def cmd_build(args):
     return 0
 
 
+def cmd_sim(args):
+    from .compiler.build import design as make_design
+    from .simulation.run import SimulationFailed, simulate
+
+    if not 0 <= args.stall_prob < 1:
+        raise HwgenError("must be in [0, 1)", field="--stall-prob")
+    network = load_network(args.network)
+    frames = input_frames(args, network)
+    design = make_design(network, target_cycles(args))
+    try:
+        result = simulate(design, frames, backend=args.backend, seed=args.seed,
+                          stall_prob=args.stall_prob, vcd=args.vcd,
+                          progress=None if sys.stderr.isatty() and not args.json
+                          else (lambda seconds: None))
+    except SimulationFailed as exc:
+        if args.json:
+            print(json.dumps({"network": network.name, "backend": args.backend,
+                              "error": str(exc)}, indent=2))
+        print(f"hwgen: simulation failed: {exc}", file=sys.stderr)
+        return 1
+    summary = result.as_dict()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        verdict = ("every output matches the golden model" if not result.mismatches else
+                   f"MISMATCH: {result.mismatches} output elements differ; first at "
+                   f"{result.first_mismatch}")
+        print(f"{network.name} ({args.backend}): {len(frames)} frames"
+              + (f" with stall probability {args.stall_prob}" if args.stall_prob else "")
+              + f": {verdict}")
+        if result.cycles_per_frame is not None:
+            print(f"{result.cycles_per_frame:.1f} cycles per frame (ideal "
+                  f"{result.ideal_cycles_per_frame}, ratio {summary['efficiency']:.3f}), "
+                  f"latency {result.latency_cycles} cycles")
+        print(f"simulated {result.sim_cycles} cycles in {result.sim_seconds:.2f} s "
+              f"({summary['sim_cycles_per_second']:.0f} cycles/s)")
+    return 1 if result.mismatches else 0
+
+
+def add_folding_options(parser):
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--target-cycles", type=int, metavar="N",
+                        help="fold automatically for at most N cycles per frame")
+    target.add_argument("--fps", type=float, metavar="F",
+                        help="fold automatically for F frames/s at --clock")
+    parser.add_argument("--clock", type=float, default=100.0, metavar="MHZ",
+                        help="clock frequency for --fps and the report (default 100)")
+
+
+def add_frame_options(parser, default_frames):
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--input", metavar="X.npy", help="input frames, shape (N, *input shape)")
+    source.add_argument("--frames", type=int, default=default_frames, metavar="N",
+                        help=f"number of random input frames (default {default_frames})")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random frames (and of the stall patterns)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="hwgen", description="Streaming FPGA accelerators for quantized neural networks.")
@@ -207,11 +269,7 @@ def build_parser():
 
     gold = commands.add_parser("golden", help="run the bit-exact golden model")
     gold.add_argument("network", help="network description (.yaml)")
-    source = gold.add_mutually_exclusive_group()
-    source.add_argument("--input", metavar="X.npy", help="input frames, shape (N, *input shape)")
-    source.add_argument("--frames", type=int, default=1, metavar="N",
-                        help="number of random input frames (default 1)")
-    gold.add_argument("--seed", type=int, default=0, help="seed of the random frames")
+    add_frame_options(gold, 1)
     gold.add_argument("--layer", metavar="NAME", help="output of this layer instead of the last")
     gold.add_argument("--output", metavar="Y.npy", help="write the outputs to this file")
     gold.add_argument("--show", type=int, default=8, metavar="N",
@@ -222,15 +280,21 @@ def build_parser():
     bld.add_argument("network", help="network description (.yaml)")
     bld.add_argument("-o", "--output", required=True, metavar="DIR",
                      help="output directory (replaced whole, or left untouched on error)")
-    target = bld.add_mutually_exclusive_group()
-    target.add_argument("--target-cycles", type=int, metavar="N",
-                        help="fold automatically for at most N cycles per frame")
-    target.add_argument("--fps", type=float, metavar="F",
-                        help="fold automatically for F frames/s at --clock")
-    bld.add_argument("--clock", type=float, default=100.0, metavar="MHZ",
-                     help="clock frequency for --fps and the report (default 100)")
+    add_folding_options(bld)
     bld.add_argument("--json", action="store_true", help="print the report as JSON")
     bld.set_defaults(run=cmd_build)
+
+    sim = commands.add_parser("sim", help="simulate the design cycle-accurately against golden")
+    sim.add_argument("network", help="network description (.yaml)")
+    add_frame_options(sim, 8)
+    sim.add_argument("--stall-prob", type=float, default=0.0, metavar="P",
+                     help="probability of an input gap and of an output stall on each cycle")
+    sim.add_argument("--backend", choices=["verilator", "amaranth"], default="verilator",
+                     help="simulator (default verilator; amaranth is slow, for small networks)")
+    sim.add_argument("--vcd", metavar="FILE", help="write a waveform trace")
+    add_folding_options(sim)
+    sim.add_argument("--json", action="store_true", help="print one JSON object")
+    sim.set_defaults(run=cmd_sim)
     return parser
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..datatypes import pack, unpack
 
-__all__ = ["input_words", "expected_words", "first_mismatch", "frame_metrics"]
+__all__ = ["input_words", "expected_words", "compare", "first_mismatch", "frame_metrics"]
 
 
 def input_words(design, frames):
@@ -35,22 +35,27 @@ class Mismatch:
                 f"got {got}")
 
 
-def first_mismatch(design, golden_output, words):
-    """The first output element that differs from golden, or None if all agree."""
+def compare(design, golden_output, words):
+    """(number of output elements that differ from golden or are missing, the first of them as
+    a :class:`Mismatch` or None)."""
     stream = design.output_stream
     expected = np.asarray(golden_output).reshape(len(golden_output), -1)
     per_frame = expected.shape[1]
     actual = unpack(words, stream.dtype, stream.elems) if words else np.zeros(0, np.int64)
     flat = expected.reshape(-1)
-    count = min(len(actual), len(flat))
-    differ = np.flatnonzero(actual[:count] != flat[:count])
-    if len(differ):
-        index = int(differ[0])
-        return Mismatch(index // per_frame, index % per_frame, int(flat[index]),
-                        int(actual[index]))
-    if len(actual) < len(flat):
-        return Mismatch(count // per_frame, count % per_frame, int(flat[count]), None)
-    return None
+    common = min(len(actual), len(flat))
+    differ = np.flatnonzero(actual[:common] != flat[:common]).tolist()
+    differ += list(range(common, len(flat)))
+    if not differ:
+        return 0, None
+    index = differ[0]
+    got = int(actual[index]) if index < common else None
+    return len(differ), Mismatch(index // per_frame, index % per_frame, int(flat[index]), got)
+
+
+def first_mismatch(design, golden_output, words):
+    """The first output element that differs from golden, or None if all agree."""
+    return compare(design, golden_output, words)[1]
 
 
 def frame_metrics(design, run):

@@ -1,0 +1,261 @@
+"""Verilator back end: emitted Verilog against exact expectations and Amaranth's simulator.
+
+Each design is a small top level made here (a StreamFIFO or WidthConverter between the AXI4-Stream
+style ports), compiled once per test session into a temporary cache. Widths 8, 64, 72 and 200 bits
+appear on both ports (ports above 64 bits are VlWide arrays in Verilator). Cycle numbers need no
+offset: both simulators call the first cycle after reset cycle 0.
+"""
+
+import math
+import random
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal, unsigned
+from amaranth.back import verilog
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from hwgen.datatypes import DataType, pack, unpack
+from hwgen.engines.stream_fifo import StreamFIFO, StreamFIFOParams
+from hwgen.engines.width_converter import WidthConverter, WidthConverterParams
+from hwgen.simulation import verilator as verilator_module
+from hwgen.simulation.streams import run_stream
+from hwgen.simulation.verilator import SimulationError, VerilatorSim
+
+UINT8 = DataType("UINT", 8)
+
+
+class AxiTop(wiring.Component):
+    """``core`` (``i``/``o`` streams of whole bytes) behind the ports of an hwgen top level."""
+
+    def __init__(self, core):
+        self.core = core
+        in_bits = core.i.payload.shape().width
+        out_bits = core.o.payload.shape().width
+        super().__init__({"ap_clk": In(1), "ap_rst_n": In(1),
+                          "s_axis_tdata": In(in_bits), "s_axis_tvalid": In(1),
+                          "s_axis_tready": Out(1),
+                          "m_axis_tdata": Out(out_bits), "m_axis_tvalid": Out(1),
+                          "m_axis_tready": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = ClockDomain()
+        m.d.comb += [ClockSignal("sync").eq(self.ap_clk), ResetSignal("sync").eq(~self.ap_rst_n)]
+        m.submodules.core = core = self.core
+        m.d.comb += [core.i.payload.eq(self.s_axis_tdata), core.i.valid.eq(self.s_axis_tvalid),
+                     self.s_axis_tready.eq(core.i.ready), self.m_axis_tdata.eq(core.o.payload),
+                     self.m_axis_tvalid.eq(core.o.valid), core.o.ready.eq(self.m_axis_tready)]
+        return m
+
+
+class Broken(wiring.Component):
+    """A one-word register slice (8 bits) that misbehaves on purpose, chosen by the word it
+    holds: 0xCC changes to 0xCD while offered and not taken; 0xDD, once taken, is offered again
+    as 0xDE (one word too many); 0xEE is never offered, and the slice takes nothing more
+    (a deadlock)."""
+
+    def __init__(self):
+        super().__init__({"i": In(stream.Signature(unsigned(8))),
+                          "o": Out(stream.Signature(unsigned(8)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        data, full = Signal(8), Signal()
+        m.d.comb += [self.o.payload.eq(data), self.o.valid.eq(full & (data != 0xEE)),
+                     self.i.ready.eq(~full)]
+        with m.If(self.o.valid & self.o.ready):
+            with m.If(data == 0xDD):
+                m.d.sync += data.eq(0xDE)
+            with m.Else():
+                m.d.sync += full.eq(0)
+        with m.Elif(self.o.valid & (data == 0xCC)):
+            m.d.sync += data.eq(0xCD)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [data.eq(self.i.payload), full.eq(1)]
+        return m
+
+
+def converter(in_elems, out_elems):
+    """Bytes regrouped from words of ``in_elems`` into words of ``out_elems``."""
+    lcm = math.lcm(in_elems, out_elems)
+    return lambda: WidthConverter(WidthConverterParams(in_elems, out_elems, 8, 4 * lcm))
+
+
+# name -> component factory. Between them, every width of 8, 64, 72 and 200 bits is both an input
+# and an output; the converters need one stage (8 -> 72, 200 -> 8) or two through the lcm
+# (72 -> 576 -> 64, 64 -> 1600 -> 200).
+DESIGNS = {
+    "fifo8": lambda: StreamFIFO(StreamFIFOParams(8, 4)),
+    "conv8to72": converter(1, 9),
+    "conv72to64": converter(9, 8),
+    "conv64to200": converter(8, 25),
+    "conv200to8": converter(25, 1),
+    "broken": Broken,
+}
+
+
+def emit(name):
+    return verilog.convert(AxiTop(DESIGNS[name]()), name=name, emit_src=False)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("verilator-cache")
+
+
+@pytest.fixture(scope="module")
+def sims(cache_dir):
+    """Compiles each design on first use and keeps the simulator (and its build) for the
+    module; records the progress callbacks of each compilation."""
+    built, progress = {}, {}
+
+    def get(name):
+        if name not in built:
+            progress[name] = []
+            sim = VerilatorSim(emit(name), cache_dir=cache_dir, progress=progress[name].append)
+            sim.build()
+            built[name] = sim
+        return built[name]
+    get.progress = progress
+    return get
+
+
+def repacked(words, in_elems, out_elems):
+    return pack(unpack(words, UINT8, in_elems), UINT8, out_elems)
+
+
+def random_words(bits, count, seed):
+    rng = random.Random(seed)
+    return [rng.getrandbits(bits) for _ in range(count)]
+
+
+@pytest.mark.parametrize("name, in_elems, out_elems", [
+    ("fifo8", 1, 1), ("conv8to72", 1, 9), ("conv72to64", 9, 8), ("conv64to200", 8, 25),
+    ("conv200to8", 25, 1)])
+def test_matches_amaranth_cycle_for_cycle(sims, name, in_elems, out_elems):
+    """Without gaps or stalls, the emitted Verilog in Verilator and the component in Amaranth's
+    simulator give the same words at the same cycles (no offset: see the module docstring)."""
+    sim = sims(name)
+    assert (sim.in_bits, sim.out_bits) == (8 * in_elems, 8 * out_elems)
+    words = random_words(sim.in_bits, 4 * math.lcm(in_elems, out_elems) // in_elems * 3, seed=1)
+    expected = repacked(words, in_elems, out_elems)
+    reference = run_stream(DESIGNS[name](), words, len(expected))
+    run = sim.run(words, len(expected))
+    assert run.outputs == expected == reference.outputs
+    assert run.output_cycles == reference.output_cycles
+    assert run.input_cycles == reference.input_cycles
+    assert run.cycles == reference.cycles
+    assert run.total_cycles > run.cycles and run.seconds > 0
+
+
+@pytest.mark.parametrize("name, in_elems, out_elems", [
+    ("fifo8", 1, 1), ("conv8to72", 1, 9), ("conv72to64", 9, 8), ("conv64to200", 8, 25),
+    ("conv200to8", 25, 1)])
+@pytest.mark.parametrize("seed, gap_prob, stall_prob", [(1, 0.5, 0.0), (2, 0.0, 0.5),
+                                                        (3, 0.4, 0.6)])
+def test_gaps_and_stalls(sims, name, in_elems, out_elems, seed, gap_prob, stall_prob):
+    """Random input gaps and output stalls change the timing, not the words; the run is
+    reproducible from its seed and its transfers are in order."""
+    sim = sims(name)
+    words = random_words(sim.in_bits, 8 * math.lcm(in_elems, out_elems) // in_elems, seed)
+    expected = repacked(words, in_elems, out_elems)
+    run = sim.run(words, len(expected), seed=seed, gap_prob=gap_prob, stall_prob=stall_prob)
+    assert run.outputs == expected
+    assert len(run.input_cycles) == len(words)
+    assert run.input_cycles == sorted(set(run.input_cycles))
+    assert run.output_cycles == sorted(set(run.output_cycles))
+    assert run.cycles == run.output_cycles[-1] + 1
+    again = sim.run(words, len(expected), seed=seed, gap_prob=gap_prob, stall_prob=stall_prob)
+    assert again.output_cycles == run.output_cycles and again.input_cycles == run.input_cycles
+
+
+def test_many_words(sims):
+    words = random_words(8, 200_000, seed=4)
+    run = sims("fifo8").run(words, len(words), gap_prob=0.1, stall_prob=0.1)
+    assert run.outputs == words
+
+
+def test_second_build_is_a_cache_hit(sims, cache_dir, monkeypatch):
+    sims("fifo8")
+    assert sims.progress["fifo8"], "no progress reported during a compilation"
+    sim = VerilatorSim(emit("fifo8"), cache_dir=cache_dir)
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("compiled again")
+    monkeypatch.setattr(verilator_module.subprocess, "Popen", no_compiling)
+    build = sim.build()
+    assert build.cached and build.seconds < 1
+    assert build.executable == sims("fifo8").build().executable
+
+
+def test_vcd_trace(sims, tmp_path):
+    vcd = tmp_path / "fifo8.vcd"
+    run = sims("fifo8").run([1, 2, 3], 3, vcd=vcd)
+    assert run.outputs == [1, 2, 3]
+    text = vcd.read_text()
+    assert "$enddefinitions" in text and "m_axis_tdata" in text
+
+
+def test_changed_output_is_an_error(sims):
+    """0xCC changes while offered: the consumer stalls often enough to see it."""
+    with pytest.raises(SimulationError, match=r"cycle \d+: output word 1 withdrawn or changed "
+                                              r"before it was taken \(was 0xcc"):
+        sims("broken").run([1, 0xCC, 2], 3, stall_prob=0.9)
+
+
+def test_extra_output_is_an_error(sims):
+    with pytest.raises(SimulationError, match=r"output word 3 beyond the 3 expected \(0xde\)"):
+        sims("broken").run([1, 2, 0xDD], 3)
+
+
+def test_deadlock_is_an_error_with_partial_results(sims):
+    with pytest.raises(SimulationError, match=r"no progress for 500 cycles") as failure:
+        sims("broken").run([1, 0xEE, 2], 3, idle_limit=500)
+    assert failure.value.run.outputs == [1]
+    assert failure.value.run.input_cycles == [0, 2]
+
+
+def test_cycle_limit(sims):
+    with pytest.raises(SimulationError, match=r"cycle limit of 50 reached: \d+ of 100 outputs"):
+        sims("fifo8").run(list(range(100)), 100, max_cycles=50)
+
+
+def test_bad_arguments(sims):
+    sim = sims("fifo8")
+    for words in ([256], [-1], [1.5]):
+        with pytest.raises(ValueError, match=r"input words must be integers in \[0, 2\*\*8\)"):
+            sim.run(words, 1)
+    with pytest.raises(ValueError, match=r"input words must be integers in \[0, 2\*\*200\)"):
+        sims("conv200to8").run([1 << 200], 25)
+    with pytest.raises(ValueError, match="stall_prob must be in"):
+        sim.run([1], 1, stall_prob=1.0)
+
+
+def test_design_errors(cache_dir):
+    with pytest.raises(SimulationError, match="has no output port 'm_axis_tvalid'"):
+        VerilatorSim(emit("fifo8").replace("m_axis_tvalid", "m_axis_valid"))
+    with pytest.raises(SimulationError, match="no module is marked"):
+        VerilatorSim("module x(); endmodule")
+    bad = emit("fifo8").replace("assign rst = ~ ap_rst_n;", "assign rst = ~ ap_rst_n")
+    with pytest.raises(SimulationError, match=r"Verilator failed to build 'fifo8'(.|\n)*%Error"):
+        VerilatorSim(bad, cache_dir=cache_dir).build()
+    assert not any(path.name.startswith(".") for path in cache_dir.iterdir())
+
+
+def test_concurrent_builds_share_one_entry(tmp_path):
+    """Two processes building the same design at once both succeed and leave one entry."""
+    (tmp_path / "design.v").write_text(emit("fifo8"))
+    script = textwrap.dedent(f"""
+        from hwgen.simulation.verilator import VerilatorSim
+        sim = VerilatorSim(open({str(tmp_path / 'design.v')!r}).read(),
+                           cache_dir={str(tmp_path / 'cache')!r})
+        assert sim.run([5, 6, 7], 3).outputs == [5, 6, 7]
+    """)
+    processes = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
+    assert [process.wait() for process in processes] == [0, 0]
+    assert [path.name for path in (tmp_path / "cache").iterdir()] == \
+        [VerilatorSim(emit("fifo8"), cache_dir=tmp_path / "cache").build().key]
