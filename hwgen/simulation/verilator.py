@@ -41,7 +41,7 @@ import numpy as np
 from ..resources import template
 
 __all__ = ["SimulationError", "VerilatorBuild", "VerilatorRun", "VerilatorSim",
-           "verilator_root", "HARNESS"]
+           "verilator_root", "lint", "LINT_WAIVERS", "HARNESS"]
 
 HARNESS = template("verilator_harness.cpp")
 
@@ -140,6 +140,26 @@ def _environment():
     for name in ("CXXFLAGS", "CPPFLAGS", "LDFLAGS", "LDLIBS", "MAKEFLAGS", "OBJCACHE"):
         env.pop(name, None)
     return env
+
+
+# Warnings waived by `lint`, each produced by how Yosys writes Verilog, not by a design fault:
+# WIDTH (WIDTHEXPAND/WIDTHTRUNC): `! x` for x == 0 and zero-extended operands, correct under
+# Verilog's width rules; ASCRANGE: zero-width wires declared [-1:0] and never read;
+# UNUSEDSIGNAL: bits of intermediate values nothing reads; PROCASSINIT: registers with an
+# initial value in their declaration and assigned in a process (Amaranth's reset values);
+# DECLFILENAME: the file is named after the network, the top after its identifier.
+LINT_WAIVERS = ("WIDTH", "ASCRANGE", "UNUSEDSIGNAL", "PROCASSINIT", "DECLFILENAME")
+
+
+def lint(verilog_path, top):
+    """Verilator's ``--lint-only -Wall`` on a Verilog file, less :data:`LINT_WAIVERS`; returns
+    the warning and error lines it printed (empty when the design is clean)."""
+    root = verilator_root()
+    command = [str(root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module", top,
+               *(f"-Wno-{name}" for name in LINT_WAIVERS), str(verilog_path)]
+    result = subprocess.run(command, env=_environment(), capture_output=True, text=True)
+    return "\n".join(line for line in (result.stdout + result.stderr).splitlines()
+                     if line.startswith("%"))
 
 
 @functools.cache

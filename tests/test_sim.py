@@ -1,0 +1,92 @@
+"""Whole networks through `hwgen sim`: Verilator and Amaranth against golden and each other."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwgen.compiler.build import build, design
+from hwgen.network import load_network
+from hwgen.simulation.run import simulate
+from hwgen.simulation.verilator import LINT_WAIVERS, lint
+
+NETWORKS = Path(__file__).parent.parent / "networks"
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path_factory, monkeypatch):
+    """One Verilator build cache for the whole module run, away from the user's."""
+    monkeypatch.setenv("HWGEN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def net(name):
+    return load_network(NETWORKS / f"{name}.yaml")
+
+
+@pytest.mark.parametrize("name", ["mini-mlp", "mini-cnv"])
+def test_both_simulators_agree_with_golden_and_each_other(name):
+    network = net(name)
+    d = design(network)
+    frames = network.random_frames(4, seed=11)
+    results = {backend: simulate(d, frames, backend=backend, seed=2, stall_prob=0.3)
+               for backend in ("verilator", "amaranth")}
+    for result in results.values():
+        assert result.mismatches == 0 and result.first_mismatch is None
+        assert result.cycles_per_frame == d.bottleneck.cycles()
+    verilator, amaranth = results["verilator"], results["amaranth"]
+    assert verilator.latency_cycles == amaranth.latency_cycles
+    assert verilator.cycles_per_frame == amaranth.cycles_per_frame
+
+
+def test_a_wrong_weight_is_caught_with_its_frame_and_element():
+    network = net("mini-cnv")
+    d = design(network)
+    mvau = next(node for node in d.nodes if node.name == "fc0_mvau")
+    weights = mvau.arrays["weights"].copy()
+    weights[:, :] *= -1                    # every score negated: the ranking turns over
+    mvau.arrays["weights"] = weights
+    result = simulate(d, network.random_frames(3, seed=1))
+    assert result.mismatches > 0
+    assert result.first_mismatch.frame == 0
+
+
+def test_tfc_w1a1_end_to_end_in_verilator():
+    network = net("tfc-w1a1")
+    d = design(network)
+    result = simulate(d, network.random_frames(100, seed=5), seed=7, stall_prob=0.2)
+    assert result.mismatches == 0
+    assert result.cycles_per_frame / result.ideal_cycles_per_frame <= 1.02
+    assert result.ideal_cycles_per_frame == 64
+
+
+def test_emitted_verilog_lints_clean(tmp_path):
+    build(net("mini-cnv"), tmp_path / "out")
+    assert lint(tmp_path / "out" / "mini_cnv.v", "mini_cnv") == ""
+    assert "WIDTH" in LINT_WAIVERS     # the waivers are documented beside LINT_WAIVERS
+
+
+def test_sim_cli_json(tmp_path):
+    frames = net("mini-mlp").random_frames(5, seed=3)
+    np.save(tmp_path / "x.npy", frames)
+    result = subprocess.run([sys.executable, "-m", "hwgen", "sim", NETWORKS / "mini-mlp.yaml",
+                             "--input", tmp_path / "x.npy", "--stall-prob", "0.5", "--json"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["frames"] == 5 and summary["mismatches"] == 0
+    for key in ("network", "backend", "cycles_per_frame", "latency_cycles",
+                "ideal_cycles_per_frame", "sim_cycles_per_second"):
+        assert summary[key] is not None, key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cnv-w1a1", "cnv-w2a2"])
+def test_cnv_end_to_end_in_verilator(name):
+    network = net(name)
+    d = design(network)
+    result = simulate(d, network.random_frames(8, seed=5), seed=7, stall_prob=0.1)
+    assert result.mismatches == 0
+    assert result.cycles_per_frame / result.ideal_cycles_per_frame <= 1.05
