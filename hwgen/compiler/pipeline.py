@@ -3,12 +3,12 @@
 :class:`Pipeline` connects the engines with ``i``/``o`` streams in the default ``sync`` domain,
 so that Amaranth's simulator drives it like any engine. :class:`AxiStreamTop` wraps it for the
 outside world with ports ``ap_clk``, ``ap_rst_n`` (active-low synchronous reset, as in FINN's
-stitched IP), ``s_axis_tdata/tvalid/tready`` and ``m_axis_tdata/tvalid/tready``. TDATA is padded
+stitched IP, registered once: the design leaves reset one cycle after ``ap_rst_n`` rises), ``s_axis_tdata/tvalid/tready`` and ``m_axis_tdata/tvalid/tready``. TDATA is padded
 to whole bytes as AXI4-Stream requires; the padding bits of ``s_axis_tdata`` are ignored and
 those of ``m_axis_tdata`` are zero.
 """
 
-from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, unsigned
+from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -60,15 +60,23 @@ class AxiStreamTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        # The reset is registered once: it reaches every flip-flop of the design, so a register
+        # keeps that fan-out off the input pins (better timing, and Verilator no longer
+        # re-evaluates all next-state logic whenever an input changes). Both streams are closed
+        # while the registered reset is active.
         m.domains.sync = ClockDomain()
-        m.d.comb += [ClockSignal("sync").eq(self.ap_clk), ResetSignal("sync").eq(~self.ap_rst_n)]
+        m.domains.reset = ClockDomain(reset_less=True)
+        reset = Signal(init=1)
+        m.d.comb += [ClockSignal("sync").eq(self.ap_clk), ClockSignal("reset").eq(self.ap_clk),
+                     ResetSignal("sync").eq(reset)]
+        m.d.reset += reset.eq(~self.ap_rst_n)
         m.submodules.pipeline = core = self.pipeline
         m.d.comb += [
             core.i.payload.eq(self.s_axis_tdata[:self.in_width]),
-            core.i.valid.eq(self.s_axis_tvalid),
-            self.s_axis_tready.eq(core.i.ready),
+            core.i.valid.eq(self.s_axis_tvalid & ~reset),
+            self.s_axis_tready.eq(core.i.ready & ~reset),
             self.m_axis_tdata.eq(core.o.payload),
-            self.m_axis_tvalid.eq(core.o.valid),
-            core.o.ready.eq(self.m_axis_tready),
+            self.m_axis_tvalid.eq(core.o.valid & ~reset),
+            core.o.ready.eq(self.m_axis_tready & ~reset),
         ]
         return m
