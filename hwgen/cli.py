@@ -34,7 +34,9 @@ def layer_summary(layer):
         "ideal_cycles": layer.ideal_cycles(),
     }
     if hasattr(layer, "weights"):
-        row.update(weight_datatype=str(layer.weight_dtype), engine=layer.engine,
+        engine = layer.engine + (f" ({layer.bitserial_mode})" if layer.engine == "bitserial"
+                                 else "")
+        row.update(weight_datatype=str(layer.weight_dtype), engine=engine,
                    mw=layer.mw, mh=layer.mh, macs=layer.macs,
                    weight_bits=layer.weights.size * layer.weight_dtype.bits)
     if getattr(layer, "fused_into", None):

@@ -44,6 +44,22 @@ def test_lowering_of_a_conv_network():
     assert "thresholds" in mvau.arrays and str(mvau.sink.dtype) == "UINT2"
 
 
+def test_bitserial_layers_lower_to_the_bitserial_engine():
+    from hwgen.engines.bitserial_mvau import BitSerialMVAUParams
+    from hwgen.engines.mvau import MVAUParams
+    d = design(net("cnv-w2a2-bitserial"))
+    units = {node.layer: node for node in d.nodes if node.kind == "mvau"}
+    for layer in d.network.layers:
+        if layer.kind in ("conv2d", "dense"):
+            node = units[layer.name]
+            serial = layer.engine == "bitserial"
+            assert type(node.params) is (BitSerialMVAUParams if serial else MVAUParams)
+            assert node.cycles() == layer.ideal_cycles()
+            if serial:
+                assert node.params.mode == layer.bitserial_mode
+    assert d.bottleneck.cycles() == 115200         # conv3: the bit-serial layers keep up
+
+
 def test_fifo_in_front_of_an_mvau_holds_one_input_vector():
     d = design(net("tfc-w1a1"))
     depth = {node.name: node.params.depth for node in d.nodes if node.kind == "fifo"}
@@ -54,7 +70,7 @@ def test_fifo_in_front_of_an_mvau_holds_one_input_vector():
 
 @pytest.mark.parametrize("name,target", [("tfc-w1a1", 1000), ("tfc-w1a1", 100),
                                          ("tfc-w2a2", 20), ("cnv-w1a1", 200000),
-                                         ("cnv-w2a2", 40000)])
+                                         ("cnv-w2a2", 40000), ("cnv-w2a2-bitserial", 150000)])
 def test_automatic_folding_meets_the_target(name, target):
     network = net(name)
     for layer in network.layers:          # forget the description's hints

@@ -122,6 +122,20 @@ def test_canonical_networks_bottlenecks():
         assert load_network(NETWORKS / f"{name}.yaml").bottleneck().ideal_cycles() == cycles
 
 
+def test_bitserial_engine_serializes_the_ideal_cycles(tmp_path):
+    """engine: bitserial multiplies a layer's ideal cycles by its bit-planes: the activation
+    bits (UINT3 input: 3), or activation x weight bits in "both" mode (UINT2 x INT2: 4)."""
+    parallel = load_network(write(tmp_path, BASE, "a.yaml"))
+    serial = load_network(write(tmp_path, mutated(lambda d: (
+        d["layers"][1].update(engine="bitserial"),
+        d["layers"][4].update(engine="bitserial", bitserial_mode="both"))), "b.yaml"))
+    conv, fc = serial.layer("conv"), serial.layer("fc")
+    assert (conv.bitserial_mode, fc.bitserial_mode) == ("activations", "both")
+    assert conv.ideal_cycles() == 3 * parallel.layer("conv").ideal_cycles()
+    assert fc.ideal_cycles() == 4 * parallel.layer("fc").ideal_cycles()
+    assert parallel.layer("conv").bitserial_mode is None
+
+
 @pytest.mark.parametrize("path", sorted(NETWORKS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_network_runs(path):
     net = load_network(path)
@@ -151,6 +165,12 @@ MALFORMED = {
                        or d["layers"].insert(4, {"name": "f", "kind": "flatten"}), "c2", "kind"),
     "k_too_large": (lambda d: d["layers"][5].update(k=6), "top", "k"),
     "xnor_not_bipolar": (lambda d: d["layers"][4].update(engine="xnor"), "fc", "engine"),
+    "unknown_engine": (lambda d: d["layers"][1].update(engine="serial"), "conv", "engine"),
+    "bad_bitserial_mode": (lambda d: d["layers"][1].update(engine="bitserial",
+                                                           bitserial_mode="weights"),
+                           "conv", "bitserial_mode"),
+    "bitserial_mode_not_bitserial": (lambda d: d["layers"][4].update(bitserial_mode="both"),
+                                     "fc", "bitserial_mode"),
     "negative_stride": (lambda d: d["layers"][1].update(stride=-1), "conv", "stride"),
     "duplicate_name": (lambda d: d["layers"][4].update(name="conv"), "conv", "name"),
     "missing_npz": (lambda d: d["layers"][4].update(weights={"file": "no.npz", "key": "w"}),

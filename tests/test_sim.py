@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from hwgen.compiler.build import build, design
 from hwgen.network import load_network
@@ -39,6 +40,24 @@ def test_both_simulators_agree_with_golden_and_each_other(name):
     verilator, amaranth = results["verilator"], results["amaranth"]
     assert verilator.latency_cycles == amaranth.latency_cycles
     assert verilator.cycles_per_frame == amaranth.cycles_per_frame
+
+
+def test_bitserial_layers_are_bit_exact_at_their_ideal_cycles(tmp_path):
+    """mini-cnv with every MVAU bit-serial: conv0 serializes its UINT4 inputs (4 planes),
+    conv1 both operands (UINT2 x INT2, 4 planes), fc0 BIPOLAR x BIPOLAR (one +-1 plane)."""
+    doc = yaml.safe_load((NETWORKS / "mini-cnv.yaml").read_text())
+    modes = {"conv0": "activations", "conv1": "both", "fc0": "both"}
+    for layer in doc["layers"]:
+        if layer["name"] in modes:
+            layer.update(engine="bitserial", bitserial_mode=modes[layer["name"]])
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump(doc))
+    network = load_network(tmp_path / "net.yaml")
+    d = design(network)
+    assert d.bottleneck.name == "conv0_mvau" and d.bottleneck.cycles() == 4 * 64 * 2 * 9
+    result = simulate(d, network.random_frames(3, seed=4), backend="amaranth", seed=1,
+                      stall_prob=0.3)
+    assert result.mismatches == 0
+    assert result.cycles_per_frame == result.ideal_cycles_per_frame == d.bottleneck.cycles()
 
 
 def test_a_wrong_weight_is_caught_with_its_frame_and_element():

@@ -183,6 +183,8 @@ def built_description(network):
             spec.update(weight_datatype=str(layer.weight_dtype),
                         weights={"key": f"{layer.name}.weights"},
                         pe=layer.pe, simd=layer.simd, engine=layer.engine)
+            if layer.engine == "bitserial":
+                spec["bitserial_mode"] = layer.bitserial_mode
             if isinstance(layer, Conv2d):
                 spec.update(channels=layer.mh, kernel=list(layer.kernel),
                             stride=list(layer.stride), padding=list(layer.pads))

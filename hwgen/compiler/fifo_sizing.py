@@ -8,10 +8,11 @@ per cycle during its first neuron fold and then takes nothing for the remaining
 (MH/PE - 1) * (MW/SIMD) cycles while it reuses the buffered vector. If the producer in front of
 it is slower than one word per cycle (an upstream MVAU emitting a word per fold, say), the
 first fold stretches to the producer's pace and the MVAU loses throughput unless the producer can
-deposit the whole next vector while the current one is being reused. So:
+deposit the whole next vector while the current one is being reused. (A bit-serial MVAU
+also reuses its vector once per bit plane.) So:
 
-- in front of an MVAU with more than one neuron fold: MW/SIMD words (one input vector) plus
-  ``SLACK``;
+- in front of an MVAU that makes more than one pass over its vector (neuron folds, and bit
+  planes of a bit-serial one): MW/SIMD words (one input vector) plus ``SLACK``;
 - in front of a sliding window: its span ((KH-1) rows plus KW pixels) plus ``SLACK``. The line
   buffer holds one window's span, so while the last row of windows of a frame is emitted it
   cannot take the next frame's first rows; without room for them the producer in front stalls,
@@ -39,7 +40,7 @@ def fifo_depth(consumer):
     last engine when ``consumer`` is None."""
     if consumer is not None and consumer.kind == "mvau":
         params = consumer.params
-        if params.mh > params.pe:
+        if params.neuron_folds * getattr(params, "planes", 1) > 1:
             return max(MIN_DEPTH, params.mw // params.simd + SLACK)
     if consumer is not None and consumer.kind == "sliding_window":
         return max(MIN_DEPTH, consumer.params.span + SLACK)

@@ -2,17 +2,18 @@
 
 Matrix layers take the (PE, SIMD) pair, PE dividing the output channels and SIMD the input
 channels (conv) or inputs (dense), whose MVAU meets the target with the fewest estimated LUTs
-(the engine's resource model). Pooling, standalone thresholds and label select take the PE of
-the layer feeding them when that meets the target (so no width converter is needed), else the
-smallest PE that does. Folding hints in the description win. Layers are re-folded in order
+(the engine's cycle and resource models: a bit-serial MVAU takes ``planes`` times the cycles of
+a bit-parallel one). Pooling, standalone thresholds and label select take the PE of the layer
+feeding them when that meets the target (so no width converter is needed), else the smallest PE
+that does. Folding hints in the description win. Layers are re-folded in order
 because each default depends on the layer before.
 """
 
 from dataclasses import dataclass, replace
 from math import gcd
 
-from ..engines.mvau import MVAUParams
 from ..network.layers import Activation, Conv2d, Dense
+from .lowering import matrix_params
 
 __all__ = ["FoldingChoice", "fold_network"]
 
@@ -39,13 +40,11 @@ def _matrix_folding(layer, target, out_dtype):
     options = []
     for pe in pes:
         for simd in simds:
-            cycles = layer.vectors * (layer.mh // pe) * (layer.mw // simd)
             try:
-                params = MVAUParams(layer.mw, layer.mh, pe, simd, layer.in_dtype,
-                                    layer.weight_dtype, layer.vectors, out_dtype=out_dtype,
-                                    style=layer.engine)
+                params = matrix_params(layer, out_dtype, pe, simd)
             except ValueError:      # beyond what the engine can generate
                 continue
+            cycles = params.cycles()
             options.append((cycles > target, params.resources().lut if cycles <= target
                             else cycles, pe * simd, pe, simd))
     _, _, _, pe, simd = min(options)

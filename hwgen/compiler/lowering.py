@@ -1,6 +1,7 @@
 """Lowering: the layers of a network become a chain of streaming engine nodes.
 
-As in FINN: conv2d -> [Pad] + SlidingWindow + MVAU; dense -> MVAU; an activation after a matrix
+As in FINN: conv2d -> [Pad] + SlidingWindow + MVAU; dense -> MVAU (bit-parallel, or bit-serial for
+``engine: bitserial``; both are nodes of kind "mvau"); an activation after a matrix
 layer -> thresholds fused into its MVAU, otherwise a Thresholds engine; maxpool -> MaxPool;
 label_select -> LabelSelect; flatten -> nothing (NHWC is the stream order). A WidthConverter goes
 wherever neighbouring engines disagree on elements per word, and a StreamFIFO between every two
@@ -13,6 +14,7 @@ from math import prod
 from ..datatypes import DataType
 from ..engines.label_select import LabelSelect, LabelSelectParams
 from ..engines.maxpool import MaxPool, MaxPoolParams
+from ..engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
 from ..engines.mvau import MatrixVectorUnit, MVAUParams
 from ..engines.pad import Pad, PadParams
 from ..engines.sliding_window import SlidingWindow, SlidingWindowParams
@@ -22,12 +24,30 @@ from ..engines.width_converter import WidthConverter, WidthConverterParams
 from ..network.layers import Activation, Conv2d, Dense, Flatten, InputLayer, LabelSelect as \
     LabelSelectLayer, MaxPool as MaxPoolLayer
 
-__all__ = ["Stream", "Node", "lower"]
+__all__ = ["Stream", "Node", "lower", "matrix_params"]
+
+
+def _matrix_unit(params, **arrays):
+    """The bit-parallel or bit-serial MVAU, by the type of ``params``."""
+    if isinstance(params, BitSerialMVAUParams):
+        return BitSerialMatrixVectorUnit(params, **arrays)
+    return MatrixVectorUnit(params, **arrays)
+
+
+def matrix_params(layer, out_dtype, pe, simd):
+    """The MVAU parameters of a conv2d/dense ``layer`` at folding (pe, simd), with thresholds
+    to ``out_dtype`` fused (None: raw dot products). ValueError beyond what the engine can
+    generate."""
+    shape = (layer.mw, layer.mh, pe, simd, layer.in_dtype, layer.weight_dtype, layer.vectors,
+             out_dtype)
+    if layer.engine == "bitserial":
+        return BitSerialMVAUParams(*shape, mode=layer.bitserial_mode)
+    return MVAUParams(*shape, style=layer.engine)
 
 ENGINES = {
     "pad": Pad,
     "sliding_window": SlidingWindow,
-    "mvau": MatrixVectorUnit,
+    "mvau": _matrix_unit,
     "thresholds": Thresholds,
     "maxpool": MaxPool,
     "label_select": LabelSelect,
@@ -154,9 +174,8 @@ def _lower_matrix(chain, layer, activation):
                   SlidingWindowParams(h, w, c, (kh, kw), tuple(layer.stride), layer.simd, dtype),
                   layer.simd, Stream(layer.simd, dtype, layer.vectors * layer.mw))
     out_dtype = activation.out_dtype if activation else layer.out_dtype
-    params = MVAUParams(layer.mw, layer.mh, layer.pe, layer.simd, dtype, layer.weight_dtype,
-                        layer.vectors, out_dtype=activation.out_dtype if activation else None,
-                        style=layer.engine)
+    params = matrix_params(layer, activation.out_dtype if activation else None, layer.pe,
+                           layer.simd)
     arrays = {"weights": layer.weights.reshape(layer.mh, layer.mw)}
     if activation:
         arrays["thresholds"] = activation.thresholds

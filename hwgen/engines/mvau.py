@@ -10,6 +10,10 @@ later passes read the buffer, so the vector is streamed once.
 Weights live in one memory of ``nf*sf`` words, word ``f*sf + s`` holding the ``pe x simd`` block
 ``W[f*pe:(f+1)*pe, s*simd:(s+1)*simd]`` (lane p*simd + q = ``W[f*pe + p, s*simd + q]``).
 
+Shared with :mod:`hwgen.engines.bitserial_mvau`: :class:`MatrixParams` (fields, checks, sizes,
+the weight-memory block order), :func:`vector_input` (the input buffer that streams a vector
+once) and :func:`connect_output` (raw or fused-threshold output).
+
 Pipeline (one MAC step per cycle, all stages advance under ``en = ~o.valid | o.ready``):
 
 ====  ==================================================================================
@@ -42,7 +46,8 @@ from .datapath import (elements, register, require_positive, step_counter, sum_t
                        tree_levels, tree_resources, value_of)
 from .thresholds import ThresholdUnit, check_thresholds, threshold_latency, threshold_resources
 
-__all__ = ["MVAUParams", "MatrixVectorUnit", "multiplier_luts"]
+__all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
+           "connect_output"]
 
 STYLES = ("parallel", "xnor")
 
@@ -61,13 +66,13 @@ def multiplier_luts(a, b):
 
 
 @dataclass(frozen=True)
-class MVAUParams:
-    """A ``mh x mw`` matrix times ``vectors`` input vectors per frame, folded by ``pe``/``simd``.
+class MatrixParams:
+    """The fields, checks and derived sizes shared by the bit-parallel and bit-serial MVAUs: a
+    ``mh x mw`` matrix times ``vectors`` input vectors per frame, folded by ``pe``/``simd``.
 
     ``out_dtype=None`` emits the raw dot products as :attr:`acc_dtype`; otherwise thresholds are
-    fused and the output is ``out_dtype``. ``style``: "parallel" (a multiplier per lane; with a
-    BINARY operand it reduces to AND gates) or "xnor" (XNOR + popcount, only for BIPOLAR inputs
-    and weights); ``None`` picks xnor for BIPOLAR x BIPOLAR and parallel otherwise.
+    fused and the output is ``out_dtype``. ``what`` (a class attribute) names the engine in
+    error messages.
     """
 
     mw: int
@@ -78,33 +83,27 @@ class MVAUParams:
     weight_dtype: DataType
     vectors: int
     out_dtype: DataType = None
-    style: str = None
+
+    what = "mvau"
 
     def __post_init__(self):
-        require_positive("mvau", mw=self.mw, mh=self.mh, pe=self.pe, simd=self.simd,
+        what = self.what
+        require_positive(what, mw=self.mw, mh=self.mh, pe=self.pe, simd=self.simd,
                          vectors=self.vectors)
         if self.mw % self.simd:
-            raise ValueError(f"mvau: mw ({self.mw}) must be a multiple of simd ({self.simd})")
+            raise ValueError(f"{what}: mw ({self.mw}) must be a multiple of simd ({self.simd})")
         if self.mh % self.pe:
-            raise ValueError(f"mvau: mh ({self.mh}) must be a multiple of pe ({self.pe})")
+            raise ValueError(f"{what}: mh ({self.mh}) must be a multiple of pe ({self.pe})")
         for name in ("in_dtype", "weight_dtype", "out_dtype"):
             value = getattr(self, name)
             if not isinstance(value, DataType) and not (name == "out_dtype" and value is None):
-                raise ValueError(f"mvau: {name} must be a DataType, not {value!r}")
+                raise ValueError(f"{what}: {name} must be a DataType, not {value!r}")
         if self.pe * self.simd * self.weight_dtype.bits > 1 << 16:
-            raise ValueError(f"mvau: a weight word of pe*simd = {self.pe * self.simd} "
+            raise ValueError(f"{what}: a weight word of pe*simd = {self.pe * self.simd} "
                              f"{self.weight_dtype} weights exceeds 65536 bits (Amaranth's "
                              f"limit); lower pe or simd")
-        bipolar = self.in_dtype.kind == self.weight_dtype.kind == "BIPOLAR"
-        if self.style is None:
-            object.__setattr__(self, "style", "xnor" if bipolar else "parallel")
-        if self.style not in STYLES:
-            raise ValueError(f"mvau: style must be one of {', '.join(STYLES)}, not {self.style!r}")
-        if self.style == "xnor" and not bipolar:
-            raise ValueError(f"mvau: style 'xnor' needs BIPOLAR inputs and weights, not "
-                             f"{self.in_dtype} x {self.weight_dtype}")
         if self.out_dtype is not None and self.acc_dtype.bits > 31:   # also checks <= 32
-            raise ValueError("mvau: thresholds on accumulators of more than 31 bits are not "
+            raise ValueError(f"{what}: thresholds on accumulators of more than 31 bits are not "
                              "supported")
         self.acc_dtype    # ValueError if the accumulator would exceed 32 bits
 
@@ -126,19 +125,119 @@ class MVAUParams:
         return min(corners), max(corners)
 
     @property
+    def dot_range(self):
+        """(lo, hi) of every possible dot product."""
+        lo, hi = self.product_range
+        return self.mw * lo, self.mw * hi
+
+    @property
     def acc_dtype(self):
         """The narrowest datatype holding every possible dot product."""
-        lo, hi = self.product_range
         try:
-            return DataType.for_range(self.mw * lo, self.mw * hi)
+            return DataType.for_range(*self.dot_range)
         except ValueError:
-            raise ValueError(f"mvau: dot products of {self.mw} {self.in_dtype} x "
+            raise ValueError(f"{self.what}: dot products of {self.mw} {self.in_dtype} x "
                              f"{self.weight_dtype} need more than 32 bits") from None
 
     @property
     def output_dtype(self):
         """Datatype of the output elements: ``out_dtype``, or ``acc_dtype`` if not fused."""
         return self.acc_dtype if self.out_dtype is None else self.out_dtype
+
+    @property
+    def in_width(self):
+        return self.simd * self.in_dtype.bits
+
+    @property
+    def out_width(self):
+        return self.pe * self.output_dtype.bits
+
+    def check_arrays(self, weights, thresholds):
+        """``weights`` checked to be (mh, mw) values of ``weight_dtype`` and ``thresholds`` to
+        be given exactly when ``out_dtype`` is, (mh, n_thresholds(out_dtype)) integers (see
+        :func:`check_thresholds`). Returns them as arrays (thresholds None when not fused)."""
+        weights = np.asarray(weights)
+        if weights.shape != (self.mh, self.mw):
+            raise ValueError(f"{self.what}: weights must have shape (mh, mw) = "
+                             f"({self.mh}, {self.mw}), not {weights.shape}")
+        if not self.weight_dtype.allows(weights).all():
+            raise ValueError(f"{self.what}: weights outside {self.weight_dtype}")
+        if (thresholds is None) != (self.out_dtype is None):
+            raise ValueError(f"{self.what}: thresholds are given exactly when out_dtype is")
+        if thresholds is not None:
+            thresholds = check_thresholds(thresholds, self.mh, self.out_dtype, self.what)
+        return weights, thresholds
+
+    def weight_blocks(self, weights):
+        """``weights`` (mh, mw) in weight-memory order: (nf, sf, pe*simd), block (f, s) holding
+        ``W[f*pe:(f+1)*pe, s*simd:(s+1)*simd]``, lane p*simd + q = ``W[f*pe + p, s*simd + q]``."""
+        nf, sf = self.neuron_folds, self.synapse_folds
+        return weights.reshape(nf, self.pe, sf, self.simd).transpose(0, 2, 1, 3).reshape(
+            nf, sf, self.pe * self.simd)
+
+
+def vector_input(m, en, i, s, fresh, step, sf, reused):
+    """The input word of the current MAC step, one stage after it is issued (stage 1).
+
+    The step takes word ``s`` (a synapse-fold counter) of the vector from stream ``i`` when
+    ``fresh`` (its first pass; the caller drives ``i.ready``), else re-reads it. ``step`` is
+    high on the cycles a step is issued. With ``reused`` (several passes per vector) the words
+    taken are written into a buffer of ``sf`` words that the later passes read (the first pass
+    reads its own write through); otherwise the word is simply registered.
+    """
+    if not reused:
+        return register(m, en, i.payload)
+    m.submodules.buffer = buffer = Memory(shape=unsigned(len(i.payload)), depth=sf, init=[])
+    write = buffer.write_port()
+    read = buffer.read_port(transparent_for=(write,))
+    m.d.comb += [write.addr.eq(s), write.data.eq(i.payload),
+                 write.en.eq(step & fresh), read.addr.eq(s), read.en.eq(en)]
+    return read.data
+
+
+def connect_output(m, en, o, accs, done, fold_done, activation, nf):
+    """Drive stream ``o`` from the per-PE accumulators ``accs``, raw or through ``activation``.
+
+    ``done`` is high (one enabled cycle after the accumulators' last update) while ``accs``
+    hold a finished output word; ``fold_done`` is high on the enabled cycle of that last update
+    (it advances the activation's channel fold). Raw accumulators are emitted as the ``len(o)
+    / pe``-bit two's complement codes (they must hold the exact dot products).
+    """
+    if activation is None:
+        bits = len(o.payload) // len(accs)
+        m.d.comb += [o.payload.eq(Cat(acc[:bits] for acc in accs)), o.valid.eq(done)]
+        return
+    m.submodules.activation = activation
+    fold = Signal(range(nf))    # output fold of the pass entering the accumulators
+    with m.If(en & fold_done):
+        step_counter(m, fold, nf)
+    m.d.comb += [activation.en.eq(en), activation.fold.eq(fold),
+                 o.payload.eq(activation.codes),
+                 o.valid.eq(register(m, en, done, threshold_latency(activation.out_dtype)))]
+    for lane, acc in enumerate(accs):
+        m.d.comb += activation.values[lane].eq(acc)
+
+
+@dataclass(frozen=True)
+class MVAUParams(MatrixParams):
+    """Bit-parallel MVAU parameters (see :class:`MatrixParams`). ``style``: "parallel" (a
+    multiplier per lane; with a BINARY operand it reduces to AND gates) or "xnor" (XNOR +
+    popcount, only for BIPOLAR inputs and weights); ``None`` picks xnor for BIPOLAR x BIPOLAR
+    and parallel otherwise.
+    """
+
+    style: str = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        bipolar = self.in_dtype.kind == self.weight_dtype.kind == "BIPOLAR"
+        if self.style is None:
+            object.__setattr__(self, "style", "xnor" if bipolar else "parallel")
+        if self.style not in STYLES:
+            raise ValueError(f"mvau: style must be one of {', '.join(STYLES)}, not {self.style!r}")
+        if self.style == "xnor" and not bipolar:
+            raise ValueError(f"mvau: style 'xnor' needs BIPOLAR inputs and weights, not "
+                             f"{self.in_dtype} x {self.weight_dtype}")
 
     @property
     def lane_range(self):
@@ -150,16 +249,7 @@ class MVAUParams:
         """(lo, hi) the accumulator holds: the dot product, or the popcount for fused XNOR."""
         if self.style == "xnor" and self.out_dtype is not None:
             return 0, self.mw
-        lo, hi = self.product_range
-        return self.mw * lo, self.mw * hi
-
-    @property
-    def in_width(self):
-        return self.simd * self.in_dtype.bits
-
-    @property
-    def out_width(self):
-        return self.pe * self.output_dtype.bits
+        return self.dot_range
 
     def cycles(self):
         """Cycles per frame in steady state: one MAC step per cycle, ``nf * sf`` per vector."""
@@ -232,25 +322,17 @@ class MatrixVectorUnit(wiring.Component):
 
     def __init__(self, params, weights, thresholds=None):
         p = self.params = params
-        weights = np.asarray(weights)
-        if weights.shape != (p.mh, p.mw):
-            raise ValueError(f"mvau: weights must have shape (mh, mw) = ({p.mh}, {p.mw}), "
-                             f"not {weights.shape}")
-        if not p.weight_dtype.allows(weights).all():
-            raise ValueError(f"mvau: weights outside {p.weight_dtype}")
-        if (thresholds is None) != (p.out_dtype is None):
-            raise ValueError("mvau: thresholds are given exactly when out_dtype is")
+        weights, table = p.check_arrays(weights, thresholds)
         self._activation = None
-        if thresholds is not None:
-            table = check_thresholds(thresholds, p.mh, p.out_dtype, "mvau")
+        if table is not None:
             if p.style == "xnor":   # into the popcount domain: ceil((T + mw) / 2)
                 table = -((-(np.clip(table, -p.mw, p.mw + 1) + p.mw)) // 2)
             self._activation = ThresholdUnit(table, p.mh, p.pe, p.acc_range, p.out_dtype,
                                              what="mvau")
         nf, sf = p.neuron_folds, p.synapse_folds
-        blocks = weights.reshape(nf, p.pe, sf, p.simd).transpose(0, 2, 1, 3)
         self._weights = Memory(shape=unsigned(p.pe * p.simd * p.weight_dtype.bits),
-                               depth=nf * sf, init=pack(blocks, p.weight_dtype, p.pe * p.simd))
+                               depth=nf * sf, init=pack(p.weight_blocks(weights), p.weight_dtype,
+                                                        p.pe * p.simd))
 
         super().__init__({"i": In(stream.Signature(unsigned(p.in_width))),
                           "o": Out(stream.Signature(unsigned(p.out_width)))})
@@ -278,15 +360,7 @@ class MatrixVectorUnit(wiring.Component):
         m.submodules.weights = self._weights
         weight_read = self._weights.read_port()
         m.d.comb += [weight_read.addr.eq(addr), weight_read.en.eq(en)]
-        if nf == 1:     # every pass is the first: no buffer
-            x = register(m, en, self.i.payload)
-        else:           # pass 0 writes the buffer and reads its own write through
-            m.submodules.buffer = buffer = Memory(shape=unsigned(p.in_width), depth=sf, init=[])
-            write = buffer.write_port()
-            read = buffer.read_port(transparent_for=(write,))
-            m.d.comb += [write.addr.eq(s), write.data.eq(self.i.payload),
-                         write.en.eq(step & fresh), read.addr.eq(s), read.en.eq(en)]
-            x = read.data
+        x = vector_input(m, en, self.i, s, fresh, step, sf, reused=nf > 1)
 
         # Stage 1 -> 2: lane (row, q) of PE row and SIMD lane q, registered; then the trees.
         xs = elements(x, p.in_dtype, p.simd)
@@ -320,18 +394,5 @@ class MatrixVectorUnit(wiring.Component):
             for acc, total in zip(accs, sums):
                 m.d.sync += acc.eq(Mux(first, start, acc) + (total << shift))
         done = register(m, en, valid & last)
-
-        if self._activation is None:
-            m.d.comb += [self.o.payload.eq(Cat(accs)),  # acc_shape is acc_dtype's: both minimal
-                         self.o.valid.eq(done)]
-        else:
-            m.submodules.activation = unit = self._activation
-            fold = Signal(range(nf))    # output fold of the pass entering the accumulators
-            with m.If(en & valid & last):
-                step_counter(m, fold, nf)
-            m.d.comb += [unit.en.eq(en), unit.fold.eq(fold),
-                         self.o.payload.eq(unit.codes),
-                         self.o.valid.eq(register(m, en, done, threshold_latency(p.out_dtype)))]
-            for lane, acc in enumerate(accs):
-                m.d.comb += unit.values[lane].eq(acc)
+        connect_output(m, en, self.o, accs, done, valid & last, self._activation, nf)
         return m

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import golden
 from ..datatypes import DataType
+from ..engines.bitserial_mvau import bit_planes
 
 __all__ = ["Layer", "InputLayer", "Conv2d", "Dense", "MaxPool", "Activation", "Flatten",
            "LabelSelect", "accumulator_range"]
@@ -72,6 +73,7 @@ class _MatrixLayer(Layer):
     pe: int = 1
     simd: int = 1
     engine: str = "parallel"
+    bitserial_mode: str = None     # "activations" or "both" for engine "bitserial"
 
     @property
     def mw(self):
@@ -97,8 +99,17 @@ class _MatrixLayer(Layer):
     def folding(self):
         return {"pe": self.pe, "simd": self.simd}
 
+    @property
+    def planes(self):
+        """Bit-planes per MAC step: 1, or weight x activation planes for a bit-serial engine."""
+        if self.engine != "bitserial":
+            return 1
+        weight_planes, act_planes = bit_planes(self.in_dtype, self.weight_dtype,
+                                               self.bitserial_mode)
+        return weight_planes * act_planes
+
     def ideal_cycles(self):
-        return self.vectors * (self.mh // self.pe) * (self.mw // self.simd)
+        return self.vectors * (self.mh // self.pe) * (self.mw // self.simd) * self.planes
 
     @property
     def macs(self):

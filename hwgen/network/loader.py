@@ -11,6 +11,7 @@ import numpy as np
 import yaml
 
 from ..datatypes import DataType
+from ..engines.bitserial_mvau import MODES as BITSERIAL_MODES
 from ..errors import HwgenError
 from .batchnorm import fold_batchnorm, threshold_count
 from .layers import Activation, Conv2d, Dense, Flatten, InputLayer, LabelSelect, MaxPool
@@ -18,14 +19,14 @@ from .network import Network
 
 __all__ = ["load_network"]
 
-ENGINES = ("parallel", "xnor")
+ENGINES = ("parallel", "xnor", "bitserial")
 CALIBRATION_FRAMES = 8
 
 _FIELDS = {
     "input": {"shape", "datatype"},
     "conv2d": {"channels", "kernel", "stride", "padding", "weight_datatype", "weights",
-               "pe", "simd", "engine"},
-    "dense": {"outputs", "weight_datatype", "weights", "pe", "simd", "engine"},
+               "pe", "simd", "engine", "bitserial_mode"},
+    "dense": {"outputs", "weight_datatype", "weights", "pe", "simd", "engine", "bitserial_mode"},
     "maxpool": {"kernel", "stride", "pe"},
     "activation": {"datatype", "thresholds", "batchnorm", "pe"},
     "flatten": set(),
@@ -239,6 +240,7 @@ class _Loader:
         return prev.out_shape
 
     def engine(self, spec, prev, weight_dtype):
+        """(engine, bitserial_mode) of a matrix layer; the mode is None unless bit-serial."""
         bipolar = prev.out_dtype.kind == weight_dtype.kind == "BIPOLAR"
         engine = spec.get("engine", "xnor" if bipolar else "parallel")
         if engine not in ENGINES:
@@ -247,7 +249,16 @@ class _Loader:
         if engine == "xnor" and not bipolar:
             self.error("the xnor engine needs BIPOLAR inputs and weights (inputs are "
                        f"{prev.out_dtype}, weights {weight_dtype})", field="engine")
-        return engine
+        if engine != "bitserial":
+            if "bitserial_mode" in spec:
+                self.error(f"only for engine: bitserial (the engine is {engine})",
+                           field="bitserial_mode")
+            return engine, None
+        mode = spec.get("bitserial_mode", BITSERIAL_MODES[0])
+        if mode not in BITSERIAL_MODES:
+            self.error(f"unknown bit-serial mode {mode!r} (expected one of: "
+                       f"{', '.join(BITSERIAL_MODES)})", field="bitserial_mode")
+        return engine, mode
 
     def weights(self, spec, shape, dtype):
         def generate():
@@ -275,23 +286,23 @@ class _Loader:
             self.error(f"zero padding is not representable in {prev.out_dtype} inputs",
                        field="padding")
         weight_dtype = self.datatype(spec, "weight_datatype")
-        engine = self.engine(spec, prev, weight_dtype)
+        engine, mode = self.engine(spec, prev, weight_dtype)
         weights = self.weights(spec, (ofm, *kernel, c), weight_dtype)
         pe = self.folding(spec, "pe", ofm, "output channels")
         simd = self.folding(spec, "simd", c, "input channels")
         return Conv2d(name, prev.out_shape, prev.out_dtype, weight_dtype, weights, pe, simd,
-                      engine, stride, pads)
+                      engine, mode, stride, pads)
 
     def read_dense(self, spec, name, prev):
         mw = int(np.prod(prev.out_shape))
         mh = self.integer(spec, "outputs")
         weight_dtype = self.datatype(spec, "weight_datatype")
-        engine = self.engine(spec, prev, weight_dtype)
+        engine, mode = self.engine(spec, prev, weight_dtype)
         weights = self.weights(spec, (mh, mw), weight_dtype)
         pe = self.folding(spec, "pe", mh, "outputs (MH)")
         simd = self.folding(spec, "simd", mw, "inputs (MW)")
         return Dense(name, prev.out_shape, prev.out_dtype, weight_dtype, weights, pe, simd,
-                     engine)
+                     engine, mode)
 
     def read_maxpool(self, spec, name, prev):
         h, w, c = self.feature_map(prev, "maxpool")
