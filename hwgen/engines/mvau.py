@@ -369,14 +369,16 @@ class MatrixVectorUnit(wiring.Component):
         lane_shape = Shape.cast(range(lo, hi + 1))
         sums = []
         for row in range(p.pe):
-            lanes = []
-            for q in range(p.simd):
-                xq, wq = xs[q], ws[row * p.simd + q]
-                if p.style == "xnor":
-                    lane = ~(xq ^ wq)
-                else:
-                    lane = value_of(xq, p.in_dtype) * value_of(wq, p.weight_dtype)
-                lanes.append(register(m, en, lane, shape=lane_shape))
+            if p.style == "xnor":
+                # One wide XNOR register per PE row rather than a register per lane: the same
+                # hardware, and far faster to simulate (Verilator works on whole words).
+                weights_row = weight_read.data[row * p.simd:(row + 1) * p.simd]
+                agree = register(m, en, ~(x ^ weights_row))
+                lanes = [agree[q] for q in range(p.simd)]
+            else:
+                lanes = [register(m, en, value_of(xq, p.in_dtype) * value_of(wq, p.weight_dtype),
+                                  shape=lane_shape)
+                         for xq, wq in zip(xs, ws[row * p.simd:(row + 1) * p.simd])]
             sums.append(sum_tree(m, en, lanes, lo, hi))
 
         # Control follows the data: stage 1, products, tree levels.
