@@ -3,7 +3,7 @@
     python benchmarks/sim_speed.py [NETWORK] [--frames 20000] [--amaranth-frames 20]
 
 Both run the same design with no stalls; Verilator's figure is the simulation loop alone (the
-compile is cached), Amaranth's the whole run_stream call after elaboration.
+compile is cached), Amaranth's the whole run_stream call, elaboration included.
 """
 
 import argparse
