@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
 
-from hwgen import golden
-from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
+from hwgen.datatypes import BINARY, BIPOLAR, DataType
 from hwgen.engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
 from hwgen.simulation.streams import run_stream
-from test_mvau import IN_TYPES, OUT_TYPES, random_thresholds
+
+from engine_cases import IN_TYPES, OUT_TYPES, matrix_case, run_with_backpressure
 
 # First seeds: (in, weight, out, mode, shape) corner cases; shape = (nf, pe, sf, simd) or None
 # for random. Random seeds cover the rest (pe=1, simd=1, pe=mh, simd=mw among them).
@@ -44,32 +44,15 @@ def random_case(seed):
     if shape is None:
         shape = (int(rng.integers(1, 4)), int(rng.integers(1, 5)),
                  int(rng.integers(1, 4)), int(rng.choice([1, 2, 3, 4, 8])))
-    nf, pe, sf, simd = shape
-    in_dtype, w_dtype = DataType.parse(str(in_name)), DataType.parse(str(w_name))
-    out_dtype = None if out_name is None else DataType.parse(str(out_name))
-    vectors, frames = int(rng.integers(1, 4)), int(rng.integers(2, 4))
-    params = BitSerialMVAUParams(sf * simd, nf * pe, pe, simd, in_dtype, w_dtype, vectors,
-                                 out_dtype, mode=mode)
-    weights = rng.choice(w_dtype.values(), size=(params.mh, params.mw))
-    x = rng.choice(in_dtype.values(), size=(frames * vectors, params.mw))
-    out = golden.matmul(x, weights)
-    thresholds = None
-    if out_dtype is not None:
-        thresholds = random_thresholds(rng, out, out_dtype, params.acc_dtype.min,
-                                       params.acc_dtype.max)
-        out = golden.multithreshold(out, thresholds, out_dtype)
-    dut = BitSerialMatrixVectorUnit(params, weights, thresholds)
-    return params, frames, dut, pack(x, in_dtype, simd), pack(out, params.output_dtype, pe)
+    return matrix_case(rng, BitSerialMatrixVectorUnit, BitSerialMVAUParams,
+                       (in_name, w_name, out_name), shape, mode=mode)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_against_golden_with_gaps_and_stalls(seed):
     params, _, dut, inputs, expected = random_case(seed)
-    rng = np.random.default_rng(seed + 1000)
-    run = run_stream(dut, inputs, len(expected), seed=seed,
-                     gap_prob=float(rng.uniform(0.3, 0.5)),
-                     stall_prob=float(rng.uniform(0.3, 0.5)),
-                     max_cycles=1000 + 4 * params.cycles() * 3)
+    run = run_with_backpressure(dut, inputs, len(expected), seed,
+                                max_cycles=1000 + 4 * params.cycles() * 3)
     assert run.outputs == expected
 
 

@@ -7,15 +7,11 @@ import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
 
-from hwgen import golden
-from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
+from hwgen.datatypes import BINARY, BIPOLAR, DataType
 from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
-from hwgen.engines.thresholds import n_thresholds
 from hwgen.simulation.streams import run_stream
 
-IN_TYPES = ["BIPOLAR", "BINARY"] + [f"UINT{b}" for b in range(1, 9)] + \
-           [f"INT{b}" for b in range(2, 9)]
-OUT_TYPES = ["BIPOLAR", "BINARY", "UINT1", "UINT2", "UINT3", "INT2", "INT3", "INT4"]
+from engine_cases import IN_TYPES, OUT_TYPES, matrix_case, run_with_backpressure
 
 # First seeds: (in, weight, out, style, shape) corner cases; shape = (nf, pe, sf, simd) or None
 # for random. pe=1 / simd=1 / pe=mh / simd=mw also come up in the random seeds.
@@ -36,22 +32,6 @@ CORNERS = [
 SEEDS = range(len(CORNERS) + 88)
 
 
-def random_thresholds(rng, acc, out_dtype, lo, hi):
-    """Sorted thresholds per channel, mostly at or next to accumulator values that occur (so
-    that equality and both sides of it are exercised), some anywhere in [lo - 2, hi + 2], and
-    occasionally far outside (clamped by the hardware)."""
-    channels, n = acc.shape[-1], n_thresholds(out_dtype)
-    table = np.empty((channels, n), dtype=np.int64)
-    for c in range(channels):
-        near = rng.choice(acc[:, c], size=n) + rng.integers(-1, 2, size=n)
-        anywhere = rng.integers(lo - 2, hi + 3, size=n)
-        table[c] = np.sort(np.where(rng.random(n) < 0.75, near, anywhere))
-    if rng.random() < 0.3:
-        table[rng.integers(channels), 0] = -(1 << 40)
-        table[rng.integers(channels), -1] = 1 << 40
-    return table
-
-
 def random_case(seed):
     """Parameters, weights, thresholds, inputs and expected output words for one seed."""
     rng = np.random.default_rng(seed)
@@ -67,32 +47,14 @@ def random_case(seed):
     if shape is None:
         shape = (int(rng.integers(1, 5)), int(rng.integers(1, 7)),
                  int(rng.integers(1, 6)), int(rng.choice([1, 2, 3, 4, 5, 7, 8, 16])))
-    nf, pe, sf, simd = shape
-    in_dtype, w_dtype = DataType.parse(str(in_name)), DataType.parse(str(w_name))
-    out_dtype = None if out_name is None else DataType.parse(str(out_name))
-    vectors, frames = int(rng.integers(1, 4)), int(rng.integers(2, 4))
-    params = MVAUParams(sf * simd, nf * pe, pe, simd, in_dtype, w_dtype, vectors, out_dtype,
-                        style=style)
-    weights = rng.choice(w_dtype.values(), size=(params.mh, params.mw))
-    x = rng.choice(in_dtype.values(), size=(frames * vectors, params.mw))
-    out = golden.matmul(x, weights)
-    thresholds = None
-    if out_dtype is not None:
-        thresholds = random_thresholds(rng, out, out_dtype, params.acc_dtype.min,
-                                       params.acc_dtype.max)
-        out = golden.multithreshold(out, thresholds, out_dtype)
-    dut = MatrixVectorUnit(params, weights, thresholds)
-    return params, frames, dut, pack(x, in_dtype, simd), pack(out, params.output_dtype, pe)
+    return matrix_case(rng, MatrixVectorUnit, MVAUParams, (in_name, w_name, out_name), shape,
+                       style=style)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_against_golden_with_gaps_and_stalls(seed):
     params, _, dut, inputs, expected = random_case(seed)
-    rng = np.random.default_rng(seed + 1000)
-    run = run_stream(dut, inputs, len(expected), seed=seed,
-                     gap_prob=float(rng.uniform(0.3, 0.5)),
-                     stall_prob=float(rng.uniform(0.3, 0.5)))
-    assert run.outputs == expected
+    assert run_with_backpressure(dut, inputs, len(expected), seed).outputs == expected
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -13,6 +13,8 @@ from hwgen.engines.thresholds import (Thresholds, ThresholdsParams, n_thresholds
                                       threshold_latency, tree_levels)
 from hwgen.simulation.streams import run_stream
 
+from engine_cases import run_with_backpressure
+
 IN_TYPES = ["BIPOLAR", "BINARY"] + [f"UINT{b}" for b in (1, 2, 3, 4, 6, 8, 10)] + \
            [f"INT{b}" for b in (2, 3, 4, 5, 8, 12, 16)]
 OUT_TYPES = ["BIPOLAR", "BINARY", "UINT1", "UINT2", "UINT3", "INT2", "INT3", "INT4"]
@@ -64,11 +66,7 @@ def random_case(seed):
 @pytest.mark.parametrize("seed", SEEDS)
 def test_against_golden_with_gaps_and_stalls(seed):
     params, _, dut, inputs, expected = random_case(seed)
-    rng = np.random.default_rng(seed + 1000)
-    run = run_stream(dut, inputs, len(expected), seed=seed,
-                     gap_prob=float(rng.uniform(0.3, 0.5)),
-                     stall_prob=float(rng.uniform(0.3, 0.5)))
-    assert run.outputs == expected
+    assert run_with_backpressure(dut, inputs, len(expected), seed).outputs == expected
 
 
 @pytest.mark.parametrize("seed", SEEDS)
