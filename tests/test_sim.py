@@ -109,3 +109,12 @@ def test_cnv_end_to_end_in_verilator(name):
     result = simulate(d, network.random_frames(8, seed=5), seed=7, stall_prob=0.1)
     assert result.mismatches == 0
     assert result.cycles_per_frame / result.ideal_cycles_per_frame <= 1.05
+
+
+def test_vcd_trace_on_request(tmp_path):
+    network = net("mini-mlp")
+    result = simulate(design(network), network.random_frames(2), backend="amaranth",
+                      vcd=tmp_path / "trace.vcd")
+    assert result.mismatches == 0
+    text = (tmp_path / "trace.vcd").read_text()
+    assert "$enddefinitions" in text and "fc0_mvau" in text

@@ -94,7 +94,7 @@ def run_stream(dut, inputs, n_outputs, *, gap_prob=0.0, stall_prob=0.0, seed=0,
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
     if vcd:
-        with sim.write_vcd(vcd):
+        with sim.write_vcd(str(vcd)):
             sim.run()
     else:
         sim.run()
