@@ -39,7 +39,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..datatypes import BINARY, DataType, pack
+from ..datatypes import BINARY, pack
 from .datapath import (elements, range_bits, register, step_counter, sum_tree, tree_levels,
                        tree_resources, value_of)
 from .mvau import MatrixParams, connect_output, vector_input

@@ -19,12 +19,13 @@ from amaranth.lib.wiring import In, Out
 from ..datatypes import DataType
 from .resources import Resources
 from .datapath import require_positive
+from .sliding_window import FeatureMapWords
 
 __all__ = ["PadParams", "Pad"]
 
 
 @dataclass(frozen=True)
-class PadParams:
+class PadParams(FeatureMapWords):
     """Shape of a padding engine; ``pads = (top, bottom, left, right)`` in pixels.
 
     The padding value is code 0, so ``dtype`` must represent 0: BIPOLAR is rejected.
@@ -54,25 +55,12 @@ class PadParams:
             raise ValueError(f"channels ({self.channels}) must be a multiple of simd ({self.simd})")
 
     @property
-    def folds(self):
-        """Words per pixel."""
-        return self.channels // self.simd
-
-    @property
     def out_height(self):
         return self.height + self.pads[0] + self.pads[1]
 
     @property
     def out_width(self):
         return self.width + self.pads[2] + self.pads[3]
-
-    @property
-    def word_bits(self):
-        return self.simd * self.dtype.bits
-
-    @property
-    def in_words(self):
-        return self.height * self.width * self.folds
 
     @property
     def out_words(self):

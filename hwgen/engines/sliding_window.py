@@ -47,8 +47,27 @@ def _pair(value, name):
     return pair
 
 
+class FeatureMapWords:
+    """Word counts of a ``height x width x channels`` frame streamed ``simd`` channels per word:
+    shared by the parameters of the engines that walk feature maps."""
+
+    @property
+    def folds(self):
+        """Words per pixel."""
+        return self.channels // self.simd
+
+    @property
+    def word_bits(self):
+        return self.simd * self.dtype.bits
+
+    @property
+    def in_words(self):
+        """Input words per frame."""
+        return self.height * self.width * self.folds
+
+
 @dataclass(frozen=True)
-class SlidingWindowParams:
+class SlidingWindowParams(FeatureMapWords):
     """Shape of a sliding window engine.
 
     ``kernel`` and ``stride`` are ``(rows, columns)`` pairs (an int means a square one);
@@ -79,26 +98,12 @@ class SlidingWindowParams:
     # Geometry, in pixels and in stream words.
 
     @property
-    def folds(self):
-        """Words per pixel."""
-        return self.channels // self.simd
-
-    @property
     def out_height(self):
         return (self.height - self.kernel[0]) // self.stride[0] + 1
 
     @property
     def out_width(self):
         return (self.width - self.kernel[1]) // self.stride[1] + 1
-
-    @property
-    def word_bits(self):
-        return self.simd * self.dtype.bits
-
-    @property
-    def in_words(self):
-        """Input words per frame."""
-        return self.height * self.width * self.folds
 
     @property
     def window_words(self):
