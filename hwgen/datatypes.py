@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DataType", "BINARY", "BIPOLAR", "pack", "unpack"]
+__all__ = ["DataType", "BINARY", "BIPOLAR", "product_range", "pack", "unpack"]
 
 MAX_BITS = 32
 
@@ -117,6 +117,12 @@ class DataType:
 
 BINARY = DataType("BINARY", 1)
 BIPOLAR = DataType("BIPOLAR", 1)
+
+
+def product_range(a, b):
+    """(lo, hi) of the product of a value of datatype ``a`` and one of datatype ``b``."""
+    corners = [x * y for x in (a.min, a.max) for y in (b.min, b.max)]
+    return min(corners), max(corners)
 
 
 def pack(values, dtype, per_word):

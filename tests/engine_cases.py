@@ -1,7 +1,12 @@
 """Pieces shared by the engine tests: random backpressure, and random matrix-unit cases for the
 bit-parallel and bit-serial MVAUs (which take the same parameters and streams)."""
 
+import gc
+import warnings
+
 import numpy as np
+import pytest
+from amaranth.hdl import UnusedElaboratable
 
 from hwgen import golden
 from hwgen.datatypes import DataType, pack
@@ -19,6 +24,16 @@ def run_with_backpressure(dut, inputs, n_outputs, seed, **kwargs):
     return run_stream(dut, inputs, n_outputs, seed=seed,
                       gap_prob=float(rng.uniform(0.3, 0.5)),
                       stall_prob=float(rng.uniform(0.3, 0.5)), **kwargs)
+
+
+def assert_rejected(make, message):
+    """``make()`` raises ValueError matching ``message``; the half-built component it leaves is
+    not reported as unused."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        with pytest.raises(ValueError, match=message):
+            make()
+        gc.collect()
 
 
 def random_thresholds(rng, acc, out_dtype, lo, hi):

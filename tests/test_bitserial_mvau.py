@@ -1,17 +1,14 @@
 """BitSerialMatrixVectorUnit against the golden model (matmul, then multithreshold when fused)."""
 
-import gc
-import warnings
 
 import numpy as np
 import pytest
-from amaranth.hdl import UnusedElaboratable
 
 from hwgen.datatypes import BINARY, BIPOLAR, DataType
 from hwgen.engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
 from hwgen.simulation.streams import run_stream
 
-from engine_cases import IN_TYPES, OUT_TYPES, matrix_case, run_with_backpressure
+from engine_cases import IN_TYPES, OUT_TYPES, assert_rejected, matrix_case, run_with_backpressure
 
 # First seeds: (in, weight, out, mode, shape) corner cases; shape = (nf, pe, sf, simd) or None
 # for random. Random seeds cover the rest (pe=1, simd=1, pe=mh, simd=mw among them).
@@ -111,8 +108,4 @@ def test_resources_shrink_with_serialization():
      "exactly when out_dtype"),
 ])
 def test_invalid_parameters(make, message):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UnusedElaboratable)    # the half-built component
-        with pytest.raises(ValueError, match=message):
-            make()
-        gc.collect()
+    assert_rejected(make, message)

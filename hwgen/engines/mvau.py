@@ -40,7 +40,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..datatypes import DataType, pack
+from ..datatypes import DataType, pack, product_range
 from .resources import Resources
 from .datapath import (elements, register, require_positive, step_counter, sum_tree,
                        tree_levels, tree_resources, value_of)
@@ -120,9 +120,7 @@ class MatrixParams:
     @property
     def product_range(self):
         """(lo, hi) of one lane's true product W[n, k] * x[k]."""
-        corners = [a * b for a in (self.in_dtype.min, self.in_dtype.max)
-                   for b in (self.weight_dtype.min, self.weight_dtype.max)]
-        return min(corners), max(corners)
+        return product_range(self.in_dtype, self.weight_dtype)
 
     @property
     def dot_range(self):

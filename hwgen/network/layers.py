@@ -11,18 +11,11 @@ from math import prod
 import numpy as np
 
 from .. import golden
-from ..datatypes import DataType
+from ..datatypes import DataType, product_range
 from ..engines.bitserial_mvau import bit_planes
 
 __all__ = ["Layer", "InputLayer", "Conv2d", "Dense", "MaxPool", "Activation", "Flatten",
-           "LabelSelect", "accumulator_range"]
-
-
-def accumulator_range(in_dtype, weight_dtype, mw):
-    """Worst-case [lo, hi] of a dot product of ``mw`` products of the two datatypes."""
-    products = [a * b for a in (in_dtype.min, in_dtype.max)
-                for b in (weight_dtype.min, weight_dtype.max)]
-    return mw * min(products), mw * max(products)
+           "LabelSelect"]
 
 
 @dataclass
@@ -90,7 +83,9 @@ class _MatrixLayer(Layer):
 
     @property
     def acc_range(self):
-        return accumulator_range(self.in_dtype, self.weight_dtype, self.mw)
+        """Worst-case (lo, hi) of a dot product, from the datatypes."""
+        lo, hi = product_range(self.in_dtype, self.weight_dtype)
+        return self.mw * lo, self.mw * hi
 
     @property
     def out_dtype(self):
