@@ -212,8 +212,8 @@ def cmd_sim(args):
     try:
         result = simulate(design, frames, backend=args.backend, seed=args.seed,
                           stall_prob=args.stall_prob, vcd=args.vcd,
-                          progress=None if sys.stderr.isatty() and not args.json
-                          else (lambda seconds: None))
+                          # The default shows compile progress on a terminal only.
+                          progress=(lambda seconds: None) if args.json else None)
     except SimulationFailed as exc:
         if args.json:
             print(json.dumps({"network": network.name, "backend": args.backend,
