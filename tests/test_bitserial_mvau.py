@@ -94,7 +94,10 @@ def test_resources_shrink_with_serialization():
     serial = BitSerialMVAUParams(*shape).resources().lut
     both = BitSerialMVAUParams(*shape, mode="both").resources().lut
     assert both < serial < parallel
-    assert BitSerialMVAUParams(*shape).resources().bram_bits == 64 * 256 * 4 + 256 * 4
+    # Weights: 128 words of 4 x 32 x 4 bits (activation planes) or 512 words of 4 x 32 bits
+    # (both), in 512 x 36 block RAMs: 15 or 4 of them.
+    assert BitSerialMVAUParams(*shape).resources().bram18 == 15
+    assert BitSerialMVAUParams(*shape, mode="both").resources().bram18 == 4
 
 
 @pytest.mark.parametrize("make, message", [

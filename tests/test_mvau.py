@@ -82,17 +82,18 @@ def test_style_defaults_and_acc_dtype():
         DataType.parse("UINT5")
 
 
-def test_resources_memory_bits():
-    """bram_bits counts the weights, the input buffer (only with several neuron folds) and the
-    threshold table (thresholds one bit wider than the accumulator range, to hold max + 1)."""
+def test_resources_memories():
+    """Weights go to block RAM when deep enough to fill it, small tables to LUTs; the input
+    buffer exists only with several neuron folds; fused thresholds add comparators."""
     uint4, int2 = DataType.parse("UINT4"), DataType.parse("INT2")
-    # Products in [15 * -2, 15 * 1] = [-30, 15], times 12: thresholds in [-360, 181], INT10.
+    # 512 words of 4 x 32 BIPOLAR weights: four 512 x 36 block RAMs.
+    assert MVAUParams(1024, 64, 4, 32, BIPOLAR, BIPOLAR, 1).resources().bram18 == 4
     raw = MVAUParams(12, 8, 2, 3, uint4, int2, 1)
-    assert raw.resources().bram_bits == 8 * 12 * 2 + 12 * 4
     one_fold = MVAUParams(12, 8, 8, 3, uint4, int2, 1)
-    assert one_fold.resources().bram_bits == 8 * 12 * 2
+    assert raw.resources().bram18 == one_fold.resources().bram18 == 0
+    # 4 x 12-bit words of input buffer: two RAM32M (8 LUTs) and its read register.
+    assert raw.resources().lut - 8 > 0
     fused = MVAUParams(12, 8, 2, 3, uint4, int2, 1, int2)
-    assert fused.resources().bram_bits == 8 * 12 * 2 + 12 * 4 + 8 * 3 * 10
     assert fused.resources().lut > raw.resources().lut
     xnor = MVAUParams(64, 8, 2, 16, BIPOLAR, BIPOLAR, 1)
     assert xnor.resources().lut < MVAUParams(64, 8, 2, 16, BIPOLAR, BIPOLAR, 1,

@@ -78,8 +78,9 @@ def test_buffers_depth_words_while_consumer_stalls(depth):
 
 def test_resource_model_memory_style():
     """Small depths use LUTRAM or flip-flops, large ones block RAM (threshold: 64 entries)."""
-    assert StreamFIFOParams(8, 65).resources().bram_bits == 0
-    assert StreamFIFOParams(8, 66).resources().bram_bits == 65 * 8
+    assert StreamFIFOParams(8, 65).resources().bram18 == 0
+    assert StreamFIFOParams(8, 66).resources().bram18 == 1
+    assert StreamFIFOParams(64, 1025).resources().bram18 == 4     # 1024 x 18 blocks
     assert StreamFIFOParams(8, 16).resources().lut < StreamFIFOParams(16, 16).resources().lut
 
 

@@ -92,10 +92,10 @@ def test_latency_and_counts():
 
 
 def test_resources():
-    """Memory: channels * n thresholds, each one bit wider than the input (to hold max + 1)."""
+    """Small threshold tables are LUT ROMs; more lanes or thresholds cost more LUTs."""
     int8, uint2 = DataType.parse("INT8"), DataType.parse("UINT2")
     small = ThresholdsParams(16, 2, int8, uint2, 1).resources()
-    assert small.bram_bits == 16 * 3 * 9 and small.dsp == 0
+    assert small.bram18 == 0 and small.dsp == 0
     assert ThresholdsParams(16, 4, int8, uint2, 1).resources().lut > small.lut
     assert ThresholdsParams(16, 2, int8, DataType.parse("UINT4"), 1).resources().lut > small.lut
 

@@ -160,13 +160,13 @@ def report_markdown(rep):
                   for c in rep["folding"]]
         lines.append("")
     lines += ["| node | kind | PE | SIMD | in bits | out bits | ideal cycles | FIFO depth | LUT | FF "
-              "| BRAM bits | DSP |",
+              "| BRAM18 | DSP |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for n in rep["nodes"]:
         r = n["resources"]
         lines.append(f"| {n['name']} | {n['kind']} | {n.get('pe', '')} | {n.get('simd', '')} | "
                      f"{n['in_width']} | {n['out_width']} | {n['ideal_cycles']} | "
-                     f"{n.get('fifo_depth', '')} | {r['lut']} | {r['ff']} | {r['bram_bits']} | "
+                     f"{n.get('fifo_depth', '')} | {r['lut']} | {r['ff']} | {r['bram18']} | "
                      f"{r['dsp']} |")
     return "\n".join(lines) + "\n"
 

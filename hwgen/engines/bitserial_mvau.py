@@ -36,12 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth import Array, Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import BINARY, pack
 from .datapath import (elements, range_bits, register, step_counter, sum_tree, tree_levels,
                        tree_resources, value_of)
+from .memories import memory_resources, rom
 from .mvau import MatrixParams, connect_output, vector_input
 from .resources import Resources
 from .thresholds import ThresholdUnit, threshold_latency, threshold_resources
@@ -171,8 +171,8 @@ class BitSerialMVAUParams(MatrixParams):
           element (about one LUT per 4 inputs), shared by the PEs.
         - Per PE: the adder/popcount tree and the accumulator (about two LUTs per bit: the
           doubling/clear multiplexer and the add/subtract).
-        - Memory: weights ``mh*mw*bits`` (plane-major in "both" mode, same total), the input
-          buffer ``mw*bits`` when a vector takes more than one pass, thresholds.
+        - Memories (:func:`~hwgen.engines.memories.memory_resources`): the weights (plane-major
+          in "both" mode), and the input buffer when a vector takes more than one pass.
         - Control: the step counters, the plane tables and the valid/first/last pipeline.
         """
         lanes, (lo, hi) = self.pe * self.simd, self.lane_range
@@ -182,11 +182,12 @@ class BitSerialMVAUParams(MatrixParams):
         acc_bits = range_bits(*self.acc_range)
         datapath = Resources(lut=lanes * lane_bits + select + self.pe * (tree.lut + 2 * acc_bits),
                              ff=lanes * lane_bits + self.pe * (tree.ff + acc_bits)
-                             + self.in_width + self.weight_word_bits)
+                             + self.in_width)
         nf, sf = self.neuron_folds, self.synapse_folds
-        passes = nf * self.planes
-        memory = Resources(bram_bits=self.mh * self.mw * self.weight_dtype.bits
-                           + (self.mw * self.in_dtype.bits if passes > 1 else 0))
+        words = self.mh * self.mw * self.weight_dtype.bits // self.weight_word_bits
+        memory = memory_resources(words, self.weight_word_bits, writable=False)
+        if nf * self.planes > 1:
+            memory += memory_resources(sf, self.in_width, writable=True)
         counters = sum((n - 1).bit_length() for n in (nf, sf, self.planes, nf * sf))
         control = Resources(lut=3 * counters + 4, ff=counters + 5 * self.latency())
         total = datapath + memory + control
@@ -216,7 +217,7 @@ class BitSerialMatrixVectorUnit(wiring.Component):
             codes = p.weight_dtype.encode(blocks).astype(np.int64)
             bits = (codes[:, None] >> np.arange(p.weight_planes)[None, :, None, None]) & 1
             init = pack(bits, BINARY, p.pe * p.simd)
-        self._weights = Memory(shape=unsigned(p.weight_word_bits), depth=len(init), init=init)
+        self._weights = rom(p.weight_word_bits, init)
         super().__init__({"i": In(stream.Signature(unsigned(p.in_width))),
                           "o": Out(stream.Signature(unsigned(p.out_width)))})
 

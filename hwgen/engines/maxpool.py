@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .resources import Resources
 from .datapath import require_positive
+from .memories import memory_resources, ram
+from .resources import Resources
 from .sliding_window import SlidingWindow, SlidingWindowParams
 
 __all__ = ["MaxPoolParams", "MaxPool", "RunningMax"]
@@ -91,13 +91,14 @@ class MaxPoolParams:
 
     def resources(self):
         """The sliding window's estimate plus RunningMax's: ``folds`` partial maxima of
-        ``pe * bits`` in RAM (none for a 1x1 kernel), an output register of ``pe * bits`` FFs,
+        ``pe * bits`` in RAM (none for a 1x1 kernel, :func:`~hwgen.engines.memories.memory_resources`), an output register of ``pe * bits`` FFs,
         per element a comparator and a 2:1 mux (~1 LUT per bit each), and the counters."""
         kh, kw = self.kernel
         counter_bits = sum(max(1, (n - 1).bit_length()) for n in (self.folds, kh * kw))
-        ram = self.folds * self.word_bits if kh * kw > 1 else 0
         reduce = Resources(lut=2 * self.word_bits + 2 * counter_bits,
-                           ff=self.word_bits + counter_bits + 1, bram_bits=ram)
+                           ff=self.word_bits + counter_bits + 1)
+        if kh * kw > 1:
+            reduce += memory_resources(self.folds, self.word_bits, writable=True)
         return self.window.resources() + reduce
 
 
@@ -139,8 +140,7 @@ class RunningMax(wiring.Component):
         if positions == 1:
             result = x
         else:
-            m.submodules.partial = partial = Memory(shape=unsigned(p.word_bits), depth=folds,
-                                                    init=[])
+            m.submodules.partial = partial = ram(p.word_bits, folds)
             wr = partial.write_port()
             # Read the fold of the next word to be accepted, so that its partial maximum is on
             # rd.data when the word arrives; transparent because with a single fold that slot

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth import Cat, Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack, product_range
+from .memories import memory_resources, ram, rom
 from .resources import Resources
 from .datapath import (elements, register, require_positive, step_counter, sum_tree,
                        tree_levels, tree_resources, value_of)
@@ -185,7 +185,7 @@ def vector_input(m, en, i, s, fresh, step, sf, reused):
     """
     if not reused:
         return register(m, en, i.payload)
-    m.submodules.buffer = buffer = Memory(shape=unsigned(len(i.payload)), depth=sf, init=[])
+    m.submodules.buffer = buffer = ram(len(i.payload), sf)
     write = buffer.write_port()
     read = buffer.read_port(transparent_for=(write,))
     m.d.comb += [write.addr.eq(s), write.data.eq(i.payload),
@@ -273,10 +273,10 @@ class MVAUParams(MatrixParams):
         - Per PE: the adder/popcount tree (:func:`tree_resources`, one LUT per adder bit) and the
           accumulator (one LUT and one flip-flop per bit: the add and the clear mux share a LUT).
         - Fused activation: :func:`threshold_resources` (comparators, popcount, threshold table).
-        - Registers: the input word, and the weight word read (flip-flops if the memory maps to
-          LUTRAM, inside the block RAM otherwise: calibration decides).
-        - Memory: weights ``mh*mw*bits``, the input buffer ``mw*bits`` when nf > 1, thresholds.
-          (Yosys turns small read-only memories into LUT logic instead: calibration again.)
+        - Registers: the input word.
+        - Memories (:func:`~hwgen.engines.memories.memory_resources`, block RAM or LUTs by
+          their shape): the weights, ``nf*sf`` words of ``pe*simd`` weights, and the input
+          buffer, ``sf`` words of ``simd`` inputs, when nf > 1.
         - Control: three step counters (about two LUTs per bit) and the valid/first/last
           pipeline.
 
@@ -294,10 +294,11 @@ class MVAUParams(MatrixParams):
         acc_bits = Shape.cast(range(self.acc_range[0], self.acc_range[1] + 1)).width
         datapath = Resources(lut=lanes * lane_lut + self.pe * (tree.lut + acc_bits),
                              ff=lanes * product_bits + self.pe * (tree.ff + acc_bits)
-                             + self.in_width + lanes * self.weight_dtype.bits)
+                             + self.in_width)
         nf, sf = self.neuron_folds, self.synapse_folds
-        memory = Resources(bram_bits=nf * sf * lanes * self.weight_dtype.bits
-                           + (self.mw * self.in_dtype.bits if nf > 1 else 0))
+        memory = memory_resources(nf * sf, lanes * self.weight_dtype.bits, writable=False)
+        if nf > 1:
+            memory += memory_resources(sf, self.in_width, writable=True)
         counters = sum((n - 1).bit_length() for n in (nf, sf, nf * sf))
         control = Resources(lut=2 * counters + 4, ff=counters + 3 * self.latency())
         total = datapath + memory + control
@@ -327,10 +328,8 @@ class MatrixVectorUnit(wiring.Component):
                 table = -((-(np.clip(table, -p.mw, p.mw + 1) + p.mw)) // 2)
             self._activation = ThresholdUnit(table, p.mh, p.pe, p.acc_range, p.out_dtype,
                                              what="mvau")
-        nf, sf = p.neuron_folds, p.synapse_folds
-        self._weights = Memory(shape=unsigned(p.pe * p.simd * p.weight_dtype.bits),
-                               depth=nf * sf, init=pack(p.weight_blocks(weights), p.weight_dtype,
-                                                        p.pe * p.simd))
+        self._weights = rom(p.pe * p.simd * p.weight_dtype.bits,
+                            pack(p.weight_blocks(weights), p.weight_dtype, p.pe * p.simd))
 
         super().__init__({"i": In(stream.Signature(unsigned(p.in_width))),
                           "o": Out(stream.Signature(unsigned(p.out_width)))})

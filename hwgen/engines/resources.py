@@ -7,11 +7,12 @@ __all__ = ["Resources"]
 
 @dataclass(frozen=True)
 class Resources:
-    """Estimated FPGA resources: 6-input LUTs, flip-flops, bits of RAM, DSP blocks."""
+    """Estimated FPGA resources: 6-input LUTs (logic and LUT RAM), flip-flops, 18-kbit block
+    RAMs, DSP blocks."""
 
     lut: int = 0
     ff: int = 0
-    bram_bits: int = 0
+    bram18: int = 0
     dsp: int = 0
 
     def __add__(self, other):

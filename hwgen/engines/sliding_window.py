@@ -26,11 +26,11 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .datapath import require_positive
+from .memories import memory_resources, ram
 from .resources import Resources
 
 __all__ = ["SlidingWindowParams", "SlidingWindow"]
@@ -213,7 +213,8 @@ class SlidingWindowParams(FeatureMapWords):
     def resources(self):
         """First-order estimate.
 
-        RAM: ``depth * simd * bits`` (the read data register is the RAM's output register).
+        The buffer: ``depth`` words of ``simd * bits``
+        (:func:`~hwgen.engines.memories.memory_resources`).
         Flip-flops: four frame-sized word indices (write count, read word, window start, row
         start), their four buffer addresses, the window position counters, the frame-lead
         flag and the output valid. LUTs: about two per index bit for each of the adders and
@@ -228,7 +229,7 @@ class SlidingWindowParams(FeatureMapWords):
         return Resources(
             lut=9 * 2 * (index_bits + 1) + 4 * 3 * addr_bits + counter_bits,
             ff=4 * index_bits + 4 * addr_bits + counter_bits + 3,
-            bram_bits=self.depth * self.word_bits)
+        ) + memory_resources(self.depth, self.word_bits, writable=True)
 
 
 def _add_mod(value, step, modulus):
@@ -257,7 +258,7 @@ class SlidingWindow(wiring.Component):
         row_step = sh * p.width * folds            # from one output row's first window to the next
         m = Module()
 
-        m.submodules.buffer = buffer = Memory(shape=unsigned(p.word_bits), depth=depth, init=[])
+        m.submodules.buffer = buffer = ram(p.word_bits, depth)
         wr = buffer.write_port()
         # No transparency needed: a slot is never written while its old word is still to be read.
         rd = buffer.read_port()

@@ -20,6 +20,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import require_positive
+from .memories import bram18_blocks
 from .resources import Resources
 
 __all__ = ["StreamFIFOParams", "StreamFIFO"]
@@ -60,8 +61,10 @@ class StreamFIFOParams:
         - ``mem <= FF_MAX_DEPTH`` (2): flip-flops, ``mem * width`` of them;
         - ``mem <= LUTRAM_MAX_DEPTH`` (64): LUTRAM, 4 LUTs per 6 bits up to 32 deep (RAM32M),
           per 3 bits up to 64 deep (RAM64M);
-        - deeper: block RAM, ``mem * width`` bits (rounding up to BRAM18 blocks is left to the
-          calibration step).
+        - deeper: block RAM (:func:`~hwgen.engines.memories.bram18_blocks`).
+
+        (Yosys chooses for lib.fifo's memory, which takes no placement attribute; these are the
+        choices it makes.)
 
         Control: read and write pointers of ``clog2(mem)`` bits and a level counter of
         ``clog2(depth + 1)`` bits, with an incrementer and a comparison each (about two LUTs
@@ -78,7 +81,7 @@ class StreamFIFOParams:
             bits_per_4_luts = 6 if mem <= 32 else 3
             storage += Resources(lut=4 * -(-self.width // bits_per_4_luts))
         else:
-            storage += Resources(bram_bits=mem * self.width)
+            storage += Resources(bram18=bram18_blocks(mem, self.width))
         return control + storage
 
 

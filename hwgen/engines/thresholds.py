@@ -21,12 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 from amaranth import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack
 from .datapath import (elements, range_bits, register, require_positive, step_counter,
                        tree_levels, tree_resources, sum_tree, value_of)
+from .memories import memory_resources, rom
 from .resources import Resources
 
 __all__ = ["ThresholdsParams", "Thresholds", "ThresholdUnit", "check_thresholds", "n_thresholds",
@@ -50,9 +50,9 @@ def threshold_resources(channels, pe, value_range, out_dtype):
     n = n_thresholds(out_dtype)
     tbits = range_bits(value_range[0], value_range[1] + 1)
     popcount = tree_resources(n, 0, 1)
-    return Resources(lut=pe * (n * tbits + popcount.lut),
-                     ff=pe * (n + popcount.ff),
-                     bram_bits=channels * n * tbits)
+    table = memory_resources(channels // pe, n * tbits, writable=False)
+    return Resources(lut=pe * (n * tbits + popcount.lut + table.lut),
+                     ff=pe * (n + popcount.ff + table.ff), bram18=pe * table.bram18)
 
 
 def check_thresholds(thresholds, channels, out_dtype, what):
@@ -99,8 +99,8 @@ class ThresholdUnit(wiring.Component):
         self.pe, self.out_dtype, self.n = pe, out_dtype, n
         self.tdtype = DataType.for_range(lo, hi + 1)
         lanes = np.clip(table, lo, hi + 1).astype(np.int64).reshape(-1, pe, n)
-        self.memories = [Memory(shape=unsigned(n * self.tdtype.bits), depth=channels // pe,
-                                init=pack(lanes[:, p], self.tdtype, n)) for p in range(pe)]
+        self.memories = [rom(n * self.tdtype.bits, pack(lanes[:, p], self.tdtype, n))
+                         for p in range(pe)]
         super().__init__({
             "en": In(1),
             "fold": In(range(channels // pe)),
@@ -185,10 +185,9 @@ class ThresholdsParams:
         Per lane and threshold: a comparator on a carry chain, one LUT per threshold bit
         (thresholds are ``in_dtype`` widened by one bit to hold ``max + 1``), and a flip-flop
         for its result; per lane a popcount tree of the n results (:func:`tree_resources`).
-        Registers: the input word. The registers reading the threshold table are not counted:
-        in block RAM they are inside it, and for small tables Yosys folds much of them into LUT
-        ROM (a check against synth_xilinx found about half of them left; calibration decides).
-        Memory: channels * n * threshold bits, the threshold table.
+        Registers: the input word.
+        Memory: per lane, ``channels/pe`` words of ``n`` thresholds
+        (:func:`~hwgen.engines.memories.memory_resources`).
         Control: the fold counter and the valid pipeline, a few LUTs and flip-flops.
         """
         counter = (self.folds - 1).bit_length()

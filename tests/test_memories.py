@@ -1,0 +1,72 @@
+"""Memory placement: block RAM counts in the primitives' shapes, the block/LUT choice, and the
+placement reaching the Verilog as an attribute."""
+
+from amaranth.back import verilog
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hwgen.engines.memories import (LUTS_PER_BRAM18, bram18_blocks, memory_resources,
+                                    memory_style, ram, rom)
+from hwgen.engines.resources import Resources
+
+
+def test_bram18_blocks_in_best_shape():
+    assert bram18_blocks(512, 36) == 1           # 512 x 36
+    assert bram18_blocks(513, 36) == 2
+    assert bram18_blocks(1024, 18) == 1          # 1024 x 18
+    assert bram18_blocks(16384, 1) == 1          # 16384 x 1
+    assert bram18_blocks(64, 784) == 22          # shallow and wide: 22 x 36 bits
+    assert bram18_blocks(2048, 10) == 2          # 1024 x 18 or 2048 x 9: two either way
+
+
+def test_rom_placement():
+    """A 64-word ROM is one LUT6 per bit: LUTs. Deep ROMs fill block RAMs: block."""
+    assert memory_style(64, 784, writable=False) == "logic"
+    assert memory_resources(64, 784, writable=False) == Resources(lut=784, ff=784)
+    assert memory_style(512, 1568, writable=False) == "block"
+    assert memory_resources(512, 1568, writable=False) == Resources(bram18=44)
+    assert memory_resources(1, 32, writable=False) == Resources()     # a constant
+
+
+def test_ram_placement():
+    """RAM32M holds 32 x 6 bits in four LUTs; a deep buffer goes to block RAM."""
+    assert memory_style(32, 32, writable=True) == "distributed"
+    assert memory_resources(32, 32, writable=True) == Resources(lut=4 * 6, ff=32)
+    assert memory_style(1024, 32, writable=True) == "block"
+
+
+def test_choice_is_the_cheaper():
+    for depth in (16, 64, 128, 256, 512, 2048):
+        for width in (1, 8, 64, 512):
+            for writable in (False, True):
+                style = memory_style(depth, width, writable)
+                cost = memory_resources(depth, width, writable)
+                blocks = bram18_blocks(depth, width)
+                if style == "block":
+                    assert cost.lut == 0 and cost.bram18 == blocks
+                else:
+                    assert cost.bram18 == 0 and cost.lut <= LUTS_PER_BRAM18 * blocks
+
+
+class _Reader(wiring.Component):
+    addr: In(range(64))
+    data: Out(16)
+
+    def __init__(self, memory):
+        self.memory = memory
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.memory = self.memory
+        read = self.memory.read_port()
+        m.d.comb += [read.addr.eq(self.addr), self.data.eq(read.data)]
+        return m
+
+
+def test_placement_reaches_the_verilog():
+    text = verilog.convert(_Reader(rom(16, list(range(8)))), name="reader", emit_src=False)
+    assert '(* rom_style = "logic" *)' in text
+    text = verilog.convert(_Reader(ram(16, 4096)), name="reader", emit_src=False)
+    assert '(* ram_style = "block" *)' in text
