@@ -1,4 +1,4 @@
-"""The ``hwgen`` command line: ``hwgen check``, ``golden``, ``build`` and ``sim``.
+"""The ``hwgen`` command line: ``hwgen check``, ``golden``, ``build``, ``sim`` and ``estimate``.
 
 A user mistake prints one line ``hwgen: error: ...`` naming the file, layer and field, and exits
 with status 2; no traceback.
@@ -16,6 +16,7 @@ import numpy as np
 from . import __version__
 from .errors import HwgenError
 from .network import load_network
+from .synthesis import TARGETS
 
 __all__ = ["main"]
 
@@ -239,6 +240,48 @@ def cmd_sim(args):
     return 1 if result.mismatches else 0
 
 
+def cmd_estimate(args):
+    from .compiler.build import design as make_design
+    from .compiler.estimate import estimate
+    from .synthesis import SynthesisError
+
+    design = make_design(load_network(args.network), target_cycles(args))
+    try:
+        # The default shows progress on a terminal only.
+        report = estimate(design, args.target,
+                          progress=(lambda seconds: None) if args.json else None)
+    except SynthesisError as exc:
+        print(f"hwgen: synthesis failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+
+    def row(name, kind, synth, model):
+        cells = {"name": name, "kind": kind, "lut": synth["lut"], "lutram": synth["lutram"],
+                 "ff": synth["ff"], "carry": synth["carry"], "bram18": f"{synth['bram18']:g}",
+                 "dsp": synth["dsp"]}
+        if model is not None:
+            cells.update(lut_model=model["lut"], ff_model=model["ff"],
+                         bram18_model=model["bram18"])
+        return cells
+
+    rows = [row(n["name"], n["kind"], n["synthesis"], n["model"]) for n in report["nodes"]]
+    rows.append(row("(top level)", "", report["top_level"], None))
+    rows.append(row("total", "", report["totals"], report["model_totals"]))
+    columns = [("name", "node"), ("kind", "kind"), ("lut", "LUT"), ("lut_model", "(model)"),
+               ("lutram", "of which RAM"), ("ff", "FF"), ("ff_model", "(model)"),
+               ("carry", "carry"), ("bram18", "BRAM18"), ("bram18_model", "(model)"),
+               ("dsp", "DSP")]
+    when = "cached" if report["cached"] else f"{report['synthesis_seconds']} s"
+    print(f"{report['network']}: {report['family']}, Yosys `{report['script']}` ({when})")
+    print(format_table(rows, columns))
+    totals = report["totals"]
+    print(f"total: {totals['lut']} LUT, {totals['ff']} FF, {totals['bram36']:g} BRAM36 "
+          f"({totals['bram_kbit']} kbit), {totals['dsp']} DSP")
+    return 0
+
+
 def add_folding_options(parser):
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--target-cycles", type=int, metavar="N",
@@ -297,6 +340,15 @@ def build_parser():
     add_folding_options(sim)
     sim.add_argument("--json", action="store_true", help="print one JSON object")
     sim.set_defaults(run=cmd_sim)
+
+    est = commands.add_parser("estimate", help="synthesize the design with Yosys: resources "
+                              "per engine, beside the models'")
+    est.add_argument("network", help="network description (.yaml)")
+    est.add_argument("--target", choices=sorted(TARGETS), default="xc7",
+                     help="FPGA family (default xc7: Xilinx 7-series)")
+    add_folding_options(est)
+    est.add_argument("--json", action="store_true", help="print one JSON object")
+    est.set_defaults(run=cmd_estimate)
     return parser
 
 

@@ -21,14 +21,12 @@ build happens in a temporary directory renamed into place when complete, so conc
 the same design cannot leave a half-written entry (the loser of the race discards its copy).
 """
 
-import contextlib
 import functools
 import hashlib
 import operator
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..external import cache_root, wait_with_progress
 from ..resources import template
 
 __all__ = ["SimulationError", "VerilatorBuild", "VerilatorRun", "VerilatorSim",
@@ -193,13 +192,6 @@ def _excerpt(log):
     return "\n".join(["first errors:", *first, "...", *tail])
 
 
-def _cache_root(cache_dir):
-    if cache_dir is not None:
-        return Path(cache_dir)
-    base = os.environ.get("HWGEN_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "hwgen") / "verilator"
-
-
 _MODULE = re.compile(r"^\s*module\s+(\\\S+|[A-Za-z_][\w$]*)\s*\(", re.MULTILINE)
 _TOP = re.compile(r"\(\*\s*top\s*=\s*1\s*\*\)\s*(?:\(\*[^)]*\*\)\s*)*module\s+([A-Za-z_][\w$]*)")
 
@@ -263,7 +255,7 @@ class VerilatorSim:
             if widths[port] % 8:
                 raise SimulationError(f"module {top!r}: {port} is {widths[port]} bits wide, not a "
                                       "whole number of bytes")
-        self.cache_dir = _cache_root(cache_dir)
+        self.cache_dir = cache_root("verilator", cache_dir)
         self.harness = Path(harness)
         self.progress = progress
         self._builds = {}
@@ -329,7 +321,7 @@ class VerilatorSim:
                                                stderr=subprocess.STDOUT, start_new_session=True)
                 except OSError as error:
                     raise SimulationError(f"cannot run Verilator: {error}") from None
-                self._wait(process)
+                wait_with_progress(process, self.progress, f"verilator: compiling {self.top}")
             if process.returncode != 0 or not (work / "obj" / "sim").is_file():
                 raise SimulationError(f"Verilator failed to build {self.top!r} "
                                       f"(exit status {process.returncode}):",
@@ -344,34 +336,6 @@ class VerilatorSim:
                     raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
-
-    def _wait(self, process):
-        """Wait for ``process``, reporting the elapsed time about once a second; on an
-        interruption stop it with the compilers it started (its process group)."""
-        progress, printed = self.progress, False
-        if progress is None and sys.stderr.isatty() and not os.environ.get("CI"):
-            def progress(seconds):
-                nonlocal printed
-                printed = True
-                print(f"\rverilator: compiling {self.top} ... {seconds:.0f} s",
-                      end="", file=sys.stderr, flush=True)
-        start = time.monotonic()
-        try:
-            while True:
-                try:
-                    process.wait(timeout=1)
-                    break
-                except subprocess.TimeoutExpired:
-                    if progress:
-                        progress(time.monotonic() - start)
-        except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            process.wait()
-            raise
-        finally:
-            if printed:
-                print(file=sys.stderr)
 
     def run(self, input_words, n_outputs, *, seed=0, gap_prob=0.0, stall_prob=0.0,
             max_cycles=None, idle_limit=IDLE_LIMIT, drain_cycles=16, vcd=None):

@@ -1,0 +1,37 @@
+"""``hwgen estimate``: a design's resources from synthesis, per engine, beside the models'.
+
+The analytic models (each engine's ``resources()``) are what folding decides with; synthesis
+(:mod:`hwgen.synthesis`) is what the user pays. Showing both per node keeps the models honest.
+"""
+
+from ..synthesis import synthesize
+
+__all__ = ["estimate"]
+
+
+def estimate(design, target="xc7", *, cache_dir=None, progress=None):
+    """A JSON-ready report: synthesis figures per node and in total, the models' beside them."""
+    result = synthesize(design.verilog(), design.top_name, target, cache_dir=cache_dir,
+                        progress=progress)
+    names = [node.name for node in design.nodes]
+    synthesized = result.by_prefix(f"{design.top_name}.pipeline.", names)
+    nodes, model_totals = [], {}
+    for node in design.nodes:
+        model = node.resources().as_dict()
+        for key, value in model.items():
+            model_totals[key] = model_totals.get(key, 0) + value
+        nodes.append({"name": node.name, "kind": node.kind, "synthesis": synthesized[node.name],
+                      "model": model})
+    return {
+        "network": design.network.name,
+        "top": design.top_name,
+        "target": target,
+        "family": result.target.family,
+        "script": result.target.script.format(top=design.top_name),
+        "synthesis_seconds": round(result.seconds, 1),
+        "cached": result.cached,
+        "totals": result.totals(),
+        "model_totals": model_totals,
+        "top_level": synthesized[None],
+        "nodes": nodes,
+    }
