@@ -21,9 +21,12 @@ def test_bram18_blocks_in_best_shape():
 
 
 def test_rom_placement():
-    """A 64-word ROM is one LUT6 per bit: LUTs. Deep ROMs fill block RAMs: block."""
-    assert memory_style(64, 784, writable=False) == "logic"
-    assert memory_resources(64, 784, writable=False) == Resources(lut=784, ff=784)
+    """A 16-word ROM is a LUT per bit: logic. A 64-word one wide enough to fill block RAMs'
+    width goes there; so do deep ones."""
+    assert memory_style(16, 784, writable=False) == "logic"
+    assert memory_resources(16, 784, writable=False) == Resources(lut=784, ff=784)
+    assert memory_style(64, 784, writable=False) == "block"
+    assert memory_resources(64, 784, writable=False) == Resources(bram18=22)
     assert memory_style(512, 1568, writable=False) == "block"
     assert memory_resources(512, 1568, writable=False) == Resources(bram18=44)
     assert memory_resources(1, 32, writable=False) == Resources()     # a constant

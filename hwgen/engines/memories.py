@@ -5,8 +5,7 @@ buffers), which pick the cheaper of two homes at elaboration and write it into t
 ``rom_style`` / ``ram_style`` attribute, so that synthesis (Yosys' ``memory_libmap``) and the
 resource models (:func:`memory_resources`) agree on it:
 
-- a ROM is ``"block"`` (RAMB18/RAMB36) or ``"logic"``: a distributed ROM, one LUT6 per 64 words
-  per bit (Xilinx's own ROM64X1 is a LUT6), with MUXF7/MUXF8 joining up to four of them;
+- a ROM is ``"block"`` (RAMB18/RAMB36) or ``"logic"``: a distributed ROM in LUTs;
 - a RAM is ``"block"`` or ``"distributed"`` (LUT RAM: RAM32M holds 32 x 6 bits, RAM64M 64 x 3
   bits, in four LUTs each).
 
@@ -26,6 +25,11 @@ __all__ = ["LUTS_PER_BRAM18", "bram18_blocks", "memory_style", "memory_resources
 # (53,200 LUTs, 280 BRAM18: 190 LUTs each) but the one dataflow designs fill last.
 LUTS_PER_BRAM18 = 64
 
+# Words per LUT per bit of a ROM in logic, as Yosys' synth_xilinx maps it (ABC builds shallow
+# trees of LUTs rather than one LUT6 per 64 words). Measured on ROMs read by a counter: 16 words
+# 1 LUT per bit, 64 words 3, 256 words 16; MVAU weights 64 x 784: 4.1, 128 x 128: 9.4.
+ROM_WORDS_PER_LUT = 16
+
 # (words, bits) shapes of one RAMB18: simple dual port up to 36 bits wide.
 BRAM18_SHAPES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 
@@ -40,10 +44,8 @@ def bram18_blocks(depth, width):
 
 
 def _rom_luts(depth, width):
-    """LUTs of a distributed ROM: a LUT6 per 64 words per bit; beyond four of them (which
-    MUXF7/MUXF8 join for free) one LUT per four to select between groups."""
-    blocks = _ceil(depth, 64)
-    return width * (blocks + (_ceil(blocks, 4) - 1 if blocks > 4 else 0))
+    """LUTs of a ROM in logic: a LUT per bit per :data:`ROM_WORDS_PER_LUT` words."""
+    return width * _ceil(depth, ROM_WORDS_PER_LUT)
 
 
 def _lutram_luts(depth, width):
