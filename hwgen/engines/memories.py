@@ -19,7 +19,7 @@ from amaranth.lib.memory import Memory
 
 from .resources import Resources
 
-__all__ = ["LUTS_PER_BRAM18", "bram18_blocks", "memory_style", "memory_resources", "rom", "ram"]
+__all__ = ["LUTS_PER_BRAM18", "bram18_blocks", "lutram_luts", "memory_style", "memory_resources", "rom", "ram"]
 
 # The LUTs one 18-kbit block RAM is worth. Block RAM is the scarcer resource on a Zynq-7020
 # (53,200 LUTs, 280 BRAM18: 190 LUTs each) but the one dataflow designs fill last.
@@ -48,7 +48,7 @@ def _rom_luts(depth, width):
     return width * _ceil(depth, ROM_WORDS_PER_LUT)
 
 
-def _lutram_luts(depth, width):
+def lutram_luts(depth, width):
     """LUTs of a LUT RAM: RAM32M (32 x 6 bits) or RAM64M banks (64 x 3 bits), four LUTs each,
     and a LUT per bit per extra bank to select the read word."""
     if depth <= 32:
@@ -59,7 +59,7 @@ def _lutram_luts(depth, width):
 
 def memory_style(depth, width, writable):
     """``"block"``, or ``"distributed"`` (RAM) / ``"logic"`` (ROM), whichever costs less."""
-    luts = _lutram_luts(depth, width) if writable else _rom_luts(depth, width)
+    luts = lutram_luts(depth, width) if writable else _rom_luts(depth, width)
     if luts > LUTS_PER_BRAM18 * bram18_blocks(depth, width):
         return "block"
     return "distributed" if writable else "logic"
@@ -73,7 +73,7 @@ def memory_resources(depth, width, writable):
         return Resources()
     if memory_style(depth, width, writable) == "block":
         return Resources(bram18=bram18_blocks(depth, width))
-    luts = _lutram_luts(depth, width) if writable else _rom_luts(depth, width)
+    luts = lutram_luts(depth, width) if writable else _rom_luts(depth, width)
     return Resources(lut=luts, ff=width)
 
 

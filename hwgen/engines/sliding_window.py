@@ -217,17 +217,18 @@ class SlidingWindowParams(FeatureMapWords):
         (:func:`~hwgen.engines.memories.memory_resources`).
         Flip-flops: four frame-sized word indices (write count, read word, window start, row
         start), their four buffer addresses, the window position counters, the frame-lead
-        flag and the output valid. LUTs: about two per index bit for each of the adders and
+        flag and the output valid. LUTs: about one per index bit for each of the adders and
         comparators on the frame indices (next read/window/row indices, next window start,
-        oldest needed word, write limit and read check: ~9) and ~3 per address bit for each
-        modular address update (add, compare, subtract: 4), plus a LUT per counter bit.
+        oldest needed word, write limit and read check: ~9; carry chains) and ~2 per address
+        bit for each modular address update (4), plus a LUT per counter bit (fitted to
+        synth_xilinx on CNV's sliding windows).
         """
         index_bits = max(1, (self.in_words - 1).bit_length())
         addr_bits = max(1, (self.depth - 1).bit_length())
         counter_bits = sum(max(1, (n - 1).bit_length()) for n in (
             self.kernel[1] * self.folds, self.kernel[0], self.out_width, self.out_height))
         return Resources(
-            lut=9 * 2 * (index_bits + 1) + 4 * 3 * addr_bits + counter_bits,
+            lut=9 * (index_bits + 1) + 4 * 2 * addr_bits + counter_bits,
             ff=4 * index_bits + 4 * addr_bits + counter_bits + 3,
         ) + memory_resources(self.depth, self.word_bits, writable=True)
 

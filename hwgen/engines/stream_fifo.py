@@ -20,7 +20,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import require_positive
-from .memories import bram18_blocks
+from .memories import bram18_blocks, lutram_luts
 from .resources import Resources
 
 __all__ = ["StreamFIFOParams", "StreamFIFO"]
@@ -29,8 +29,9 @@ __all__ = ["StreamFIFOParams", "StreamFIFO"]
 # block RAM. 64 is the depth of one 6-input LUT used as RAM (RAM64M: 64 x 3 bits simple dual
 # port in 4 LUTs); past it LUTRAM needs muxes between LUT banks and BRAM becomes cheaper.
 LUTRAM_MAX_DEPTH = 64
-# Memories of at most this many entries are estimated as plain flip-flops.
-FF_MAX_DEPTH = 2
+# Memories of at most this many entries are estimated as plain flip-flops (Yosys makes a
+# memory of two entries LUT RAM already).
+FF_MAX_DEPTH = 1
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ class StreamFIFOParams:
         Storage: the output register holds one word (``width`` flip-flops) and a memory the
         other ``mem = depth - 1``. Where that memory goes:
 
-        - ``mem <= FF_MAX_DEPTH`` (2): flip-flops, ``mem * width`` of them;
-        - ``mem <= LUTRAM_MAX_DEPTH`` (64): LUTRAM, 4 LUTs per 6 bits up to 32 deep (RAM32M),
-          per 3 bits up to 64 deep (RAM64M);
+        - ``mem <= FF_MAX_DEPTH`` (1): flip-flops, ``mem * width`` of them;
+        - ``mem <= LUTRAM_MAX_DEPTH`` (64): LUT RAM
+          (:func:`~hwgen.engines.memories.lutram_luts`);
         - deeper: block RAM (:func:`~hwgen.engines.memories.bram18_blocks`).
 
         (Yosys chooses for lib.fifo's memory, which takes no placement attribute; these are the
@@ -78,8 +79,7 @@ class StreamFIFOParams:
         if mem <= FF_MAX_DEPTH:
             storage += Resources(lut=mem * self.width if mem > 1 else 0, ff=mem * self.width)
         elif mem <= LUTRAM_MAX_DEPTH:
-            bits_per_4_luts = 6 if mem <= 32 else 3
-            storage += Resources(lut=4 * -(-self.width // bits_per_4_luts))
+            storage += Resources(lut=lutram_luts(mem, self.width))
         else:
             storage += Resources(bram18=bram18_blocks(mem, self.width))
         return control + storage
