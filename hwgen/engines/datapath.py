@@ -80,8 +80,16 @@ def sum_tree(m, en, terms, lo, hi):
 
     Each level adds groups of up to :data:`FANIN` nodes (balanced, so two adders deep) into a
     register sized exactly for the range it can hold. Returns the sum; it lags the terms by
-    :func:`tree_levels` enabled cycles. With 1-bit terms this is a popcount.
+    :func:`tree_levels` enabled cycles. With 1-bit terms (``lo, hi = 0, 1``) this is a
+    popcount, computed on bit planes (:func:`_popcount_tree`).
     """
+    if (lo, hi) == (0, 1):
+        return _popcount_tree(m, en, Cat(*terms))
+    return _adder_tree(m, en, terms, lo, hi)
+
+
+def _adder_tree(m, en, terms, lo, hi):
+    """:func:`sum_tree` by adders of whole numbers."""
     nodes = list(terms)
     for level in _tree_plan(len(nodes)):
         sums = []
@@ -93,6 +101,66 @@ def sum_tree(m, en, terms, lo, hi):
             sums.append(register(m, en, group[0], shape=shape))
         nodes = sums
     return nodes[0]
+
+
+def _popcount_tree(m, en, bits):
+    """:func:`sum_tree` of the bits of ``bits``, computed on bit planes.
+
+    The levels and their groups are those of :func:`_tree_plan`, with two differences that
+    change neither the sum nor the logic to speak of: a group takes every g-th node (g: the
+    nodes of the next level) rather than neighbouring ones, and every node of a level has the
+    planes of the largest (the bits that are always zero are constants to the synthesizer).
+    A level is held as bit planes, plane i holding bit i of every node; slice j of every plane
+    then holds the j-th addend of every group, so one bit-sliced adder (:func:`_add_planes`)
+    serves all the groups: a few logic operations on whole words where Verilator would
+    otherwise count the ones of every group separately. The last level, of at most
+    :data:`FANIN` nodes, adds whole numbers, cheaper than planes of one bit each.
+    """
+    planes, nodes, most = [bits], len(bits), 1     # most: the largest count a node can hold
+    while nodes > FANIN:
+        groups = -(-nodes // FANIN)
+        addends = [[plane[j * groups:(j + 1) * groups] for plane in planes]
+                   for j in range(-(-nodes // groups))]
+        while len(addends) > 1:    # balanced: (a + b) + (c + d)
+            addends = ([_add_planes(m, a, b) for a, b in zip(addends[::2], addends[1::2])]
+                       + addends[len(addends) & ~1:])
+        most = min(most * FANIN, len(bits))
+        planes = addends[0][:most.bit_length()]
+        # The first addend is a whole slice and the bitwise operations take the width of their
+        # widest operand, so every plane is `groups` bits wide and the level packs them evenly.
+        assert all(len(plane) == groups for plane in planes)
+        level = register(m, en, Cat(*planes))
+        planes = [level[i * groups:(i + 1) * groups] for i in range(len(planes))]
+        nodes = groups
+    values = [Cat(*(plane[k] for plane in planes)) for k in range(nodes)]
+    return _adder_tree(m, en, values, 0, most)
+
+
+def _add_planes(m, a, b):
+    """Bit-sliced sum of two numbers given as bit planes (least significant first): a
+    ripple-carry adder in every bit position of the planes at once. Every plane computed is a
+    signal of its own, so that the Verilog computes it once however often it is used."""
+    def plane(value):
+        signal = Signal(len(value), name="plane")
+        m.d.comb += signal.eq(value)
+        return signal
+
+    total, carry = [], None
+    for i in range(max(len(a), len(b))):
+        bits = [x for x in (a[i] if i < len(a) else None, b[i] if i < len(b) else None, carry)
+                if x is not None]
+        if len(bits) == 1:
+            total.append(bits[0])
+            carry = None
+        elif len(bits) == 2:
+            total.append(plane(bits[0] ^ bits[1]))
+            carry = plane(bits[0] & bits[1])
+        else:
+            x, y, z = bits
+            half = plane(x ^ y)
+            total.append(plane(half ^ z))
+            carry = plane((x & y) | (z & half))
+    return total if carry is None else total + [carry]
 
 
 def range_bits(lo, hi):
