@@ -1,8 +1,8 @@
 """Automatic folding: the cheapest PE/SIMD per layer that meets a target of cycles per frame.
 
 Matrix layers take the (PE, SIMD) pair, PE dividing the output channels and SIMD the input
-channels (conv) or inputs (dense), whose MVAU meets the target with the fewest estimated LUTs
-(the engine's cycle and resource models: a bit-serial MVAU takes ``planes`` times the cycles of
+channels (conv) or inputs (dense), whose MVAU meets the target at the lowest estimated cost, LUTs plus block RAMs at
+:data:`~hwgen.engines.memories.LUTS_PER_BRAM18` (the engine's cycle and resource models: a bit-serial MVAU takes ``planes`` times the cycles of
 a bit-parallel one). Pooling, standalone thresholds and label select take the PE of the layer
 feeding them when that meets the target (so no width converter is needed), else the smallest PE
 that does. Folding hints in the description win. Layers are re-folded in order
@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from math import gcd
 
 from ..network.layers import Activation, Conv2d, Dense
+from ..engines.memories import lut_cost
 from .lowering import matrix_params
 
 __all__ = ["FoldingChoice", "fold_network"]
@@ -45,7 +46,7 @@ def _matrix_folding(layer, target, out_dtype):
             except ValueError:      # beyond what the engine can generate
                 continue
             cycles = params.cycles()
-            options.append((cycles > target, params.resources().lut if cycles <= target
+            options.append((cycles > target, lut_cost(params.resources()) if cycles <= target
                             else cycles, pe * simd, pe, simd))
     _, _, _, pe, simd = min(options)
     return pe, simd

@@ -19,7 +19,7 @@ from amaranth.lib.memory import Memory
 
 from .resources import Resources
 
-__all__ = ["LUTS_PER_BRAM18", "bram18_blocks", "lutram_luts", "memory_style", "memory_resources", "rom", "ram"]
+__all__ = ["LUTS_PER_BRAM18", "bram18_blocks", "lutram_luts", "lut_cost", "memory_style", "memory_resources", "rom", "ram"]
 
 # The LUTs one 18-kbit block RAM is worth. Block RAM is the scarcer resource on a Zynq-7020
 # (53,200 LUTs, 280 BRAM18: 190 LUTs each) but the one dataflow designs fill last.
@@ -75,6 +75,11 @@ def memory_resources(depth, width, writable):
         return Resources(bram18=bram18_blocks(depth, width))
     luts = lutram_luts(depth, width) if writable else _rom_luts(depth, width)
     return Resources(lut=luts, ff=width)
+
+
+def lut_cost(resources):
+    """One figure for comparing designs: LUTs, plus block RAMs at :data:`LUTS_PER_BRAM18`."""
+    return resources.lut + LUTS_PER_BRAM18 * resources.bram18
 
 
 def _memory(width, depth, init, writable):
