@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwgen.engines.memories import lut_cost
 from hwgen.compiler import build as build_module
 from hwgen.compiler.build import build, design
 from hwgen.compiler.fifo_sizing import MIN_DEPTH
+from hwgen.engines.memories import lut_cost
 from hwgen.network import load_network
 from hwgen.simulation.frames import (expected_words, first_mismatch, frame_metrics,
                                      input_words)
