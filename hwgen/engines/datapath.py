@@ -106,15 +106,18 @@ def _adder_tree(m, en, terms, lo, hi):
 def _popcount_tree(m, en, bits):
     """:func:`sum_tree` of the bits of ``bits``, computed on bit planes.
 
-    The levels and their groups are those of :func:`_tree_plan`, with two differences that
-    change neither the sum nor the logic to speak of: a group takes every g-th node (g: the
-    nodes of the next level) rather than neighbouring ones, and every node of a level has the
-    planes of the largest (the bits that are always zero are constants to the synthesizer).
-    A level is held as bit planes, plane i holding bit i of every node; slice j of every plane
-    then holds the j-th addend of every group, so one bit-sliced adder (:func:`_add_planes`)
-    serves all the groups: a few logic operations on whole words where Verilator would
-    otherwise count the ones of every group separately. The last level, of at most
-    :data:`FANIN` nodes, adds whole numbers, cheaper than planes of one bit each.
+    The levels, and the groups of up to :data:`FANIN` nodes in each, number as in
+    :func:`_tree_plan`, but a group takes every g-th node (g: the nodes of the next level)
+    rather than neighbouring ones, so the group sizes can differ (10 terms: 4 + 3 + 3 rather
+    than 4 + 4 + 2); and every node of a level gets the bits of the largest (the ones that are
+    always zero are constants to the synthesizer). Same sum, same latency.
+
+    Why: a level is held as bit planes, plane i holding bit i of every node, so slice j of every
+    plane holds the j-th addend of every group, and one bit-sliced adder (:func:`_add_planes`)
+    serves all the groups of a level with a few logic operations on whole words. Verilator
+    would otherwise count the ones of every pair of terms with a call (most of the time of a
+    binarized network's simulation). The last level, of at most :data:`FANIN` nodes, adds
+    whole numbers, cheaper than planes of one bit each.
     """
     planes, nodes, most = [bits], len(bits), 1     # most: the largest count a node can hold
     while nodes > FANIN:
@@ -138,10 +141,14 @@ def _popcount_tree(m, en, bits):
 
 def _add_planes(m, a, b):
     """Bit-sliced sum of two numbers given as bit planes (least significant first): a
-    ripple-carry adder in every bit position of the planes at once. Every plane computed is a
-    signal of its own, so that the Verilog computes it once however often it is used."""
-    def plane(value):
-        signal = Signal(len(value), name="plane")
+    ripple-carry adder in every bit position of the planes at once.
+
+    Every carry is a signal of its own: it feeds two expressions of the next bit, and Amaranth
+    writes an expression out again at every use, so inline carries would double the Verilog at
+    every bit. Only the carries: Verilator keeps each such signal as a variable, which costs
+    where it splits a large model into several functions (measured on CNV-w1a1)."""
+    def carry_signal(value):
+        signal = Signal(len(value), name="carry")
         m.d.comb += signal.eq(value)
         return signal
 
@@ -153,13 +160,12 @@ def _add_planes(m, a, b):
             total.append(bits[0])
             carry = None
         elif len(bits) == 2:
-            total.append(plane(bits[0] ^ bits[1]))
-            carry = plane(bits[0] & bits[1])
+            total.append(bits[0] ^ bits[1])
+            carry = carry_signal(bits[0] & bits[1])
         else:
             x, y, z = bits
-            half = plane(x ^ y)
-            total.append(plane(half ^ z))
-            carry = plane((x & y) | (z & half))
+            total.append(x ^ y ^ z)
+            carry = carry_signal((x & y) | (z & (x ^ y)))
     return total if carry is None else total + [carry]
 
 
