@@ -1,10 +1,10 @@
-"""The engines' resource models against Yosys synthesis, per engine kind, as one markdown table.
+"""The engines' resource models against Yosys synthesis, per engine, as one markdown table.
 
     python benchmarks/calibrate.py [NAME ...] [--target xc7]
 
 Every node of every network (default: all in networks/) is synthesized as part of its network
 (`hwgen estimate`, cached in $HWGEN_CACHE) and its model (`resources()`) set beside the result.
-Per engine kind and figure (LUT, FF, BRAM18): the totals over all nodes of that kind, the error of
+Per engine (the MVAU by style) and figure (LUT, FF, BRAM18): the totals over all nodes of that kind, the error of
 the total ((model - synthesis) / synthesis) and the median of the per-node absolute errors (nodes
 where both are zero left out).
 """
@@ -29,20 +29,20 @@ def main():
     args = parser.parse_args()
     paths = [ROOT / "networks" / f"{name}.yaml" for name in args.names] or \
         sorted((ROOT / "networks").glob("*.yaml"))
-    pairs = {}                       # kind -> [(synthesis, model)] per node
+    pairs = {}                       # engine -> [(synthesis, model)] per node
     for path in paths:
         report = estimate(design(load_network(path)), args.target)
         for node in report["nodes"]:
-            pairs.setdefault(node["kind"], []).append((node["synthesis"], node["model"]))
+            pairs.setdefault(node["engine"], []).append((node["synthesis"], node["model"]))
         print(f"{path.stem}: {report['synthesis_seconds']} s"
               + (" (cached)" if report["cached"] else ""), file=sys.stderr, flush=True)
-    header = ["kind", "nodes"]
+    header = ["engine", "nodes"]
     for figure in FIGURES:
         header += [f"{figure} synth", f"{figure} model", "error", "median node error"]
     print("| " + " | ".join(header) + " |")
     print("|" + " --- |" * 2 + " ---: |" * (len(header) - 2))
-    for kind, rows in sorted(pairs.items()):
-        cells = [kind, str(len(rows))]
+    for engine, rows in sorted(pairs.items()):
+        cells = [engine, str(len(rows))]
         for figure in FIGURES:
             synth = sum(s[figure] for s, _ in rows)
             model = sum(m[figure] for _, m in rows)

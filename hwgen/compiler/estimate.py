@@ -21,8 +21,11 @@ def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progre
         model = node.resources().as_dict()
         for key, value in model.items():
             model_totals[key] = model_totals.get(key, 0) + value
-        nodes.append({"name": node.name, "kind": node.kind, "synthesis": synthesized[node.name],
-                      "model": model})
+        engine = type(node.params).__name__.removesuffix("Params")
+        if getattr(node.params, "style", None):
+            engine += f" ({node.params.style})"
+        nodes.append({"name": node.name, "kind": node.kind, "engine": engine,
+                      "synthesis": synthesized[node.name], "model": model})
     report = {
         "network": design.network.name,
         "top": design.top_name,

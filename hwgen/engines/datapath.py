@@ -12,6 +12,12 @@ from .resources import Resources
 __all__ = ["FANIN", "require_positive", "elements", "value_of", "register", "step_counter",
            "tree_levels", "sum_tree", "range_bits", "tree_resources"]
 
+# LUTs of a popcount tree per LUT of an adder tree of the same plan: synth_xilinx packs a
+# bit-sliced full adder's sum and carry into one LUT6 more often than not. Fitted on the
+# popcounts of TFC, SFC, LFC and CNV w1a1 (0.67 to 0.79 for the large ones;
+# benchmarks/calibrate.py).
+POPCOUNT_LUT_SHARE = 0.72
+
 # Terms added per registered level of an adder tree: two levels of two-input adders (or one
 # LUT level of a popcount) between registers.
 FANIN = 4
@@ -176,11 +182,14 @@ def range_bits(lo, hi):
 
 def tree_resources(terms, lo, hi):
     """First-order cost of one :func:`sum_tree`: one LUT per adder output bit (carry chain),
-    one flip-flop per register bit."""
+    one flip-flop per register bit; a popcount's bit-sliced adders take
+    :data:`POPCOUNT_LUT_SHARE` of those LUTs."""
     lut = ff = 0
     for level in _tree_plan(terms):
         for _, size, covered in level:
             width = range_bits(covered * lo, covered * hi)
             lut += width * (size - 1)
             ff += width
+    if (lo, hi) == (0, 1):
+        lut = round(lut * POPCOUNT_LUT_SHARE)
     return Resources(lut=lut, ff=ff)
