@@ -4,9 +4,9 @@
 
 Every node of every network (default: all in networks/) is synthesized as part of its network
 (`hwgen estimate`, cached in $HWGEN_CACHE) and its model (`resources()`) set beside the result.
-Per engine (the MVAU by style) and figure (LUT, FF, BRAM18): the totals over all nodes of that kind, the error of
-the total ((model - synthesis) / synthesis) and the median of the per-node absolute errors (nodes
-where both are zero left out).
+Per engine (the MVAU by style) and figure (LUT, FF, BRAM18): the totals over its nodes, the
+error of the total ((model - synthesis) / synthesis) and the median of the per-node absolute
+errors (nodes where both are zero left out).
 """
 
 import argparse

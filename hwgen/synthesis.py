@@ -74,7 +74,8 @@ TARGETS = {target.name: target for target in (
         (r"MULT18X18D|ALU54B", {"dsp": 1}),
     )),
     # iCE40 has no LUT RAM: its memories are left to Yosys where hwgen asked for LUT RAM.
-    Target("ice40", "Lattice iCE40", "setattr -unset ram_style m:*; synth_ice40 -noflatten -top {top}", (
+    Target("ice40", "Lattice iCE40",
+           "setattr -unset ram_style m:*; synth_ice40 -noflatten -top {top}", (
         (r"SB_LUT4", {"lut": 1}),
         (r"SB_CARRY", {"carry": 1}),
         (r"SB_DFF\w*", {"ff": 1}),

@@ -41,7 +41,7 @@ from amaranth.lib.wiring import In, Out
 from ..datatypes import BINARY, pack
 from .datapath import (elements, range_bits, register, step_counter, sum_tree, tree_levels,
                        tree_resources, value_of)
-from .memories import memory_resources, rom
+from .memories import rom
 from .mvau import MatrixParams, connect_output, vector_input
 from .resources import Resources
 from .thresholds import ThresholdUnit, threshold_latency, threshold_resources
@@ -184,10 +184,7 @@ class BitSerialMVAUParams(MatrixParams):
                              ff=lanes * lane_bits + self.pe * (tree.ff + acc_bits)
                              + self.in_width)
         nf, sf = self.neuron_folds, self.synapse_folds
-        words = self.mh * self.mw * self.weight_dtype.bits // self.weight_word_bits
-        memory = memory_resources(words, self.weight_word_bits, writable=False)
-        if nf * self.planes > 1:
-            memory += memory_resources(sf, self.in_width, writable=True)
+        memory = self.storage_resources(self.weight_word_bits, passes=nf * self.planes)
         counters = sum((n - 1).bit_length() for n in (nf, sf, self.planes, nf * sf))
         control = Resources(lut=3 * counters + 4, ff=counters + 5 * self.latency())
         total = datapath + memory + control

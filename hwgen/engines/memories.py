@@ -19,7 +19,8 @@ from amaranth.lib.memory import Memory
 
 from .resources import Resources
 
-__all__ = ["LUTS_PER_BRAM18", "bram18_blocks", "lutram_luts", "lut_cost", "memory_style", "memory_resources", "rom", "ram"]
+__all__ = ["LUTS_PER_BRAM18", "bram18_blocks", "lutram_luts", "lut_cost", "memory_style",
+           "memory_resources", "rom", "ram"]
 
 # The LUTs one 18-kbit block RAM is worth. Block RAM is the scarcer resource on a Zynq-7020
 # (53,200 LUTs, 280 BRAM18: 190 LUTs each) but the one dataflow designs fill last.
@@ -57,12 +58,18 @@ def lutram_luts(depth, width):
     return 4 * _ceil(width, 3) * banks + width * (banks - 1)
 
 
+def _placement(depth, width, writable):
+    """(style, LUTs if not in block RAM, block RAMs if in block RAM): the cheaper home."""
+    luts = lutram_luts(depth, width) if writable else _rom_luts(depth, width)
+    blocks = bram18_blocks(depth, width)
+    if luts > LUTS_PER_BRAM18 * blocks:
+        return "block", 0, blocks
+    return "distributed" if writable else "logic", luts, 0
+
+
 def memory_style(depth, width, writable):
     """``"block"``, or ``"distributed"`` (RAM) / ``"logic"`` (ROM), whichever costs less."""
-    luts = lutram_luts(depth, width) if writable else _rom_luts(depth, width)
-    if luts > LUTS_PER_BRAM18 * bram18_blocks(depth, width):
-        return "block"
-    return "distributed" if writable else "logic"
+    return _placement(depth, width, writable)[0]
 
 
 def memory_resources(depth, width, writable):
@@ -71,10 +78,8 @@ def memory_resources(depth, width, writable):
     A one-word ROM is a constant and costs nothing."""
     if depth == 1 and not writable:
         return Resources()
-    if memory_style(depth, width, writable) == "block":
-        return Resources(bram18=bram18_blocks(depth, width))
-    luts = lutram_luts(depth, width) if writable else _rom_luts(depth, width)
-    return Resources(lut=luts, ff=width)
+    _, luts, blocks = _placement(depth, width, writable)
+    return Resources(bram18=blocks) if blocks else Resources(lut=luts, ff=width)
 
 
 def lut_cost(resources):

@@ -166,6 +166,15 @@ class MatrixParams:
             thresholds = check_thresholds(thresholds, self.mh, self.out_dtype, self.what)
         return weights, thresholds
 
+    def storage_resources(self, word_bits, passes):
+        """Model of the weight memory, in words of ``word_bits``, and of the input buffer of
+        :func:`vector_input`, there when a vector takes more than one pass."""
+        words = self.mh * self.mw * self.weight_dtype.bits // word_bits
+        cost = memory_resources(words, word_bits, writable=False)
+        if passes > 1:
+            cost += memory_resources(self.synapse_folds, self.in_width, writable=True)
+        return cost
+
     def weight_blocks(self, weights):
         """``weights`` (mh, mw) in weight-memory order: (nf, sf, pe*simd), block (f, s) holding
         ``W[f*pe:(f+1)*pe, s*simd:(s+1)*simd]``, lane p*simd + q = ``W[f*pe + p, s*simd + q]``."""
@@ -298,9 +307,7 @@ class MVAUParams(MatrixParams):
                              ff=lanes * product_bits + self.pe * (tree.ff + acc_bits)
                              + self.in_width)
         nf, sf = self.neuron_folds, self.synapse_folds
-        memory = memory_resources(nf * sf, lanes * self.weight_dtype.bits, writable=False)
-        if nf > 1:
-            memory += memory_resources(sf, self.in_width, writable=True)
+        memory = self.storage_resources(lanes * self.weight_dtype.bits, passes=nf)
         counters = sum((n - 1).bit_length() for n in (nf, sf, nf * sf))
         control = Resources(lut=2 * counters + 4, ff=counters + 3 * self.latency())
         total = datapath + memory + control
