@@ -87,7 +87,8 @@ def test_latency_and_counts():
     # Popcount of 255 bits, 4 terms per level: 64, 16, 4, 1.
     assert tree_levels(255) == 4 and tree_levels(4) == 1 and tree_levels(1) == 0
     assert threshold_latency(DataType.parse("UINT8")) == 5
-    assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).latency() == 2
+    # Input register, comparison register, output queue.
+    assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).latency() == 1 + 1 + 2
     assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).cycles() == 12
 
 

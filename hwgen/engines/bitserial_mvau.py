@@ -26,25 +26,30 @@ step of a plane whose significance is one lower than the previous plane's it dou
 takes the vector's ``sf`` words from the stream and buffers them; every other pass re-reads the
 buffer, so the vector is streamed once.
 
-Pipeline: as in the bit-parallel MVAU (stage 0 counters and reads, stage 1 data, stage 2 lanes
-registered, tree levels, accumulator, fused activation), all under
-``en = ~o.valid | o.ready``.
+Pipeline: free-running with credit-based issue, as in the bit-parallel MVAU: stage 0 issue
+(counters, the buffer's read address), stage 1 the input word (and the weight memory's
+address, registered once more so that the weights arrive with the selected activation bits),
+stage 2 the activation plane's bits registered and the weight word read, stage 3 the lanes
+registered, then the tree levels, the accumulator (one add or subtract per cycle), the fused
+activation and the output queue. The weight address is a counter, so no adder sits in front of
+the memory.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth import Array, Module, Mux, Shape, Signal, unsigned
+from amaranth import Array, Cat, Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import BINARY, pack
-from .datapath import (elements, range_bits, register, step_counter, sum_tree, tree_levels,
+from .credits import OutputQueue
+from .datapath import (counter, elements, range_bits, register, sum_tree, tree_levels,
                        tree_resources, value_of)
 from .memories import rom
-from .mvau import MatrixParams, connect_output, vector_input
+from .mvau import MatrixParams, connect_output, issue_gate, vector_input
 from .resources import Resources
-from .thresholds import ThresholdUnit, threshold_latency, threshold_resources
+from .thresholds import ThresholdUnit, threshold_latency
 
 __all__ = ["MODES", "BitSerialMVAUParams", "BitSerialMatrixVectorUnit", "bit_planes"]
 
@@ -151,16 +156,18 @@ class BitSerialMVAUParams(MatrixParams):
         vector."""
         return self.vectors * self.neuron_folds * self.planes * self.synapse_folds
 
-    def latency(self):
-        """Cycles from a step's issue to the transfer of the output word it completes (no
-        stalls): read (1), lanes (1), tree levels, accumulator (1), then the activation.
+    @property
+    def pipeline_latency(self):
+        """Cycles from a step's issue to the output queue's write of the word it completes:
+        read (1), activation bits and weights (1), lanes (1), tree levels, accumulator (1), then
+        the activation.
 
         Output word f of a vector is completed by the last step of its last plane, so a
         vector's first output word leaves ``(planes - 1) * sf + latency()`` cycles after its
         last input word was taken.
         """
         activation = 0 if self.out_dtype is None else threshold_latency(self.out_dtype)
-        return 3 + tree_levels(self.simd) + activation
+        return 4 + tree_levels(self.simd) + activation
 
     def resources(self):
         """First-order estimate, in the terms of :meth:`MVAUParams.resources`.
@@ -170,27 +177,30 @@ class BitSerialMVAUParams(MatrixParams):
         - Activation plane select: an ``ap``:1 multiplexer per SIMD lane and bit of the input
           element (about one LUT per 4 inputs), shared by the PEs.
         - Per PE: the adder/popcount tree and the accumulator (about two LUTs per bit: the
-          doubling/clear multiplexer and the add/subtract).
+          doubling/clear multiplexer and the add/subtract; three with negated planes, where
+          both the sum and the difference are formed).
         - Memories (:func:`~hwgen.engines.memories.memory_resources`): the weights (plane-major
           in "both" mode), and the input buffer when a vector takes more than one pass.
-        - Control: the step counters, the plane tables and the valid/first/last pipeline.
+        - Control: the step counters and the weight address (counted, with the next plane's
+          start beside it), the plane tables and the valid/first/last pipeline.
+        - Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
         """
         lanes, (lo, hi) = self.pe * self.simd, self.lane_range
         lane_bits = range_bits(lo, hi)
         select = self.simd * -(-(self.act_planes - 1) // 3) if self.act_planes > 1 else 0
         tree = tree_resources(self.simd, lo, hi)
         acc_bits = range_bits(*self.acc_range)
-        datapath = Resources(lut=lanes * lane_bits + select + self.pe * (tree.lut + 2 * acc_bits),
+        negates = any(negated for _, _, negated, _ in self.schedule)
+        acc_luts = (3 if negates else 2) * acc_bits
+        datapath = Resources(lut=lanes * lane_bits + select + self.pe * (tree.lut + acc_luts),
                              ff=lanes * lane_bits + self.pe * (tree.ff + acc_bits)
-                             + self.in_width)
+                             + self.in_width + self.simd)
         nf, sf = self.neuron_folds, self.synapse_folds
         memory = self.storage_resources(self.weight_word_bits, passes=nf * self.planes)
-        counters = sum((n - 1).bit_length() for n in (nf, sf, self.planes, nf * sf))
-        control = Resources(lut=3 * counters + 4, ff=counters + 5 * self.latency())
-        total = datapath + memory + control
-        if self.out_dtype is not None:
-            total += threshold_resources(self.mh, self.pe, self.dot_range, self.out_dtype)
-        return total
+        addr_bits = (nf * self.weight_planes * sf - 1).bit_length()
+        counters = sum((n - 1).bit_length() for n in (nf, sf, self.planes)) + 4 * addr_bits
+        control = Resources(lut=3 * counters + 4, ff=counters + 5 * self.pipeline_latency)
+        return datapath + memory + control + self.output_resources(self.dot_range)
 
 
 class BitSerialMatrixVectorUnit(wiring.Component):
@@ -220,68 +230,88 @@ class BitSerialMatrixVectorUnit(wiring.Component):
 
     def elaborate(self, platform):
         p = self.params
-        nf, sf, planes = p.neuron_folds, p.synapse_folds, p.planes
+        nf, sf, planes, wp = p.neuron_folds, p.synapse_folds, p.planes, p.weight_planes
         schedule = p.schedule
         m = Module()
-        en = Signal()
-        m.d.comb += en.eq(~self.o.valid | self.o.ready)
+        m.submodules.queue = queue = OutputQueue(p.out_width, p.credits)
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
 
-        # Stage 0: synapse fold inside plane inside neuron fold. The first pass takes input.
-        s = Signal(range(sf))
-        t = Signal(range(planes))
-        f = Signal(range(nf))
-        base = Signal(range(nf * p.weight_planes * sf))    # f * wp * sf, counted
-        fresh = (f == 0) & (t == 0)
+        # Stage 0: issue; synapse fold inside plane inside neuron fold. The first pass takes
+        # the input, the last step of the last plane completes an output word.
         step = Signal()
-        m.d.comb += [self.i.ready.eq(en & fresh), step.eq(en & (self.i.valid | ~fresh))]
+        s, s_first, s_last = counter(m, step, sf, "s")
+        t, t_first, t_last = counter(m, step & s_last, planes, "t")
+        f, f_first, f_last = counter(m, step & s_last & t_last, nf, "f")
+        fresh = f_first & t_first
+        m.d.comb += step.eq(issue_gate(m, queue, self.i, fresh, s_last & t_last))
+        x = vector_input(m, self.i, s, fresh, step, sf, reused=nf * planes > 1)
+
+        # The weight address (f * wp + i_t) * sf + s, counted: within a plane it steps by one;
+        # at a plane's end it jumps to the next plane's start, formed from registers while the
+        # plane runs (plane starts within a fold are table offsets from the fold's base).
+        size = nf * wp * sf
+        offsets = Array(i * sf for i, _, _, _ in schedule)
+        addr = Signal(range(size), init=schedule[0][0] * sf)
+        fold_base = Signal(range(size))                          # f * wp * sf
+        next_fold_base = Signal(range(size), init=wp * sf % size)  # of fold f + 1 (mod nf)
+        t_next = Signal(range(planes), init=1 % planes)            # t + 1 (mod planes)
+        next_start = Mux(t_last, next_fold_base, fold_base) + offsets[t_next]
         with m.If(step):
-            with m.If(step_counter(m, s, sf)):
-                with m.If(step_counter(m, t, planes)):
-                    step_counter(m, f, nf)
-                    m.d.sync += base.eq(Mux(f == nf - 1, 0, base + p.weight_planes * sf))
+            m.d.sync += addr.eq(Mux(s_last, next_start, addr + 1))
+            with m.If(s_last):
+                m.d.sync += t_next.eq(Mux(t_next == planes - 1, 0, t_next + 1))
+            if nf > 1:
+                with m.If(s_last & t_last):
+                    # Fold f + 2 (mod nf): 0 after the second-to-last fold, 1 after the last.
+                    after_next = Mux(f_last, wp * sf,
+                                     Mux(f == nf - 2, 0, next_fold_base + wp * sf))
+                    m.d.sync += [fold_base.eq(next_fold_base), next_fold_base.eq(after_next)]
 
         m.submodules.weights = self._weights
         weight_read = self._weights.read_port()
-        offset = Array(i * sf for i, _, _, _ in schedule)[t]
-        m.d.comb += [weight_read.addr.eq(base + offset + s), weight_read.en.eq(en)]
-        x = vector_input(m, en, self.i, s, fresh, step, sf, reused=nf * planes > 1)
-        j = register(m, en, Array(j for _, j, _, _ in schedule)[t], shape=range(p.act_planes))
+        m.d.comb += weight_read.addr.eq(register(m, addr))
+        j = register(m, Array(j for _, j, _, _ in schedule)[t], shape=range(p.act_planes))
 
-        # Stage 1 -> 2: lane (row, q) = weight plane x activation plane, registered.
+        # Stage 1 -> 2: the activation plane's bits registered, beside the weight word.
         xs = elements(x, p.in_dtype, p.simd)
+        bits = register(m, Cat(xq.bit_select(j, 1) if p.act_planes > 1 else xq for xq in xs))
         one_weight_plane = p.weight_planes == 1
         ws = elements(weight_read.data, p.weight_dtype if one_weight_plane else BINARY,
                       p.pe * p.simd)
+
+        # Stage 2 -> 3: lane (row, q) = weight plane x activation plane, registered.
         lo, hi = p.lane_range
         lane_shape = Shape.cast(range(lo, hi + 1))
-        bits = [xq.bit_select(j, 1) if p.act_planes > 1 else xq for xq in xs]
         sums = []
         for row in range(p.pe):
             lanes = []
-            for q, bit in enumerate(bits):
+            for q in range(p.simd):
                 w = ws[row * p.simd + q]
                 w = value_of(w, p.weight_dtype) if one_weight_plane else w
-                lane = Mux(bit, w, -w if p.in_dtype.kind == "BIPOLAR" else 0)
-                lanes.append(register(m, en, lane, shape=lane_shape))
-            sums.append(sum_tree(m, en, lanes, lo, hi))
+                lane = Mux(bits[q], w, -w if p.in_dtype.kind == "BIPOLAR" else 0)
+                lanes.append(register(m, lane, shape=lane_shape))
+            sums.append(sum_tree(m, lanes, lo, hi))
 
-        # Control follows the data: stage 1, lanes, tree levels.
-        delay = 2 + tree_levels(p.simd)
+        # Control follows the data to the accumulators.
+        delay = 3 + tree_levels(p.simd)
         negated = Array(int(n) for _, _, n, _ in schedule)[t]
         doubled = Array(int(d) for _, _, _, d in schedule)[t]
-        valid = register(m, en, step, delay)
-        first = register(m, en, (s == 0) & (t == 0), delay)
-        double = register(m, en, (s == 0) & doubled, delay)
-        negate = register(m, en, negated, delay)
-        last = register(m, en, (s == sf - 1) & (t == planes - 1), delay)
+        valid = register(m, step, delay, reset=True)
+        first = register(m, s_first & t_first, delay)
+        double = register(m, s_first & doubled, delay)
+        negate = register(m, negated, delay)
+        last = register(m, s_last & t_last, delay)
 
-        # Accumulators: Horner's rule over the planes (see the module docstring).
+        # Accumulators: Horner's rule over the planes (see the module docstring), one add or
+        # subtract per cycle (both formed, one chosen: a single carry chain deep).
         acc_shape = Shape.cast(range(p.acc_range[0], p.acc_range[1] + 1))
-        accs = [Signal(acc_shape, name=f"acc{row}") for row in range(p.pe)]
-        with m.If(en & valid):
+        accs = [Signal(acc_shape, name=f"acc{row}", reset_less=True) for row in range(p.pe)]
+        negates = any(n for _, _, n, _ in schedule)
+        with m.If(valid):
             for acc, total in zip(accs, sums):
-                term = Mux(negate, -total, total) if any(n for _, _, n, _ in schedule) else total
-                m.d.sync += acc.eq(Mux(first, 0, Mux(double, acc << 1, acc)) + term)
-        done = register(m, en, valid & last)
-        connect_output(m, en, self.o, accs, done, valid & last, self._activation, nf)
+                base = Mux(first, 0, Mux(double, acc << 1, acc))
+                m.d.sync += acc.eq(Mux(negate, base - total, base + total) if negates
+                                   else base + total)
+        done = register(m, valid & last, reset=True)
+        connect_output(m, queue, accs, done, valid & last, self._activation, nf)
         return m

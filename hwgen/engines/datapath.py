@@ -1,15 +1,19 @@
-"""Datapath building blocks shared by the engines: element access, enabled registers, step
-counters, registered adder/popcount trees and their cost, and parameter checks.
+"""Datapath building blocks shared by the engines: element access, pipeline registers,
+counters with registered flags, registered adder/popcount trees and their cost, and parameter
+checks.
 
-Pipelines built from these advance under one global enable: every register holds while ``en`` is
-low. See :mod:`hwgen.engines.thresholds` and :mod:`hwgen.engines.mvau` for the convention.
+Pipelines built from these are free-running, as finn-rtllib's MVU is: no register has a clock
+enable, data moves one stage every cycle, and a valid bit travels beside it (the only pipeline
+register with a reset). What would otherwise stall them is kept out by issuing work only when
+there will be room for its result (:mod:`hwgen.engines.credits`). So no high fan-out enable
+exists, and the wide data registers carry no reset.
 """
 
 from amaranth import Cat, Const, Mux, Shape, Signal
 
 from .resources import Resources
 
-__all__ = ["FANIN", "require_positive", "elements", "value_of", "register", "step_counter",
+__all__ = ["FANIN", "require_positive", "elements", "value_of", "register", "counter",
            "tree_levels", "sum_tree", "range_bits", "tree_resources"]
 
 # LUTs of a popcount tree per LUT of an adder tree of the same plan: synth_xilinx packs a
@@ -43,24 +47,32 @@ def value_of(code, dtype):
     return code.as_signed() if dtype.kind == "INT" else code.as_unsigned()
 
 
-def register(m, en, value, stages=1, shape=None):
-    """``value`` delayed by ``stages`` registers that load only when ``en`` is high."""
+def register(m, value, stages=1, shape=None, *, reset=False):
+    """``value`` delayed by ``stages`` free-running registers (no enable). Data registers have
+    no reset; ``reset=True`` gives them one (valid bits: the pipeline must come out of reset
+    empty)."""
     for _ in range(stages):
-        reg = Signal(shape if shape is not None else value.shape())
-        with m.If(en):
-            m.d.sync += reg.eq(value)
+        reg = Signal(shape if shape is not None else value.shape(), reset_less=not reset)
+        m.d.sync += reg.eq(value)
         value = reg
     return value
 
 
-def step_counter(m, counter, modulus):
-    """Add ``counter <- (counter + 1) mod modulus`` under the current condition of ``m``.
+def counter(m, advance, modulus, name):
+    """A counter modulo ``modulus`` that steps on the cycles ``advance`` is high.
 
-    Returns the condition "counter is at its last value" (it wraps on this step).
+    Returns ``(value, first, last)``: the count and two registered flags, ``value == 0`` and
+    ``value == modulus - 1``, kept beside it so that the logic that depends on them (a
+    stream's ready, a memory's write enable) does not wait for a comparator.
     """
-    wraps = counter == modulus - 1
-    m.d.sync += counter.eq(Mux(wraps, 0, counter + 1))
-    return wraps
+    value = Signal(range(modulus), name=name)
+    first = Signal(init=1, name=f"{name}_first")
+    last = Signal(init=modulus == 1, name=f"{name}_last")
+    if modulus > 1:
+        with m.If(advance):
+            m.d.sync += [value.eq(Mux(last, 0, value + 1)), first.eq(last),
+                         last.eq(value == modulus - 2)]
+    return value, first, last
 
 
 def _tree_plan(terms):
@@ -81,20 +93,20 @@ def tree_levels(terms):
     return len(_tree_plan(terms))
 
 
-def sum_tree(m, en, terms, lo, hi):
+def sum_tree(m, terms, lo, hi):
     """Sum of ``terms`` (each in [lo, hi]) by a tree of adders, registered every level.
 
     Each level adds groups of up to :data:`FANIN` nodes (balanced, so two adders deep) into a
     register sized exactly for the range it can hold. Returns the sum; it lags the terms by
-    :func:`tree_levels` enabled cycles. With 1-bit terms (``lo, hi = 0, 1``) this is a
+    :func:`tree_levels` cycles. With 1-bit terms (``lo, hi = 0, 1``) this is a
     popcount, computed on bit planes (:func:`_popcount_tree`).
     """
     if (lo, hi) == (0, 1):
-        return _popcount_tree(m, en, Cat(*terms))
-    return _adder_tree(m, en, terms, lo, hi)
+        return _popcount_tree(m, Cat(*terms))
+    return _adder_tree(m, terms, lo, hi)
 
 
-def _adder_tree(m, en, terms, lo, hi):
+def _adder_tree(m, terms, lo, hi):
     """:func:`sum_tree` by adders of whole numbers."""
     nodes = list(terms)
     for level in _tree_plan(len(nodes)):
@@ -104,12 +116,12 @@ def _adder_tree(m, en, terms, lo, hi):
             while len(group) > 1:    # balanced: (a + b) + (c + d)
                 group = [a + b for a, b in zip(group[::2], group[1::2])] + group[len(group) & ~1:]
             shape = Shape.cast(range(covered * lo, covered * hi + 1))
-            sums.append(register(m, en, group[0], shape=shape))
+            sums.append(register(m, group[0], shape=shape))
         nodes = sums
     return nodes[0]
 
 
-def _popcount_tree(m, en, bits):
+def _popcount_tree(m, bits):
     """:func:`sum_tree` of the bits of ``bits``, computed on bit planes.
 
     The levels, and the groups of up to :data:`FANIN` nodes in each, number as in
@@ -138,11 +150,11 @@ def _popcount_tree(m, en, bits):
         # The first addend is a whole slice and the bitwise operations take the width of their
         # widest operand, so every plane is `groups` bits wide and the level packs them evenly.
         assert all(len(plane) == groups for plane in planes)
-        level = register(m, en, Cat(*planes))
+        level = register(m, Cat(*planes))
         planes = [level[i * groups:(i + 1) * groups] for i in range(len(planes))]
         nodes = groups
     values = [Cat(*(plane[k] for plane in planes)) for k in range(nodes)]
-    return _adder_tree(m, en, values, 0, most)
+    return _adder_tree(m, values, 0, most)
 
 
 def _add_planes(m, a, b):

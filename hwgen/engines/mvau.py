@@ -11,19 +11,25 @@ Weights live in one memory of ``nf*sf`` words, word ``f*sf + s`` holding the ``p
 ``W[f*pe:(f+1)*pe, s*simd:(s+1)*simd]`` (lane p*simd + q = ``W[f*pe + p, s*simd + q]``).
 
 Shared with :mod:`hwgen.engines.bitserial_mvau`: :class:`MatrixParams` (fields, checks, sizes,
-the weight-memory block order), :func:`vector_input` (the input buffer that streams a vector
-once) and :func:`connect_output` (raw or fused-threshold output).
+the weight-memory block order, the output credits), :func:`vector_input` (the input buffer that
+streams a vector once), :func:`issue_gate` (when a step may issue) and :func:`connect_output`
+(raw or fused-threshold output into the queue).
 
-Pipeline (one MAC step per cycle, all stages advance under ``en = ~o.valid | o.ready``):
+Pipeline, free-running (no clock enable anywhere; a valid bit travels with the data). A step is
+issued only when its input word is there and, if it completes an output word, when the output
+queue has a credit for it (:mod:`hwgen.engines.credits`), so a stall downstream stops issue and
+never the pipeline:
 
-====  ==================================================================================
-0     step counters; weight memory and input buffer addressed (synchronous reads)
-1     weight word and input word available
-2     registered products (``style="parallel"``) or XNOR bits (``style="xnor"``)
-3..   adder / popcount tree per PE, :func:`sum_tree`, registered every level
-acc   accumulator per PE; with no activation it is the output register
-thr   fused activation (:class:`ThresholdUnit`), when ``out_dtype`` is given
-====  ==================================================================================
+=====  =================================================================================
+0      issue: step counters; weight memory and input buffer addressed (synchronous reads)
+1      weight word and input word available
+(2)    multipliers only: the operands registered (no block RAM output feeds arithmetic)
+lanes  registered products (``style="parallel"``) or XNOR bits (``style="xnor"``)
+tree   adder / popcount tree per PE, :func:`sum_tree`, registered every level
+acc    accumulator per PE
+thr    fused activation (:class:`ThresholdUnit`), when ``out_dtype`` is given
+queue  the output queue (:class:`~hwgen.engines.credits.OutputQueue`), two cycles
+=====  =================================================================================
 
 XNOR lanes count agreements (a popcount ``pc``); the dot product is ``2*pc - mw``. With no
 activation the accumulator starts each vector at ``-mw`` and adds ``2*pc`` (a shift, no extra
@@ -42,8 +48,9 @@ from amaranth.lib.wiring import In, Out
 from ..datatypes import DataType, pack, product_range
 from .memories import memory_resources, ram, rom
 from .resources import Resources
-from .datapath import (elements, register, require_positive, step_counter, sum_tree,
-                       tree_levels, tree_resources, value_of)
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
+from .datapath import (counter, elements, register, require_positive, sum_tree, tree_levels,
+                       tree_resources, value_of)
 from .thresholds import ThresholdUnit, check_thresholds, threshold_latency, threshold_resources
 
 __all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
@@ -175,6 +182,31 @@ class MatrixParams:
             cost += memory_resources(self.synapse_folds, self.in_width, writable=True)
         return cost
 
+    @property
+    def output_interval(self):
+        """Cycles between two output words when the engine runs unstalled."""
+        return self.cycles() // (self.vectors * self.neuron_folds)
+
+    @property
+    def credits(self):
+        """Output words the engine may have in flight or queued (see
+        :mod:`hwgen.engines.credits`): enough never to wait for a credit when unstalled."""
+        return credits_for(self.pipeline_latency, self.output_interval)
+
+    def latency(self):
+        """Cycles from the issue of the step that completes an output word (the step that
+        takes or re-reads the last input word of its pass) to that word's transfer, with no
+        stalls: the pipeline, then the output queue."""
+        return self.pipeline_latency + QUEUE_LATENCY
+
+    def output_resources(self, value_range):
+        """The output queue, and the fused activation on values in ``value_range`` if there is
+        one."""
+        total = queue_resources(self.out_width, self.credits)
+        if self.out_dtype is not None:
+            total += threshold_resources(self.mh, self.pe, value_range, self.out_dtype)
+        return total
+
     def weight_blocks(self, weights):
         """``weights`` (mh, mw) in weight-memory order: (nf, sf, pe*simd), block (f, s) holding
         ``W[f*pe:(f+1)*pe, s*simd:(s+1)*simd]``, lane p*simd + q = ``W[f*pe + p, s*simd + q]``."""
@@ -183,8 +215,8 @@ class MatrixParams:
             nf, sf, self.pe * self.simd)
 
 
-def vector_input(m, en, i, s, fresh, step, sf, reused):
-    """The input word of the current MAC step, one stage after it is issued (stage 1).
+def vector_input(m, i, s, fresh, step, sf, reused):
+    """The input word of the current MAC step, one cycle after it is issued.
 
     The step takes word ``s`` (a synapse-fold counter) of the vector from stream ``i`` when
     ``fresh`` (its first pass; the caller drives ``i.ready``), else re-reads it. ``step`` is
@@ -193,34 +225,47 @@ def vector_input(m, en, i, s, fresh, step, sf, reused):
     reads its own write through); otherwise the word is simply registered.
     """
     if not reused:
-        return register(m, en, i.payload)
+        return register(m, i.payload)
     m.submodules.buffer = buffer = ram(len(i.payload), sf)
     write = buffer.write_port()
     read = buffer.read_port(transparent_for=(write,))
-    m.d.comb += [write.addr.eq(s), write.data.eq(i.payload),
-                 write.en.eq(step & fresh), read.addr.eq(s), read.en.eq(en)]
+    m.d.comb += [write.addr.eq(s), write.data.eq(i.payload), write.en.eq(step & fresh),
+                 read.addr.eq(s)]
     return read.data
 
 
-def connect_output(m, en, o, accs, done, fold_done, activation, nf):
-    """Drive stream ``o`` from the per-PE accumulators ``accs``, raw or through ``activation``.
+def issue_gate(m, queue, i, fresh, completes):
+    """Stage 0 of a matrix unit: when to issue a step, and ``i.ready``.
 
-    ``done`` is high (one enabled cycle after the accumulators' last update) while ``accs``
-    hold a finished output word; ``fold_done`` is high on the enabled cycle of that last update
-    (it advances the activation's channel fold). Raw accumulators are emitted as the ``len(o)
-    / pe``-bit two's complement codes (they must hold the exact dot products).
+    A step needs an input word when ``fresh`` (the first pass over a vector), and a credit of
+    ``queue`` when it ``completes`` an output word (it is the last of its pass). ``fresh`` and
+    ``completes`` should be registered flags: ``i.ready`` then comes from three registers
+    through one LUT. Returns ``step``, high on the cycles a step is issued."""
+    allowed = ~completes | queue.available
+    step = Signal()
+    m.d.comb += [i.ready.eq(fresh & allowed), step.eq(allowed & (i.valid | ~fresh)),
+                 queue.take.eq(step & completes)]
+    return step
+
+
+def connect_output(m, queue, accs, done, fold_done, activation, nf):
+    """Feed ``queue`` (an :class:`~hwgen.engines.credits.OutputQueue`) from the per-PE
+    accumulators ``accs``, raw or through ``activation``.
+
+    ``done`` is high (the cycle after the accumulators' last update) while ``accs`` hold a
+    finished output word; ``fold_done`` is high on the cycle of that last update (it advances
+    the activation's channel fold). Raw accumulators are written as the ``queue.width / pe``-bit
+    two's complement codes (they must hold the exact dot products).
     """
     if activation is None:
-        bits = len(o.payload) // len(accs)
-        m.d.comb += [o.payload.eq(Cat(acc[:bits] for acc in accs)), o.valid.eq(done)]
+        bits = queue.width // len(accs)
+        m.d.comb += [queue.w.payload.eq(Cat(acc[:bits] for acc in accs)), queue.w.valid.eq(done)]
         return
     m.submodules.activation = activation
-    fold = Signal(range(nf))    # output fold of the pass entering the accumulators
-    with m.If(en & fold_done):
-        step_counter(m, fold, nf)
-    m.d.comb += [activation.en.eq(en), activation.fold.eq(fold),
-                 o.payload.eq(activation.codes),
-                 o.valid.eq(register(m, en, done, threshold_latency(activation.out_dtype)))]
+    fold, _, _ = counter(m, fold_done, nf, "fold")   # output fold of the pass entering the accs
+    m.d.comb += [activation.fold.eq(fold), queue.w.payload.eq(activation.codes),
+                 queue.w.valid.eq(register(m, done, threshold_latency(activation.out_dtype),
+                                           reset=True))]
     for lane, acc in enumerate(accs):
         m.d.comb += activation.values[lane].eq(acc)
 
@@ -262,17 +307,19 @@ class MVAUParams(MatrixParams):
         """Cycles per frame in steady state: one MAC step per cycle, ``nf * sf`` per vector."""
         return self.vectors * self.neuron_folds * self.synapse_folds
 
-    def latency(self):
-        """Cycles from a MAC step's issue to the transfer of the output word it completes (no
-        stalls): read (1), products (1), tree levels, accumulator (1), then the activation.
+    @property
+    def lane_stage(self):
+        """Cycles from a step's issue to its lanes' registers: the memory read, then for
+        multipliers a register of their operands (block RAM outputs feed no arithmetic
+        directly), then the lane register."""
+        return 2 if self.style == "xnor" else 3
 
-        The step that completes output word f of a vector is the one that takes (pass 0) or
-        re-reads its last input word, so a vector's first output word leaves ``latency()``
-        cycles after its last input word was taken, and the first output of an idle engine
-        ``sf - 1 + latency()`` cycles after its first input.
-        """
+    @property
+    def pipeline_latency(self):
+        """Cycles from a step's issue to the output queue's write of the word it completes:
+        lanes, tree levels, accumulator, then the activation."""
         activation = 0 if self.out_dtype is None else threshold_latency(self.out_dtype)
-        return 3 + tree_levels(self.simd) + activation
+        return self.lane_stage + tree_levels(self.simd) + 1 + activation
 
     def resources(self):
         """First-order estimate; all arithmetic in LUTs (dsp = 0).
@@ -284,12 +331,14 @@ class MVAUParams(MatrixParams):
         - Per PE: the adder/popcount tree (:func:`tree_resources`, one LUT per adder bit) and the
           accumulator (one LUT and one flip-flop per bit: the add and the clear mux share a LUT).
         - Fused activation: :func:`threshold_resources` (comparators, popcount, threshold table).
-        - Registers: the input word.
+        - Registers: the input word; for multipliers, their operands (weight word and input
+          word) once more, so that block RAM outputs feed no arithmetic directly.
         - Memories (:func:`~hwgen.engines.memories.memory_resources`, block RAM or LUTs by
           their shape): the weights, ``nf*sf`` words of ``pe*simd`` weights, and the input
           buffer, ``sf`` words of ``simd`` inputs, when nf > 1.
-        - Control: three step counters (about two LUTs per bit) and the valid/first/last
-          pipeline.
+        - Control: three step counters (about two LUTs per bit) with their flags, and the
+          valid/first/last pipeline.
+        - Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
 
         Note that Yosys' synth_xilinx maps wide multiplies to DSP48 unless told not to (-nodsp);
         this model assumes LUT multipliers throughout.
@@ -303,17 +352,16 @@ class MVAUParams(MatrixParams):
             lane_lut = multiplier_luts(self.in_dtype, self.weight_dtype)
         tree = tree_resources(self.simd, lo, hi)
         acc_bits = Shape.cast(range(self.acc_range[0], self.acc_range[1] + 1)).width
+        operands = 0 if self.style == "xnor" else lanes * self.weight_dtype.bits + self.in_width
         datapath = Resources(lut=lanes * lane_lut + self.pe * (tree.lut + acc_bits),
                              ff=lanes * product_bits + self.pe * (tree.ff + acc_bits)
-                             + self.in_width)
+                             + self.in_width + operands)
         nf, sf = self.neuron_folds, self.synapse_folds
         memory = self.storage_resources(lanes * self.weight_dtype.bits, passes=nf)
         counters = sum((n - 1).bit_length() for n in (nf, sf, nf * sf))
-        control = Resources(lut=2 * counters + 4, ff=counters + 3 * self.latency())
-        total = datapath + memory + control
-        if self.out_dtype is not None:
-            total += threshold_resources(self.mh, self.pe, self.acc_range, self.out_dtype)
-        return total
+        control = Resources(lut=2 * counters + 4,
+                            ff=counters + 4 + 3 * self.pipeline_latency)
+        return datapath + memory + control + self.output_resources(self.acc_range)
 
 
 class MatrixVectorUnit(wiring.Component):
@@ -347,30 +395,28 @@ class MatrixVectorUnit(wiring.Component):
         p = self.params
         nf, sf = p.neuron_folds, p.synapse_folds
         m = Module()
-        en = Signal()
-        m.d.comb += en.eq(~self.o.valid | self.o.ready)
+        m.submodules.queue = queue = OutputQueue(p.out_width, p.credits)
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
 
-        # Stage 0: the MAC step; synapse fold inside neuron fold. Pass 0 needs an input word.
-        s = Signal(range(sf))
-        f = Signal(range(nf))
-        addr = Signal(range(nf * sf))       # = f * sf + s, counted to spare a multiplier
-        fresh = f == 0
+        # Stage 0: issue a MAC step; synapse fold inside neuron fold, the weight address
+        # counted beside them (f * sf + s, without a multiplier).
         step = Signal()
-        m.d.comb += [self.i.ready.eq(en & fresh),
-                     step.eq(en & (self.i.valid | ~fresh))]
-        with m.If(step):
-            step_counter(m, addr, nf * sf)
-            with m.If(step_counter(m, s, sf)):     # last synapse fold: next neuron fold
-                step_counter(m, f, nf)
+        s, s_first, s_last = counter(m, step, sf, "s")
+        _, fresh, _ = counter(m, step & s_last, nf, "f")
+        addr, _, _ = counter(m, step, nf * sf, "addr")
+        m.d.comb += step.eq(issue_gate(m, queue, self.i, fresh, s_last))
 
         m.submodules.weights = self._weights
         weight_read = self._weights.read_port()
-        m.d.comb += [weight_read.addr.eq(addr), weight_read.en.eq(en)]
-        x = vector_input(m, en, self.i, s, fresh, step, sf, reused=nf > 1)
+        m.d.comb += weight_read.addr.eq(addr)
+        x = vector_input(m, self.i, s, fresh, step, sf, reused=nf > 1)
+        w = weight_read.data
+        if p.style != "xnor":
+            x, w = register(m, x), register(m, w)
 
-        # Stage 1 -> 2: lane (row, q) of PE row and SIMD lane q, registered; then the trees.
+        # Lane (row, q) of PE row and SIMD lane q, registered; then the trees.
         xs = elements(x, p.in_dtype, p.simd)
-        ws = elements(weight_read.data, p.weight_dtype, p.pe * p.simd)
+        ws = elements(w, p.weight_dtype, p.pe * p.simd)
         lo, hi = p.lane_range
         lane_shape = Shape.cast(range(lo, hi + 1))
         sums = []
@@ -378,29 +424,28 @@ class MatrixVectorUnit(wiring.Component):
             if p.style == "xnor":
                 # One wide XNOR register per PE row rather than a register per lane: the same
                 # hardware, and far faster to simulate (Verilator works on whole words).
-                weights_row = weight_read.data[row * p.simd:(row + 1) * p.simd]
-                agree = register(m, en, ~(x ^ weights_row))
+                agree = register(m, ~(x ^ w[row * p.simd:(row + 1) * p.simd]))
                 lanes = [agree[q] for q in range(p.simd)]
             else:
-                lanes = [register(m, en, value_of(xq, p.in_dtype) * value_of(wq, p.weight_dtype),
+                lanes = [register(m, value_of(xq, p.in_dtype) * value_of(wq, p.weight_dtype),
                                   shape=lane_shape)
                          for xq, wq in zip(xs, ws[row * p.simd:(row + 1) * p.simd])]
-            sums.append(sum_tree(m, en, lanes, lo, hi))
+            sums.append(sum_tree(m, lanes, lo, hi))
 
-        # Control follows the data: stage 1, products, tree levels.
-        delay = 2 + tree_levels(p.simd)
-        valid = register(m, en, step, delay)
-        first = register(m, en, s == 0, delay)
-        last = register(m, en, s == sf - 1, delay)
+        # Control follows the data to the accumulators.
+        delay = p.lane_stage + tree_levels(p.simd)
+        valid = register(m, step, delay, reset=True)
+        first = register(m, s_first, delay)
+        last = register(m, s_last, delay)
 
         # Accumulators. XNOR raw output: start at -mw and add 2*pc (see the module docstring).
         acc_shape = Shape.cast(range(p.acc_range[0], p.acc_range[1] + 1))
         raw_xnor = p.style == "xnor" and p.out_dtype is None
         start, shift = (-p.mw, 1) if raw_xnor else (0, 0)
-        accs = [Signal(acc_shape, name=f"acc{row}") for row in range(p.pe)]
-        with m.If(en & valid):
+        accs = [Signal(acc_shape, name=f"acc{row}", reset_less=True) for row in range(p.pe)]
+        with m.If(valid):
             for acc, total in zip(accs, sums):
                 m.d.sync += acc.eq(Mux(first, start, acc) + (total << shift))
-        done = register(m, en, valid & last)
-        connect_output(m, en, self.o, accs, done, valid & last, self._activation, nf)
+        done = register(m, valid & last, reset=True)
+        connect_output(m, queue, accs, done, valid & last, self._activation, nf)
         return m

@@ -7,10 +7,9 @@ and emits the code of ``out_dtype``'s value for that count (see :func:`hwgen.gol
 significant bit inverted for INTn (the code of ``count + min``). The count is a popcount of the
 comparisons, so the result matches the golden model even for thresholds that are not sorted.
 
-Pipelines here advance under one global enable, ``en = ~o.valid | o.ready``: every register,
-memory read port and counter holds while the output word waits, and moves on otherwise. With no
-stalls that is one word per cycle; the cost is a combinational path from ``o.ready`` to
-``i.ready`` (a FIFO between engines breaks it where timing needs it).
+The pipeline is free-running, as the MVAU's is: an input word is taken only when the output
+queue has a credit for its result (:mod:`hwgen.engines.credits`), so ``o.ready`` never reaches
+the comparators, and ``i.ready`` is a register.
 
 Shared with :mod:`hwgen.engines.mvau`: :class:`ThresholdUnit` (threshold memory + comparators
 + popcount, also the MVAU's fused activation); both build on :mod:`hwgen.engines.datapath`.
@@ -24,8 +23,9 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack
-from .datapath import (elements, range_bits, register, require_positive, step_counter,
-                       tree_levels, tree_resources, sum_tree, value_of)
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
+from .datapath import (counter, elements, range_bits, register, require_positive, tree_levels,
+                       tree_resources, sum_tree, value_of)
 from .memories import memory_resources, rom
 from .resources import Resources
 
@@ -40,7 +40,7 @@ def n_thresholds(out_dtype):
 
 
 def threshold_latency(out_dtype):
-    """Enabled cycles from values entering a :class:`ThresholdUnit` to their codes: the
+    """Cycles from values entering a :class:`ThresholdUnit` to their codes: the
     comparison register plus the popcount tree."""
     return 1 + tree_levels(n_thresholds(out_dtype))
 
@@ -84,12 +84,11 @@ class ThresholdUnit(wiring.Component):
     Amaranth's 65536-bit limit at 8-bit outputs): word f holds the n thresholds of channel f*pe + p.
     ``what`` names the engine in error messages.
 
-    Ports: ``en`` advances the pipeline (all registers and the memory reads hold while it is
-    low). ``fold`` is the memory address: it must select the channel fold of ``values`` one
-    enabled cycle *before* ``values`` are presented (synchronous read). ``values[p]`` is the value
-    of channel fold*pe + p; ``codes`` (element p = channel fold*pe + p, ``out_dtype`` codes packed
-    as in :func:`hwgen.datatypes.pack`) follow ``threshold_latency(out_dtype)`` enabled cycles
-    later.
+    Ports (free-running: no enable): ``fold`` is the memory address: it must select the channel
+    fold of ``values`` one cycle *before* ``values`` are presented (synchronous read).
+    ``values[p]`` is the value of channel fold*pe + p; ``codes`` (element p = channel
+    fold*pe + p, ``out_dtype`` codes packed as in :func:`hwgen.datatypes.pack`) follow
+    ``threshold_latency(out_dtype)`` cycles later.
     """
 
     def __init__(self, thresholds, channels, pe, value_range, out_dtype, what="thresholds"):
@@ -102,7 +101,6 @@ class ThresholdUnit(wiring.Component):
         self.memories = [rom(n * self.tdtype.bits, pack(lanes[:, p], self.tdtype, n))
                          for p in range(pe)]
         super().__init__({
-            "en": In(1),
             "fold": In(range(channels // pe)),
             "values": In(data.ArrayLayout(range(lo, hi + 1), pe)),
             "codes": Out(unsigned(pe * out_dtype.bits)),
@@ -114,11 +112,10 @@ class ThresholdUnit(wiring.Component):
         for p, memory in enumerate(self.memories):
             m.submodules[f"thresholds{p}"] = memory
             read = memory.read_port()
-            m.d.comb += [read.addr.eq(self.fold), read.en.eq(self.en)]
+            m.d.comb += read.addr.eq(self.fold)
             row = elements(read.data, self.tdtype, self.n)
-            reached = register(m, self.en, Cat(self.values[p] >= value_of(t, self.tdtype)
-                                               for t in row))
-            count = sum_tree(m, self.en, list(reached), 0, 1)
+            reached = register(m, Cat(self.values[p] >= value_of(t, self.tdtype) for t in row))
+            count = sum_tree(m, list(reached), 0, 1)
             if self.out_dtype.kind == "INT":     # code of count + min
                 count = count ^ (1 << (self.out_dtype.bits - 1))
             codes.append(count[:self.out_dtype.bits])
@@ -174,10 +171,21 @@ class ThresholdsParams:
         """Cycles per frame in steady state: one word per cycle."""
         return self.pixels * self.folds
 
-    def latency(self):
-        """Cycles from an input word's transfer to its output word's (no stalls): the input
-        register (while the thresholds are read), then :func:`threshold_latency`."""
+    @property
+    def pipeline_latency(self):
+        """Cycles from an input word's transfer to its result's write into the output queue:
+        the input register (while the thresholds are read), then :func:`threshold_latency`."""
         return 1 + threshold_latency(self.out_dtype)
+
+    @property
+    def credits(self):
+        """Words in flight or queued (:mod:`hwgen.engines.credits`), for one word per cycle."""
+        return credits_for(self.pipeline_latency, 1)
+
+    def latency(self):
+        """Cycles from an input word's transfer to its output word's (no stalls): the pipeline,
+        then the output queue."""
+        return self.pipeline_latency + QUEUE_LATENCY
 
     def resources(self):
         """First-order estimate.
@@ -189,11 +197,14 @@ class ThresholdsParams:
         Memory: per lane, ``channels/pe`` words of ``n`` thresholds
         (:func:`~hwgen.engines.memories.memory_resources`).
         Control: the fold counter and the valid pipeline, a few LUTs and flip-flops.
+        Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
         """
-        counter = (self.folds - 1).bit_length()
-        control = Resources(lut=2 * counter + 2, ff=counter + self.latency())
+        counter_bits = (self.folds - 1).bit_length()
+        control = Resources(lut=2 * counter_bits + 2,
+                            ff=counter_bits + 2 + self.pipeline_latency)
         return (threshold_resources(self.channels, self.pe, self.value_range, self.out_dtype)
-                + Resources(ff=self.in_width) + control)
+                + Resources(ff=self.in_width) + control
+                + queue_resources(self.out_width, self.credits))
 
 
 class Thresholds(wiring.Component):
@@ -215,18 +226,19 @@ class Thresholds(wiring.Component):
         p = self.params
         m = Module()
         m.submodules.unit = unit = self._unit
-        en = Signal()
-        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en), unit.en.eq(en)]
+        m.submodules.queue = queue = OutputQueue(p.out_width, p.credits)
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
 
-        fold = Signal(range(p.folds))      # channel fold of the word on the input
-        with m.If(self.i.valid & self.i.ready):
-            step_counter(m, fold, p.folds)
+        take = Signal()
+        m.d.comb += [self.i.ready.eq(queue.available), take.eq(self.i.valid & self.i.ready),
+                     queue.take.eq(take)]
+        fold, _, _ = counter(m, take, p.folds, "fold")     # channel fold of the word on the input
         m.d.comb += unit.fold.eq(fold)
 
         # Input register: the word waits one cycle for its thresholds to be read.
-        word = register(m, en, self.i.payload)
+        word = register(m, self.i.payload)
         for lane, code in enumerate(elements(word, p.in_dtype, p.pe)):
             m.d.comb += unit.values[lane].eq(value_of(code, p.in_dtype))
-        m.d.comb += [self.o.payload.eq(unit.codes),
-                     self.o.valid.eq(register(m, en, self.i.valid, p.latency()))]
+        m.d.comb += [queue.w.payload.eq(unit.codes),
+                     queue.w.valid.eq(register(m, take, p.pipeline_latency, reset=True))]
         return m

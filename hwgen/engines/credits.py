@@ -1,0 +1,77 @@
+"""The output side of a free-running pipeline: a queue it writes without looking, and the credits
+that guarantee the queue has room (finn-rtllib's MVU: the core runs with its enable tied high, a
+small queue sized to the pipeline depth catches its results, a credit counter stops issue).
+
+The issuing stage of an engine takes a credit for every output word it starts, and only while
+one is :attr:`OutputQueue.available`; the word reaches the queue a fixed number of cycles later
+(the pipeline's latency) and its credit comes back when it leaves on ``o``. So at most
+``credits`` words are ever in flight or queued, the queue never has to refuse a write, and
+``o.ready`` reaches nothing but the queue's read side and the credit counter: a stall downstream
+stops issue, never the pipeline.
+"""
+
+from amaranth import Module, Signal, unsigned
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .memories import lutram_luts
+from .resources import Resources
+
+__all__ = ["QUEUE_LATENCY", "credits_for", "queue_resources", "OutputQueue"]
+
+# Cycles from a word's write into the queue to the first cycle it can leave on ``o``
+# (SyncFIFOBuffered: one cycle into its memory, one into its output register).
+QUEUE_LATENCY = 2
+
+
+def credits_for(latency, interval):
+    """Credits that let a pipeline of ``latency`` cycles (issue to queue write) issue one output
+    word every ``interval`` cycles without waiting, when nothing stalls downstream.
+
+    A credit taken at cycle t comes back usable at t + latency + QUEUE_LATENCY + 1 (the word
+    leaves the queue, the counter counts it, the flag shows it), and in the meantime
+    ``interval`` apart the pipeline takes one credit after another."""
+    return max(1, -(-(latency + QUEUE_LATENCY + 1) // interval))
+
+
+def queue_resources(width, credits):
+    """First-order cost of an :class:`OutputQueue`: the FIFO's memory of ``credits`` words in
+    LUT RAM, its output register, pointers and level, and the credit counter."""
+    ptr = max(1, (credits - 1).bit_length())
+    control = 4 * ptr + 3 * (credits + 1).bit_length() + 4
+    return Resources(lut=lutram_luts(credits, width) + control,
+                     ff=width + 2 * ptr + 2 * (credits + 1).bit_length() + 2)
+
+
+class OutputQueue(wiring.Component):
+    """A queue of ``credits`` words of ``width`` bits behind a free-running pipeline.
+
+    Ports: ``take`` (in): the issuing stage starts an output word this cycle; it may only do so
+    while ``available`` (out, a register) is high. ``w`` (in, no ready): the pipeline's results,
+    each written on the cycle ``w.valid`` is high; there are never more of them in flight or
+    queued than credits taken. ``o``: the words, in order, as a stream.
+
+    The FIFO is one word deeper than the credits: SyncFIFOBuffered refuses a write while its
+    memory is full even if its output register is empty (the cycle a word moves between them).
+    """
+
+    def __init__(self, width, credits):
+        self.width, self.credits = width, credits
+        super().__init__({
+            "take": In(1),
+            "available": Out(1, init=1),
+            "w": In(stream.Signature(unsigned(width), always_ready=True)),
+            "o": Out(stream.Signature(unsigned(width))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=self.width,
+                                                          depth=self.credits + 1)
+        m.d.comb += [queue.w_data.eq(self.w.payload), queue.w_en.eq(self.w.valid)]
+        wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
+
+        credits = Signal(range(self.credits + 1), init=self.credits)
+        after = credits - self.take + (self.o.valid & self.o.ready)
+        m.d.sync += [credits.eq(after), self.available.eq(after != 0)]
+        return m
