@@ -72,6 +72,12 @@ class OutputQueue(wiring.Component):
         wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
 
         credits = Signal(range(self.credits + 1), init=self.credits)
-        after = credits - self.take + (self.o.valid & self.o.ready)
-        m.d.sync += [credits.eq(after), self.available.eq(after != 0)]
+        give = self.o.valid & self.o.ready
+        with m.If(self.take & ~give):
+            m.d.sync += credits.eq(credits - 1)
+        with m.Elif(give & ~self.take):
+            m.d.sync += credits.eq(credits + 1)
+        # The flag from the counter's value, not from the sum: no carry chain behind `take`.
+        empty_after = ((credits == 1) & self.take | (credits == 0)) & ~give
+        m.d.sync += self.available.eq(~empty_after)
         return m
