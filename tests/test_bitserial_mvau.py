@@ -25,6 +25,7 @@ CORNERS = [
     ("UINT2", "INT2", "INT2", "both", (4, 1, 4, 1)),            # pe=1, simd=1
     ("INT3", "UINT5", "UINT8", "both", (1, 1, 2, 3)),           # 255 thresholds
     ("UINT1", "UINT3", None, "activations", (1, 2, 1, 7)),      # one plane, one pass
+    ("UINT2", "INT2", "UINT2", "activations", (8, 2, 8, 9)),    # weights in block RAM
 ]
 SEEDS = range(len(CORNERS) + 108)
 

@@ -25,6 +25,8 @@ CORNERS = [
     ("INT3", "UINT5", "UINT8", None, (1, 1, 2, 3)),         # 255 thresholds
     ("BIPOLAR", "BINARY", "INT3", None, (1, 2, 5, 1)),
     ("INT2", "BIPOLAR", None, None, (5, 1, 1, 7)),
+    ("BIPOLAR", "BIPOLAR", "BIPOLAR", None, (8, 4, 8, 9)),    # weights in block RAM
+    ("UINT2", "INT2", None, None, (8, 2, 8, 9)),
 ]
 SEEDS = range(len(CORNERS) + 88)
 

@@ -30,7 +30,8 @@ Pipeline: free-running with credit-based issue, as in the bit-parallel MVAU: sta
 (counters, the buffer's read address), stage 1 the input word (and the weight memory's
 address, registered once more so that the weights arrive with the selected activation bits),
 stage 2 the activation plane's bits registered and the weight word read, stage 3 the lanes
-registered, then the tree levels, the accumulator (one add or subtract per cycle), the fused
+registered (all one stage later when a memory is block RAM: its read data is registered before
+any logic), then the tree levels, the accumulator (one add or subtract per cycle), the fused
 activation and the output queue. The weight address is a counter, so no adder sits in front of
 the memory.
 """
@@ -159,15 +160,21 @@ class BitSerialMVAUParams(MatrixParams):
     @property
     def pipeline_latency(self):
         """Cycles from a step's issue to the output queue's write of the word it completes:
-        read (1), activation bits and weights (1), lanes (1), tree levels, accumulator (1), then
-        the activation.
+        the lanes (:attr:`lane_stage`), tree levels, accumulator (1), then the activation.
 
         Output word f of a vector is completed by the last step of its last plane, so a
         vector's first output word leaves ``(planes - 1) * sf + latency()`` cycles after its
         last input word was taken.
         """
         activation = 0 if self.out_dtype is None else threshold_latency(self.out_dtype)
-        return 4 + tree_levels(self.simd) + activation
+        return self.lane_stage + tree_levels(self.simd) + 1 + activation
+
+    @property
+    def lane_stage(self):
+        """Cycles from a step's issue to its lanes' registers: the input word's read, its
+        register when read from block RAM, the activation plane's bits (with the weights), the
+        lanes."""
+        return 3 + self.reads_block_ram(self.weight_word_bits, self.neuron_folds * self.planes)
 
     def resources(self):
         """First-order estimate, in the terms of :meth:`MVAUParams.resources`.
@@ -194,7 +201,8 @@ class BitSerialMVAUParams(MatrixParams):
         acc_luts = (3 if negates else 2) * acc_bits
         datapath = Resources(lut=lanes * lane_bits + select + self.pe * (tree.lut + acc_luts),
                              ff=lanes * lane_bits + self.pe * (tree.ff + acc_bits)
-                             + self.in_width + self.simd)
+                             + self.in_width + self.simd
+                             + (self.lane_stage - 3) * (self.weight_word_bits + self.in_width))
         nf, sf = self.neuron_folds, self.synapse_folds
         memory = self.storage_resources(self.weight_word_bits, passes=nf * self.planes)
         addr_bits = (nf * self.weight_planes * sf - 1).bit_length()
@@ -267,19 +275,23 @@ class BitSerialMatrixVectorUnit(wiring.Component):
                                      Mux(f == nf - 2, 0, next_fold_base + wp * sf))
                     m.d.sync += [fold_base.eq(next_fold_base), next_fold_base.eq(after_next)]
 
+        # Block RAM reads get a register of their own (see MatrixParams.reads_block_ram).
+        block = p.lane_stage - 3
         m.submodules.weights = self._weights
         weight_read = self._weights.read_port()
         m.d.comb += weight_read.addr.eq(register(m, addr))
-        j = register(m, Array(j for _, j, _, _ in schedule)[t], shape=range(p.act_planes))
+        weights = register(m, weight_read.data, block)
+        x = register(m, x, block)
+        j = register(m, Array(j for _, j, _, _ in schedule)[t], 1 + block,
+                     shape=range(p.act_planes))
 
-        # Stage 1 -> 2: the activation plane's bits registered, beside the weight word.
+        # The activation plane's bits registered, beside the weight word.
         xs = elements(x, p.in_dtype, p.simd)
         bits = register(m, Cat(xq.bit_select(j, 1) if p.act_planes > 1 else xq for xq in xs))
         one_weight_plane = p.weight_planes == 1
-        ws = elements(weight_read.data, p.weight_dtype if one_weight_plane else BINARY,
-                      p.pe * p.simd)
+        ws = elements(weights, p.weight_dtype if one_weight_plane else BINARY, p.pe * p.simd)
 
-        # Stage 2 -> 3: lane (row, q) = weight plane x activation plane, registered.
+        # Lane (row, q) = weight plane x activation plane, registered.
         lo, hi = p.lane_range
         lane_shape = Shape.cast(range(lo, hi + 1))
         sums = []
@@ -293,7 +305,7 @@ class BitSerialMatrixVectorUnit(wiring.Component):
             sums.append(sum_tree(m, lanes, lo, hi))
 
         # Control follows the data to the accumulators.
-        delay = 3 + tree_levels(p.simd)
+        delay = p.lane_stage + tree_levels(p.simd)
         negated = Array(int(n) for _, _, n, _ in schedule)[t]
         doubled = Array(int(d) for _, _, _, d in schedule)[t]
         valid = register(m, step, delay, reset=True)

@@ -23,7 +23,8 @@ never the pipeline:
 =====  =================================================================================
 0      issue: step counters; weight memory and input buffer addressed (synchronous reads)
 1      weight word and input word available
-(2)    multipliers only: the operands registered (no block RAM output feeds arithmetic)
+(2)    block RAM reads only: weight and input words registered (no block RAM output feeds
+       logic directly)
 lanes  registered products (``style="parallel"``) or XNOR bits (``style="xnor"``)
 tree   adder / popcount tree per PE, :func:`sum_tree`, registered every level
 acc    accumulator per PE
@@ -46,7 +47,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack, product_range
-from .memories import memory_resources, ram, rom
+from .memories import memory_resources, memory_style, ram, rom
 from .resources import Resources
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
 from .datapath import (counter, elements, register, require_positive, sum_tree, tree_levels,
@@ -172,6 +173,17 @@ class MatrixParams:
         if thresholds is not None:
             thresholds = check_thresholds(thresholds, self.mh, self.out_dtype, self.what)
         return weights, thresholds
+
+    def reads_block_ram(self, word_bits, passes):
+        """Whether the weight memory (words of ``word_bits``) or the input buffer (there with
+        more than one pass per vector) is in block RAM. Then their read data is registered once
+        more before any logic: a block RAM's output is slow (5.8 ns on an ECP5 DP16KD, which
+        Yosys maps without its output register), and a register right behind it is one that
+        synthesis can move into the block (OUTREG, DOA_REG)."""
+        words = self.mh * self.mw * self.weight_dtype.bits // word_bits
+        return (memory_style(words, word_bits, writable=False) == "block"
+                or passes > 1
+                and memory_style(self.synapse_folds, self.in_width, writable=True) == "block")
 
     def storage_resources(self, word_bits, passes):
         """Model of the weight memory, in words of ``word_bits``, and of the input buffer of
@@ -309,10 +321,11 @@ class MVAUParams(MatrixParams):
 
     @property
     def lane_stage(self):
-        """Cycles from a step's issue to its lanes' registers: the memory read, then for
-        multipliers a register of their operands (block RAM outputs feed no arithmetic
-        directly), then the lane register."""
-        return 2 if self.style == "xnor" else 3
+        """Cycles from a step's issue to its lanes' registers: the memory read, its output
+        register when it is block RAM (:meth:`reads_block_ram`), then the lane register."""
+        block = self.reads_block_ram(self.pe * self.simd * self.weight_dtype.bits,
+                                     self.neuron_folds)
+        return 2 + block
 
     @property
     def pipeline_latency(self):
@@ -331,8 +344,9 @@ class MVAUParams(MatrixParams):
         - Per PE: the adder/popcount tree (:func:`tree_resources`, one LUT per adder bit) and the
           accumulator (one LUT and one flip-flop per bit: the add and the clear mux share a LUT).
         - Fused activation: :func:`threshold_resources` (comparators, popcount, threshold table).
-        - Registers: the input word; for multipliers, their operands (weight word and input
-          word) once more, so that block RAM outputs feed no arithmetic directly.
+        - Registers: the input word; the weight and input words once more when read from
+          block RAM (:meth:`reads_block_ram`; in the block's own output register where
+          synthesis moves it there).
         - Memories (:func:`~hwgen.engines.memories.memory_resources`, block RAM or LUTs by
           their shape): the weights, ``nf*sf`` words of ``pe*simd`` weights, and the input
           buffer, ``sf`` words of ``simd`` inputs, when nf > 1.
@@ -352,7 +366,7 @@ class MVAUParams(MatrixParams):
             lane_lut = multiplier_luts(self.in_dtype, self.weight_dtype)
         tree = tree_resources(self.simd, lo, hi)
         acc_bits = Shape.cast(range(self.acc_range[0], self.acc_range[1] + 1)).width
-        operands = 0 if self.style == "xnor" else lanes * self.weight_dtype.bits + self.in_width
+        operands = (self.lane_stage - 2) * (lanes * self.weight_dtype.bits + self.in_width)
         datapath = Resources(lut=lanes * lane_lut + self.pe * (tree.lut + acc_bits),
                              ff=lanes * product_bits + self.pe * (tree.ff + acc_bits)
                              + self.in_width + operands)
@@ -411,7 +425,7 @@ class MatrixVectorUnit(wiring.Component):
         m.d.comb += weight_read.addr.eq(addr)
         x = vector_input(m, self.i, s, fresh, step, sf, reused=nf > 1)
         w = weight_read.data
-        if p.style != "xnor":
+        if p.lane_stage > 2:    # block RAM read: registered before any logic
             x, w = register(m, x), register(m, w)
 
         # Lane (row, q) of PE row and SIMD lane q, registered; then the trees.
