@@ -20,7 +20,9 @@ also reuses its vector once per bit plane.) So:
   CNV-w1a1 that cost 11% of throughput at conv3). With this FIFO the fill overlaps the last row;
 - everywhere else (and at the pipeline's ends): ``MIN_DEPTH``, the smallest SyncFIFOBuffered
   that passes one word per cycle, which also breaks the combinational ready paths between
-  engines.
+  engines. Behind an engine whose output already leaves from a queue of its own
+  (:class:`~hwgen.engines.credits.OutputQueue`: registered valid and payload, ``o.ready`` reaching
+  only the queue and a credit counter) that FIFO would add nothing, and is left out.
 
 The pipeline tests and ``hwgen sim`` check the result: measured cycles per frame against the
 bottleneck's ideal cycles.
@@ -33,6 +35,9 @@ __all__ = ["MIN_DEPTH", "SLACK", "fifo_depth", "with_fifos"]
 
 MIN_DEPTH = 3
 SLACK = 2
+
+# Engine kinds whose output leaves from an OutputQueue.
+QUEUED_OUTPUT = {"mvau", "thresholds"}
 
 
 def fifo_depth(consumer):
@@ -48,9 +53,15 @@ def fifo_depth(consumer):
 
 
 def with_fifos(nodes):
-    """``nodes`` with a StreamFIFO in front of each engine and one behind the last."""
+    """``nodes`` with a StreamFIFO in front of each engine and one behind the last, but for the
+    ``MIN_DEPTH`` ones behind an engine with a queued output."""
     chained = []
-    for node in nodes + [None]:
+    for producer, node in zip([None] + nodes, nodes + [None]):
+        if (producer is not None and producer.kind in QUEUED_OUTPUT
+                and fifo_depth(node) == MIN_DEPTH):
+            if node is not None:
+                chained.append(node)
+            continue
         stream = node.source if node is not None else nodes[-1].sink
         layer = node.layer if node is not None else nodes[-1].layer
         name = f"{node.name}_fifo" if node is not None else "output_fifo"
