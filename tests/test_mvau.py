@@ -93,8 +93,9 @@ def test_resources_memories():
     raw = MVAUParams(12, 8, 2, 3, uint4, int2, 1)
     one_fold = MVAUParams(12, 8, 8, 3, uint4, int2, 1)
     assert raw.resources().bram18 == one_fold.resources().bram18 == 0
-    # 4 x 12-bit words of input buffer: two RAM32M (8 LUTs) and its read register.
-    assert raw.resources().lut - 8 > 0
+    # The input buffer, 4 words of 3 UINT4 inputs: two RAM32M (8 LUTs) and its read register.
+    with_buffer, without = (raw.storage_resources(2 * 3 * 2, passes) for passes in (4, 1))
+    assert (with_buffer.lut - without.lut, with_buffer.ff - without.ff) == (8, 12)
     fused = MVAUParams(12, 8, 2, 3, uint4, int2, 1, int2)
     assert fused.resources().lut > raw.resources().lut
     xnor = MVAUParams(64, 8, 2, 16, BIPOLAR, BIPOLAR, 1)

@@ -251,7 +251,7 @@ class BitSerialMatrixVectorUnit(wiring.Component):
         t, t_first, t_last = counter(m, step & s_last, planes, "t")
         f, f_first, f_last = counter(m, step & s_last & t_last, nf, "f")
         fresh = f_first & t_first
-        m.d.comb += step.eq(issue_gate(m, queue, self.i, fresh, s_last & t_last))
+        issue_gate(m, step, queue, self.i, fresh, s_last & t_last)
         x = vector_input(m, self.i, s, fresh, step, sf, reused=nf * planes > 1)
 
         # The weight address (f * wp + i_t) * sf + s, counted: within a plane it steps by one;

@@ -246,18 +246,17 @@ def vector_input(m, i, s, fresh, step, sf, reused):
     return read.data
 
 
-def issue_gate(m, queue, i, fresh, completes):
-    """Stage 0 of a matrix unit: when to issue a step, and ``i.ready``.
+def issue_gate(m, step, queue, i, fresh, completes):
+    """Stage 0 of a matrix unit: drive ``step`` (high on the cycles a step is issued) and
+    ``i.ready``.
 
     A step needs an input word when ``fresh`` (the first pass over a vector), and a credit of
     ``queue`` when it ``completes`` an output word (it is the last of its pass). ``fresh`` and
     ``completes`` should be registered flags: ``i.ready`` then comes from three registers
-    through one LUT. Returns ``step``, high on the cycles a step is issued."""
+    through one LUT."""
     allowed = ~completes | queue.available
-    step = Signal()
     m.d.comb += [i.ready.eq(fresh & allowed), step.eq(allowed & (i.valid | ~fresh)),
                  queue.take.eq(step & completes)]
-    return step
 
 
 def connect_output(m, queue, accs, done, fold_done, activation, nf):
@@ -418,7 +417,7 @@ class MatrixVectorUnit(wiring.Component):
         s, s_first, s_last = counter(m, step, sf, "s")
         _, fresh, _ = counter(m, step & s_last, nf, "f")
         addr, _, _ = counter(m, step, nf * sf, "addr")
-        m.d.comb += step.eq(issue_gate(m, queue, self.i, fresh, s_last))
+        issue_gate(m, step, queue, self.i, fresh, s_last)
 
         m.submodules.weights = self._weights
         weight_read = self._weights.read_port()
