@@ -24,6 +24,7 @@ CORNERS = [
     ("INT8", "UINT8", 1, 2),      # 255 thresholds
     ("BIPOLAR", "BINARY", 5, 3),
     ("INT5", "INT2", 2, 3),
+    ("INT8", "UINT8", 1, 32),     # 32 x 255 thresholds per lane: in block RAM
 ]
 SEEDS = range(len(CORNERS) + 74)
 
@@ -86,7 +87,10 @@ def test_latency_and_counts():
     assert n_thresholds(DataType.parse("INT4")) == 15
     # Popcount of 255 bits, 4 terms per level: 64, 16, 4, 1.
     assert tree_levels(255) == 4 and tree_levels(4) == 1 and tree_levels(1) == 0
-    assert threshold_latency(DataType.parse("UINT8")) == 5
+    uint8 = DataType.parse("UINT8")
+    assert threshold_latency(16, 2, (-100, 100), uint8) == 5
+    # 32 words of 255 thresholds per lane: block RAM, whose reads are registered once more.
+    assert threshold_latency(64, 2, (-100, 100), uint8) == 6
     # Input register, comparison register, output queue.
     assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).latency() == 1 + 1 + 2
     assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).cycles() == 12

@@ -166,7 +166,8 @@ class BitSerialMVAUParams(MatrixParams):
         vector's first output word leaves ``(planes - 1) * sf + latency()`` cycles after its
         last input word was taken.
         """
-        activation = 0 if self.out_dtype is None else threshold_latency(self.out_dtype)
+        activation = 0 if self.out_dtype is None else threshold_latency(
+            self.mh, self.pe, self.dot_range, self.out_dtype)
         return self.lane_stage + tree_levels(self.simd) + 1 + activation
 
     @property

@@ -275,8 +275,7 @@ def connect_output(m, queue, accs, done, fold_done, activation, nf):
     m.submodules.activation = activation
     fold, _, _ = counter(m, fold_done, nf, "fold")   # output fold of the pass entering the accs
     m.d.comb += [activation.fold.eq(fold), queue.w.payload.eq(activation.codes),
-                 queue.w.valid.eq(register(m, done, threshold_latency(activation.out_dtype),
-                                           reset=True))]
+                 queue.w.valid.eq(register(m, done, activation.latency, reset=True))]
     for lane, acc in enumerate(accs):
         m.d.comb += activation.values[lane].eq(acc)
 
@@ -330,7 +329,8 @@ class MVAUParams(MatrixParams):
     def pipeline_latency(self):
         """Cycles from a step's issue to the output queue's write of the word it completes:
         lanes, tree levels, accumulator, then the activation."""
-        activation = 0 if self.out_dtype is None else threshold_latency(self.out_dtype)
+        activation = 0 if self.out_dtype is None else threshold_latency(
+            self.mh, self.pe, self.acc_range, self.out_dtype)
         return self.lane_stage + tree_levels(self.simd) + 1 + activation
 
     def resources(self):

@@ -26,7 +26,7 @@ from ..datatypes import DataType, pack
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
 from .datapath import (counter, elements, range_bits, register, require_positive, tree_levels,
                        tree_resources, sum_tree, value_of)
-from .memories import memory_resources, rom
+from .memories import memory_resources, memory_style, rom
 from .resources import Resources
 
 __all__ = ["ThresholdsParams", "Thresholds", "ThresholdUnit", "check_thresholds", "n_thresholds",
@@ -39,10 +39,19 @@ def n_thresholds(out_dtype):
     return 1 if out_dtype.kind == "BIPOLAR" else (1 << out_dtype.bits) - 1
 
 
-def threshold_latency(out_dtype):
-    """Cycles from values entering a :class:`ThresholdUnit` to their codes: the
-    comparison register plus the popcount tree."""
-    return 1 + tree_levels(n_thresholds(out_dtype))
+def _table_in_block_ram(channels, pe, value_range, out_dtype):
+    """Whether a :class:`ThresholdUnit`'s per-lane tables go to block RAM."""
+    width = n_thresholds(out_dtype) * range_bits(value_range[0], value_range[1] + 1)
+    return memory_style(channels // pe, width, writable=False) == "block"
+
+
+def threshold_latency(channels, pe, value_range, out_dtype):
+    """Cycles from values entering a :class:`ThresholdUnit` (``channels`` at ``pe`` per word,
+    values in ``value_range``) to their codes: the comparison register plus the popcount tree,
+    and one more when the tables are in block RAM (their read data and the values are
+    registered before the comparators)."""
+    block = _table_in_block_ram(channels, pe, value_range, out_dtype)
+    return 1 + block + tree_levels(n_thresholds(out_dtype))
 
 
 def threshold_resources(channels, pe, value_range, out_dtype):
@@ -51,8 +60,9 @@ def threshold_resources(channels, pe, value_range, out_dtype):
     tbits = range_bits(value_range[0], value_range[1] + 1)
     popcount = tree_resources(n, 0, 1)
     table = memory_resources(channels // pe, n * tbits, writable=False)
+    staged = _table_in_block_ram(channels, pe, value_range, out_dtype) * (n + 1) * tbits
     return Resources(lut=pe * (n * tbits + popcount.lut + table.lut),
-                     ff=pe * (n + popcount.ff + table.ff), bram18=pe * table.bram18)
+                     ff=pe * (n + popcount.ff + table.ff + staged), bram18=pe * table.bram18)
 
 
 def check_thresholds(thresholds, channels, out_dtype, what):
@@ -88,7 +98,7 @@ class ThresholdUnit(wiring.Component):
     fold of ``values`` one cycle *before* ``values`` are presented (synchronous read).
     ``values[p]`` is the value of channel fold*pe + p; ``codes`` (element p = channel
     fold*pe + p, ``out_dtype`` codes packed as in :func:`hwgen.datatypes.pack`) follow
-    ``threshold_latency(out_dtype)`` cycles later.
+    :attr:`latency` cycles later (:func:`threshold_latency`).
     """
 
     def __init__(self, thresholds, channels, pe, value_range, out_dtype, what="thresholds"):
@@ -96,6 +106,8 @@ class ThresholdUnit(wiring.Component):
         n = n_thresholds(out_dtype)
         table = check_thresholds(thresholds, channels, out_dtype, what)
         self.pe, self.out_dtype, self.n = pe, out_dtype, n
+        self.latency = threshold_latency(channels, pe, value_range, out_dtype)
+        self._block = _table_in_block_ram(channels, pe, value_range, out_dtype)
         self.tdtype = DataType.for_range(lo, hi + 1)
         lanes = np.clip(table, lo, hi + 1).astype(np.int64).reshape(-1, pe, n)
         self.memories = [rom(n * self.tdtype.bits, pack(lanes[:, p], self.tdtype, n))
@@ -113,8 +125,9 @@ class ThresholdUnit(wiring.Component):
             m.submodules[f"thresholds{p}"] = memory
             read = memory.read_port()
             m.d.comb += read.addr.eq(self.fold)
-            row = elements(read.data, self.tdtype, self.n)
-            reached = register(m, Cat(self.values[p] >= value_of(t, self.tdtype) for t in row))
+            row = elements(register(m, read.data, self._block), self.tdtype, self.n)
+            value = register(m, self.values[p], self._block)
+            reached = register(m, Cat(value >= value_of(t, self.tdtype) for t in row))
             count = sum_tree(m, list(reached), 0, 1)
             if self.out_dtype.kind == "INT":     # code of count + min
                 count = count ^ (1 << (self.out_dtype.bits - 1))
@@ -175,7 +188,7 @@ class ThresholdsParams:
     def pipeline_latency(self):
         """Cycles from an input word's transfer to its result's write into the output queue:
         the input register (while the thresholds are read), then :func:`threshold_latency`."""
-        return 1 + threshold_latency(self.out_dtype)
+        return 1 + threshold_latency(self.channels, self.pe, self.value_range, self.out_dtype)
 
     @property
     def credits(self):
