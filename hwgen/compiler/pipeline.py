@@ -138,7 +138,7 @@ class AxiStreamTop(wiring.Component):
         m.d.comb += [ClockSignal("sync").eq(self.ap_clk), ClockSignal("reset").eq(self.ap_clk),
                      ResetSignal("sync").eq(reset)]
         m.d.reset += reset.eq(~self.ap_rst_n)
-        m.submodules.core = core = self.core
+        m.submodules.pipeline = core = self.core
         m.d.comb += [
             core.i.payload.eq(self.s_axis_tdata[:self.in_width]),
             core.i.valid.eq(self.s_axis_tvalid & ~reset),
