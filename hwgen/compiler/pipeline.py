@@ -54,11 +54,12 @@ class Pipeline(wiring.Component):
 
 
 class FrameCounter(wiring.Component):
-    """Words of frames of ``words`` words: ``last``, a register, is high while the next word to
-    count is the last of its frame; ``advance`` counts a word.
+    """Counts words into frames of ``words`` words: ``advance`` counts one; ``last`` is high
+    while the next word to count is the last of its frame.
 
-    ``last`` is computed one word ahead from the count, so nothing but a flip-flop lies between
-    it and its users, and it only changes on ``advance``.
+    ``last`` is a register, set one word ahead from the count: nothing but a flip-flop lies
+    between it and its users (no compare on the stream's path), and it changes only on
+    ``advance``.
     """
 
     advance: In(1)
