@@ -5,7 +5,8 @@
 // -DHWGEN_OUT_BITS=... (multiples of 8). One template serves every design.
 //
 // The top level's ports: ap_clk, ap_rst_n (active-low synchronous reset),
-// s_axis_tdata/tvalid/tready, m_axis_tdata/tvalid/tready.
+// s_axis_tdata/tvalid/tready/tlast, m_axis_tdata/tvalid/tready/tlast, tlast_error (sticky: the
+// design saw s_axis_tlast high on a word that does not end an input frame).
 //
 // Command line (all values decimal):
 //   --input FILE       input words, HWGEN_IN_BITS/8 little-endian bytes each
@@ -20,6 +21,10 @@
 //                      0: no limit)
 //   --drain N          cycles to stay ready after the last expected word, failing if any other
 //                      word appears (default 16)
+//   --in-frame N       words per input frame: s_axis_tlast is high on every Nth word (0, the
+//                      default: s_axis_tlast stays low, as from a source without TLAST)
+//   --out-frame N      words per output frame: m_axis_tlast must be high on every Nth output word
+//                      and low on the others (0, the default: m_axis_tlast is not checked)
 //   --vcd FILE         dump a VCD trace (only in a build made with --trace)
 //
 // Timing: reset (ap_rst_n low, tvalid and tready low) for RESET_CYCLES cycles, then cycle 0 is
@@ -28,8 +33,8 @@
 // cycle where tvalid and tready are both high), then raises the clock. This numbering matches
 // hwgen.simulation.streams.run_stream, whose cycle 0 is the first simulated cycle.
 //
-// The producer never withdraws tvalid or changes tdata before its word is taken; the consumer
-// checks that the design does the same on m_axis.
+// The producer never withdraws tvalid or changes tdata or tlast before its word is taken; the
+// consumer checks that the design does the same on m_axis, and that tlast_error stays low.
 //
 // Results file, little-endian: 8-byte magic "HWGENVR1"; uint64 fields n_out (output words
 // recorded), n_in (input transfers), cycles (cycle of the last expected output + 1, or 0 if it
@@ -169,6 +174,8 @@ struct Options {
     uint64_t max_cycles = 0;
     uint64_t idle_limit = 100000;
     uint64_t drain = 16;
+    uint64_t in_frame = 0;
+    uint64_t out_frame = 0;
     bool have_outputs = false;
 };
 
@@ -211,11 +218,14 @@ static Options parse_options(int argc, char** argv) {
         else if (name == "--max-cycles") opt.max_cycles = parse_count("--max-cycles", value);
         else if (name == "--idle-limit") opt.idle_limit = parse_count("--idle-limit", value);
         else if (name == "--drain") opt.drain = parse_count("--drain", value);
+        else if (name == "--in-frame") opt.in_frame = parse_count("--in-frame", value);
+        else if (name == "--out-frame") opt.out_frame = parse_count("--out-frame", value);
         else usage_error("unknown option " + name);
     }
     if (!opt.input || !opt.output || !opt.have_outputs)
         usage_error("usage: --input FILE --output FILE --outputs N [--seed S] [--gap P] "
-                    "[--stall P] [--max-cycles N] [--idle-limit N] [--drain N] [--vcd FILE]");
+                    "[--stall P] [--max-cycles N] [--idle-limit N] [--drain N] [--in-frame N] "
+                    "[--out-frame N] [--vcd FILE]");
 #if !VM_TRACE
     if (opt.vcd) usage_error("--vcd needs a build with tracing");
 #endif
@@ -292,6 +302,7 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     top->ap_rst_n = 0;
     top->s_axis_tvalid = 0;
+    top->s_axis_tlast = 0;
     top->m_axis_tready = 0;
     for (int i = 0; i < RESET_CYCLES; ++i) {
         top->ap_clk = 0;
@@ -303,6 +314,7 @@ int main(int argc, char** argv) {
     top->ap_rst_n = 1;
 
     OutPort pending{};          // word offered but not taken in the previous cycle
+    bool pending_last = false;  // its m_axis_tlast
     bool have_pending = false;
     bool offering = false;      // s_axis_tvalid is high with word n_in on s_axis_tdata
     uint64_t idle = 0;          // consecutive cycles without a transfer
@@ -311,6 +323,7 @@ int main(int argc, char** argv) {
         // stays until taken.
         if (!offering && n_in < n_inputs && !gap_rng.chance(gap_threshold)) {
             load_le<IN_BYTES>(top->s_axis_tdata, &input[n_in * IN_BYTES]);
+            top->s_axis_tlast = opt.in_frame && (n_in + 1) % opt.in_frame == 0;
             offering = true;
         }
         top->s_axis_tvalid = offering;
@@ -320,11 +333,22 @@ int main(int argc, char** argv) {
         eval();
 
         const bool out_valid = top->m_axis_tvalid;
-        if (have_pending && (!out_valid || top->m_axis_tdata != pending)) {
+        const bool out_last = top->m_axis_tlast;
+        if (have_pending &&
+            (!out_valid || top->m_axis_tdata != pending || out_last != pending_last)) {
             error = "cycle " + std::to_string(cycle) + ": output word " + std::to_string(n_out) +
                     " withdrawn or changed before it was taken (was " + hex(pending) +
-                    ", now tvalid=" + std::to_string(out_valid) +
-                    " tdata=" + hex(top->m_axis_tdata) + ")";
+                    " tlast=" + std::to_string(pending_last) + ", now tvalid=" +
+                    std::to_string(out_valid) + " tdata=" + hex(top->m_axis_tdata) +
+                    " tlast=" + std::to_string(out_last) + ")";
+            break;
+        }
+        if (top->tlast_error) {
+            error = "cycle " + std::to_string(cycle) + ": tlast_error is set: the design saw " +
+                    "s_axis_tlast high on a word that does not end an input frame (" +
+                    std::to_string(n_in) + " input words taken; the harness raises tlast " +
+                    (opt.in_frame ? "every " + std::to_string(opt.in_frame) + " words)"
+                                  : "never)");
             break;
         }
         have_pending = false;
@@ -341,12 +365,21 @@ int main(int argc, char** argv) {
                         " expected (" + hex(top->m_axis_tdata) + ")";
                 break;
             }
+            const bool frame_end = opt.out_frame && (n_out + 1) % opt.out_frame == 0;
+            if (opt.out_frame && out_last != frame_end) {
+                error = "cycle " + std::to_string(cycle) + ": output word " +
+                        std::to_string(n_out) + ": m_axis_tlast is " +
+                        std::to_string(out_last) + ", expected " + std::to_string(frame_end) +
+                        " (frames of " + std::to_string(opt.out_frame) + " words)";
+                break;
+            }
             store_le<OUT_BYTES>(top->m_axis_tdata, &out_words[n_out * OUT_BYTES]);
             out_cycles[n_out++] = cycle;
             if (n_out == opt.outputs) last_cycles = cycle + 1;
             moved = true;
         } else if (out_valid) {
             pending = top->m_axis_tdata;
+            pending_last = out_last;
             have_pending = true;
         }
 

@@ -150,8 +150,8 @@ def test_build_writes_a_complete_directory(tmp_path):
     assert files == ["mini_cnv.v", "network.yaml", "params.npz", "report.json", "report.md"]
     text = (out / "mini_cnv.v").read_text()
     assert top_ports(text, "mini_cnv") == sorted([
-        "ap_clk", "ap_rst_n", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready",
-        "m_axis_tdata", "m_axis_tvalid", "m_axis_tready"])
+        "ap_clk", "ap_rst_n", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s_axis_tlast",
+        "m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast", "tlast_error"])
     assert re.search(r"input \[7:0\] s_axis_tdata;", text)     # 2 x UINT4, byte-padded
     saved = json.loads((out / "report.json").read_text())
     assert saved["totals"]["bottleneck_cycles"] == 1152

@@ -1,9 +1,11 @@
 """Verilator back end: emitted Verilog against exact expectations and Amaranth's simulator.
 
-Each design is a small top level made here (a StreamFIFO or WidthConverter between the AXI4-Stream
-style ports), compiled once per test session into a temporary cache. Widths 8, 64, 72 and 200 bits
-appear on both ports (ports above 64 bits are VlWide arrays in Verilator). Cycle numbers need no
-offset: both simulators call the first cycle after reset cycle 0.
+Each design is a small core (a StreamFIFO or WidthConverter) behind hwgen's AxiStreamTop, compiled
+once per test module into a temporary cache; every run checks m_axis_tlast on every output word
+and that tlast_error stays low. Widths 8, 64, 72 and 200 bits appear on both ports (ports above
+64 bits are VlWide arrays in Verilator). Amaranth's simulator runs the core alone, whose streams
+open at cycle 0; AxiStreamTop registers its reset, so in Verilator every transfer comes
+AxiStreamTop.RESET_DELAY cycles later.
 """
 
 import math
@@ -13,11 +15,12 @@ import sys
 import textwrap
 
 import pytest
-from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal, unsigned
+from amaranth import Module, Signal, unsigned
 from amaranth.back import verilog
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hwgen.compiler.pipeline import AxiStreamTop
 from hwgen.datatypes import DataType, pack, unpack
 from hwgen.engines.stream_fifo import StreamFIFO, StreamFIFOParams
 from hwgen.engines.width_converter import WidthConverter, WidthConverterParams
@@ -26,30 +29,7 @@ from hwgen.simulation.streams import run_stream
 from hwgen.simulation.verilator import SimulationError, VerilatorSim
 
 UINT8 = DataType("UINT", 8)
-
-
-class AxiTop(wiring.Component):
-    """``core`` (``i``/``o`` streams of whole bytes) behind the ports of an hwgen top level."""
-
-    def __init__(self, core):
-        self.core = core
-        in_bits = core.i.payload.shape().width
-        out_bits = core.o.payload.shape().width
-        super().__init__({"ap_clk": In(1), "ap_rst_n": In(1),
-                          "s_axis_tdata": In(in_bits), "s_axis_tvalid": In(1),
-                          "s_axis_tready": Out(1),
-                          "m_axis_tdata": Out(out_bits), "m_axis_tvalid": Out(1),
-                          "m_axis_tready": In(1)})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.domains.sync = ClockDomain()
-        m.d.comb += [ClockSignal("sync").eq(self.ap_clk), ResetSignal("sync").eq(~self.ap_rst_n)]
-        m.submodules.core = core = self.core
-        m.d.comb += [core.i.payload.eq(self.s_axis_tdata), core.i.valid.eq(self.s_axis_tvalid),
-                     self.s_axis_tready.eq(core.i.ready), self.m_axis_tdata.eq(core.o.payload),
-                     self.m_axis_tvalid.eq(core.o.valid), core.o.ready.eq(self.m_axis_tready)]
-        return m
+DELAY = AxiStreamTop.RESET_DELAY
 
 
 class Broken(wiring.Component):
@@ -80,26 +60,38 @@ class Broken(wiring.Component):
 
 
 def converter(in_elems, out_elems):
-    """Bytes regrouped from words of ``in_elems`` into words of ``out_elems``."""
-    lcm = math.lcm(in_elems, out_elems)
-    return lambda: WidthConverter(WidthConverterParams(in_elems, out_elems, 8, 4 * lcm))
+    """Bytes regrouped from words of ``in_elems`` into words of ``out_elems``, frames of four
+    times their lcm; (factory, input words per frame, output words per frame)."""
+    frame = 4 * math.lcm(in_elems, out_elems)
+    return (lambda: WidthConverter(WidthConverterParams(in_elems, out_elems, 8, frame)),
+            frame // in_elems, frame // out_elems)
 
 
-# name -> component factory. Between them, every width of 8, 64, 72 and 200 bits is both an input
-# and an output; the converters need one stage (8 -> 72, 200 -> 8) or two through the lcm
-# (72 -> 576 -> 64, 64 -> 1600 -> 200).
+# name -> (core factory, input words per frame, output words per frame). Between them, every
+# width of 8, 64, 72 and 200 bits is both an input and an output; the converters need one stage
+# (8 -> 72, 200 -> 8) or two through the lcm (72 -> 576 -> 64, 64 -> 1600 -> 200).
 DESIGNS = {
-    "fifo8": lambda: StreamFIFO(StreamFIFOParams(8, 4)),
+    "fifo8": (lambda: StreamFIFO(StreamFIFOParams(8, 4)), 4, 4),
     "conv8to72": converter(1, 9),
     "conv72to64": converter(9, 8),
     "conv64to200": converter(8, 25),
     "conv200to8": converter(25, 1),
-    "broken": Broken,
+    "broken": (Broken, 3, 3),
 }
 
 
+def core(name):
+    return DESIGNS[name][0]()
+
+
+def frame_words(name):
+    return DESIGNS[name][1:]
+
+
 def emit(name):
-    return verilog.convert(AxiTop(DESIGNS[name]()), name=name, emit_src=False)
+    top = AxiStreamTop(core(name), in_frame_words=DESIGNS[name][1],
+                       out_frame_words=DESIGNS[name][2])
+    return verilog.convert(top, name=name, emit_src=False)
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +108,22 @@ def sims(cache_dir):
     def get(name):
         if name not in built:
             progress[name] = []
-            sim = VerilatorSim(emit(name), cache_dir=cache_dir, progress=progress[name].append)
+            sim = VerilatorSim(emit(name), cache_dir=cache_dir, progress=progress[name].append,
+                               frame_words=frame_words(name))
             sim.build()
             built[name] = sim
         return built[name]
     get.progress = progress
     return get
+
+
+def with_frames(sims, name, frame_words):
+    """Design ``name``'s simulator (a cache hit) told other frame lengths: the harness then
+    raises s_axis_tlast and expects m_axis_tlast at those."""
+    built = sims(name)
+    sim = VerilatorSim(built.verilog, cache_dir=built.cache_dir, frame_words=frame_words)
+    assert sim.build().cached
+    return sim
 
 
 def repacked(words, in_elems, out_elems):
@@ -137,18 +139,19 @@ def random_words(bits, count, seed):
     ("fifo8", 1, 1), ("conv8to72", 1, 9), ("conv72to64", 9, 8), ("conv64to200", 8, 25),
     ("conv200to8", 25, 1)])
 def test_matches_amaranth_cycle_for_cycle(sims, name, in_elems, out_elems):
-    """Without gaps or stalls, the emitted Verilog in Verilator and the component in Amaranth's
-    simulator give the same words at the same cycles (no offset: see the module docstring)."""
+    """Without gaps or stalls, the emitted Verilog in Verilator and the core in Amaranth's
+    simulator give the same words at the same cycles but for the top level's reset delay (see
+    the module docstring)."""
     sim = sims(name)
     assert (sim.in_bits, sim.out_bits) == (8 * in_elems, 8 * out_elems)
-    words = random_words(sim.in_bits, 4 * math.lcm(in_elems, out_elems) // in_elems * 3, seed=1)
+    words = random_words(sim.in_bits, 3 * frame_words(name)[0], seed=1)
     expected = repacked(words, in_elems, out_elems)
-    reference = run_stream(DESIGNS[name](), words, len(expected))
+    reference = run_stream(core(name), words, len(expected))
     run = sim.run(words, len(expected))
     assert run.outputs == expected == reference.outputs
-    assert run.output_cycles == reference.output_cycles
-    assert run.input_cycles == reference.input_cycles
-    assert run.cycles == reference.cycles
+    assert run.output_cycles == [cycle + DELAY for cycle in reference.output_cycles]
+    assert run.input_cycles == [cycle + DELAY for cycle in reference.input_cycles]
+    assert run.cycles == reference.cycles + DELAY
     assert run.total_cycles > run.cycles and run.seconds > 0
 
 
@@ -161,7 +164,7 @@ def test_gaps_and_stalls(sims, name, in_elems, out_elems, seed, gap_prob, stall_
     """Random input gaps and output stalls change the timing, not the words; the run is
     reproducible from its seed and its transfers are in order."""
     sim = sims(name)
-    words = random_words(sim.in_bits, 8 * math.lcm(in_elems, out_elems) // in_elems, seed)
+    words = random_words(sim.in_bits, 2 * frame_words(name)[0], seed)
     expected = repacked(words, in_elems, out_elems)
     run = sim.run(words, len(expected), seed=seed, gap_prob=gap_prob, stall_prob=stall_prob)
     assert run.outputs == expected
@@ -216,12 +219,41 @@ def test_deadlock_is_an_error_with_partial_results(sims):
     with pytest.raises(SimulationError, match=r"no progress for 500 cycles") as failure:
         sims("broken").run([1, 0xEE, 2], 3, idle_limit=500)
     assert failure.value.run.outputs == [1]
-    assert failure.value.run.input_cycles == [0, 2]
+    assert failure.value.run.input_cycles == [DELAY, DELAY + 2]
 
 
 def test_cycle_limit(sims):
     with pytest.raises(SimulationError, match=r"cycle limit of 50 reached: \d+ of 100 outputs"):
         sims("fifo8").run(list(range(100)), 100, max_cycles=50)
+
+
+def test_misplaced_m_axis_tlast_is_an_error(sims):
+    """conv8to72 ends an output frame every 4 words; expecting frames of 5 fails on word 3."""
+    sim = with_frames(sims, "conv8to72", (36, 5))
+    with pytest.raises(SimulationError, match=r"cycle \d+: output word 3: m_axis_tlast is 1, "
+                                              r"expected 0 \(frames of 5 words\)") as failure:
+        sim.run(random_words(8, 72, seed=5), 8)
+    assert len(failure.value.run.outputs) == 3
+
+
+@pytest.mark.parametrize("in_frame", [35, 37, 18])
+def test_s_axis_tlast_inside_a_frame_sets_tlast_error(sims, in_frame):
+    """conv8to72 takes frames of 36 words: s_axis_tlast on word 34, 36 or 17 (frames of 35, 37
+    or 18 words) ends a packet inside a frame, which the design flags (the harness fails as
+    soon as it sees tlast_error)."""
+    sim = with_frames(sims, "conv8to72", (in_frame, 4))
+    with pytest.raises(SimulationError, match=rf"tlast_error is set: the design saw s_axis_tlast "
+                                              rf"high on a word that does not end an input frame "
+                                              rf"\(\d+ input words taken; the harness raises "
+                                              rf"tlast every {in_frame} words\)"):
+        sim.run(random_words(8, 72, seed=6), 8)
+
+
+def test_s_axis_tlast_once_per_packet_of_frames_is_no_error(sims):
+    """A DMA transfer of two frames raises s_axis_tlast only at its end: fine."""
+    words = random_words(8, 144, seed=7)
+    run = with_frames(sims, "conv8to72", (72, 4)).run(words, 16, gap_prob=0.3, stall_prob=0.3)
+    assert run.outputs == repacked(words, 1, 9)
 
 
 def test_bad_arguments(sims):
@@ -233,6 +265,8 @@ def test_bad_arguments(sims):
         sims("conv200to8").run([1 << 200], 25)
     with pytest.raises(ValueError, match="stall_prob must be in"):
         sim.run([1], 1, stall_prob=1.0)
+    with pytest.raises(ValueError, match="frame_words must be two positive word counts"):
+        VerilatorSim(sim.verilog, frame_words=(4, 0))
 
 
 def test_design_errors(cache_dir):
@@ -240,7 +274,7 @@ def test_design_errors(cache_dir):
         VerilatorSim(emit("fifo8").replace("m_axis_tvalid", "m_axis_valid"))
     with pytest.raises(SimulationError, match="no module is marked"):
         VerilatorSim("module x(); endmodule")
-    bad = emit("fifo8").replace("assign rst = ~ ap_rst_n;", "assign rst = ~ ap_rst_n")
+    bad = emit("fifo8").replace("always @(posedge ap_clk)", "always @(posedge ap_clk", 1)
     with pytest.raises(SimulationError, match=r"Verilator failed to build 'fifo8'(.|\n)*%Error"):
         VerilatorSim(bad, cache_dir=cache_dir).build()
     assert not any(path.name.startswith(".") for path in cache_dir.iterdir())

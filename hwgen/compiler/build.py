@@ -44,7 +44,8 @@ class Design:
 
     def top(self):
         """The top level with AXI4-Stream style ports, as emitted to Verilog."""
-        return AxiStreamTop(self.pipeline())
+        return AxiStreamTop(self.pipeline(), in_frame_words=self.input_stream.words,
+                            out_frame_words=self.output_stream.words)
 
     @property
     def top_name(self):
@@ -129,7 +130,8 @@ def report(design, clock_mhz):
 def _stream_info(stream):
     return {"elements_per_word": stream.elems, "datatype": str(stream.dtype),
             "word_bits": stream.width, "tdata_bits": axis_width(stream.width),
-            "words_per_frame": stream.words}
+            "words_per_frame": stream.words,
+            "bytes_per_frame": stream.words * axis_width(stream.width) // 8}
 
 
 def report_markdown(rep):
@@ -143,12 +145,15 @@ def report_markdown(rep):
         + ", ".join(f"{v} {k.upper().replace('_', ' ')}" for k, v in t["resources"].items())
         + ".",
         "",
-        f"Input: {rep['input']['words_per_frame']} words per frame of "
+        f"Input: {rep['input']['words_per_frame']} words per frame "
+        f"({rep['input']['bytes_per_frame']} bytes) of "
         f"{rep['input']['elements_per_word']} x {rep['input']['datatype']} "
         f"(s_axis_tdata {rep['input']['tdata_bits']} bits). Output: "
-        f"{rep['output']['words_per_frame']} words per frame of "
+        f"{rep['output']['words_per_frame']} words per frame "
+        f"({rep['output']['bytes_per_frame']} bytes) of "
         f"{rep['output']['elements_per_word']} x {rep['output']['datatype']} "
-        f"(m_axis_tdata {rep['output']['tdata_bits']} bits).",
+        f"(m_axis_tdata {rep['output']['tdata_bits']} bits), m_axis_tlast on the last word of "
+        "each. See docs/integration.md for the ports.",
         "",
     ]
     if rep["folding"]:

@@ -1,18 +1,31 @@
-"""The pipeline: the chain of engines, and its top level with AXI4-Stream style ports.
+"""The pipeline: the chain of engines, and its top level with AXI4-Stream ports.
 
 :class:`Pipeline` connects the engines with ``i``/``o`` streams in the default ``sync`` domain,
 so that Amaranth's simulator drives it like any engine. :class:`AxiStreamTop` wraps it for the
-outside world with ports ``ap_clk``, ``ap_rst_n`` (active-low synchronous reset, as in FINN's
-stitched IP, registered once: the design leaves reset one cycle after ``ap_rst_n`` rises), ``s_axis_tdata/tvalid/tready`` and ``m_axis_tdata/tvalid/tready``. TDATA is padded
-to whole bytes as AXI4-Stream requires; the padding bits of ``s_axis_tdata`` are ignored and
-those of ``m_axis_tdata`` are zero.
+outside world (docs/integration.md shows how to use it in Vivado and LiteX):
+
+- ``ap_clk``; ``ap_rst_n``, an active-low synchronous reset as in FINN's stitched IP, registered
+  once: the design leaves reset :data:`AxiStreamTop.RESET_DELAY` cycle after ``ap_rst_n`` rises;
+- ``s_axis_tdata/tvalid/tready/tlast`` in, ``m_axis_tdata/tvalid/tready/tlast`` out. TDATA is
+  padded to whole bytes as AXI4-Stream requires; the padding bits of ``s_axis_tdata`` are
+  ignored and those of ``m_axis_tdata`` are zero. ``m_axis_tlast`` is high on the last word of
+  every output frame;
+- ``tlast_error``, sticky until reset: ``s_axis_tlast`` was high on a word that does not end an
+  input frame. Frames are counted in words, so the streams go on unchanged whatever
+  ``s_axis_tlast`` does. A packet may hold any whole number of frames (a DMA transfer of a batch
+  raises tlast once, at its end), and a source without TLAST may hold ``s_axis_tlast`` low or
+  high: the check starts only once ``s_axis_tlast`` has been low on some word.
+
+The ports carry Vivado's ``X_INTERFACE_INFO``/``X_INTERFACE_PARAMETER`` attributes, so that IP
+integrator sees the two AXI4-Stream interfaces, the clock associated with them and the reset's
+polarity.
 """
 
 from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Pipeline", "AxiStreamTop", "axis_width"]
+__all__ = ["Pipeline", "AxiStreamTop", "FrameCounter", "axis_width"]
 
 
 def axis_width(bits):
@@ -40,23 +53,79 @@ class Pipeline(wiring.Component):
         return m
 
 
-class AxiStreamTop(wiring.Component):
-    """``pipeline`` behind AXI4-Stream style ports with its own clock and reset."""
+class FrameCounter(wiring.Component):
+    """Counts words into frames of ``words`` words: ``advance`` counts one; ``last`` is high
+    while the next word to count is the last of its frame.
 
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
-        self.in_width = pipeline.i.payload.shape().width
-        self.out_width = pipeline.o.payload.shape().width
+    ``last`` is a register, set one word ahead from the count: nothing but a flip-flop lies
+    between it and its users (no compare on the stream's path), and it changes only on
+    ``advance``.
+    """
+
+    advance: In(1)
+    last: Out(1)
+
+    def __init__(self, words):
+        self.words = words
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        if self.words == 1:
+            m.d.comb += self.last.eq(1)
+            return m
+        last = Signal()
+        position = Signal(range(self.words))    # of the next word in its frame
+        m.d.comb += self.last.eq(last)
+        with m.If(self.advance):
+            m.d.sync += [last.eq(position == self.words - 2), position.eq(position + 1)]
+            with m.If(last):
+                m.d.sync += [last.eq(0), position.eq(0)]
+        return m
+
+
+# Vivado IP integrator's interface descriptions (UG994, "HDL Parameters for Interface Inference").
+_AXIS = "xilinx.com:interface:axis:1.0"
+_VIVADO_ATTRIBUTES = {
+    "ap_clk": {"X_INTERFACE_INFO": "xilinx.com:signal:clock:1.0 ap_clk CLK",
+               "X_INTERFACE_PARAMETER": "ASSOCIATED_BUSIF s_axis:m_axis, "
+                                        "ASSOCIATED_RESET ap_rst_n"},
+    "ap_rst_n": {"X_INTERFACE_INFO": "xilinx.com:signal:reset:1.0 ap_rst_n RST",
+                 "X_INTERFACE_PARAMETER": "POLARITY ACTIVE_LOW"},
+    **{f"{bus}_{name}": {"X_INTERFACE_INFO": f"{_AXIS} {bus} {name.upper()}"}
+       for bus in ("s_axis", "m_axis") for name in ("tdata", "tvalid", "tready", "tlast")},
+}
+
+
+class AxiStreamTop(wiring.Component):
+    """``core`` (a component with ``i``/``o`` streams) behind the AXI4-Stream ports described
+    in the module docstring, with its own clock and reset; its input frames are
+    ``in_frame_words`` words long, its output frames ``out_frame_words``."""
+
+    # Cycles from ap_rst_n rising to the first cycle in which the streams are open.
+    RESET_DELAY = 1
+
+    def __init__(self, core, *, in_frame_words, out_frame_words):
+        self.core = core
+        self.in_width = core.i.payload.shape().width
+        self.out_width = core.o.payload.shape().width
+        self.in_frame_words = in_frame_words
+        self.out_frame_words = out_frame_words
         super().__init__({
             "ap_clk": In(1),
             "ap_rst_n": In(1),
             "s_axis_tdata": In(axis_width(self.in_width)),
             "s_axis_tvalid": In(1),
             "s_axis_tready": Out(1),
+            "s_axis_tlast": In(1),
             "m_axis_tdata": Out(axis_width(self.out_width)),
             "m_axis_tvalid": Out(1),
             "m_axis_tready": In(1),
+            "m_axis_tlast": Out(1),
+            "tlast_error": Out(1),
         })
+        for port, attributes in _VIVADO_ATTRIBUTES.items():
+            getattr(self, port).attrs.update(attributes)
 
     def elaborate(self, platform):
         m = Module()
@@ -70,7 +139,7 @@ class AxiStreamTop(wiring.Component):
         m.d.comb += [ClockSignal("sync").eq(self.ap_clk), ClockSignal("reset").eq(self.ap_clk),
                      ResetSignal("sync").eq(reset)]
         m.d.reset += reset.eq(~self.ap_rst_n)
-        m.submodules.pipeline = core = self.pipeline
+        m.submodules.pipeline = core = self.core
         m.d.comb += [
             core.i.payload.eq(self.s_axis_tdata[:self.in_width]),
             core.i.valid.eq(self.s_axis_tvalid & ~reset),
@@ -79,4 +148,18 @@ class AxiStreamTop(wiring.Component):
             self.m_axis_tvalid.eq(core.o.valid & ~reset),
             core.o.ready.eq(self.m_axis_tready & ~reset),
         ]
+
+        m.submodules.out_frame = out_frame = FrameCounter(self.out_frame_words)
+        m.d.comb += [out_frame.advance.eq(core.o.valid & core.o.ready),
+                     self.m_axis_tlast.eq(out_frame.last)]
+
+        m.submodules.in_frame = in_frame = FrameCounter(self.in_frame_words)
+        taken = core.i.valid & core.i.ready
+        tlast_seen_low = Signal()      # s_axis_tlast is driven: not a TLAST-less source tied high
+        m.d.comb += in_frame.advance.eq(taken)
+        with m.If(taken):
+            with m.If(~self.s_axis_tlast):
+                m.d.sync += tlast_seen_low.eq(1)
+            with m.Elif(tlast_seen_low & ~in_frame.last):
+                m.d.sync += self.tlast_error.eq(1)
         return m

