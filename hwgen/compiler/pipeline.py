@@ -25,7 +25,9 @@ from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal, unsi
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["Pipeline", "AxiStreamTop", "FrameCounter", "axis_width"]
+from ..engines.datapath import counter
+
+__all__ = ["Pipeline", "AxiStreamTop", "axis_width"]
 
 
 def axis_width(bits):
@@ -50,37 +52,6 @@ class Pipeline(wiring.Component):
             wiring.connect(m, upstream.o, downstream.i)
         wiring.connect(m, wiring.flipped(self.i), engines[0].i)
         wiring.connect(m, engines[-1].o, wiring.flipped(self.o))
-        return m
-
-
-class FrameCounter(wiring.Component):
-    """Counts words into frames of ``words`` words: ``advance`` counts one; ``last`` is high
-    while the next word to count is the last of its frame.
-
-    ``last`` is a register, set one word ahead from the count: nothing but a flip-flop lies
-    between it and its users (no compare on the stream's path), and it changes only on
-    ``advance``.
-    """
-
-    advance: In(1)
-    last: Out(1)
-
-    def __init__(self, words):
-        self.words = words
-        super().__init__()
-
-    def elaborate(self, platform):
-        m = Module()
-        if self.words == 1:
-            m.d.comb += self.last.eq(1)
-            return m
-        last = Signal()
-        position = Signal(range(self.words))    # of the next word in its frame
-        m.d.comb += self.last.eq(last)
-        with m.If(self.advance):
-            m.d.sync += [last.eq(position == self.words - 2), position.eq(position + 1)]
-            with m.If(last):
-                m.d.sync += [last.eq(0), position.eq(0)]
         return m
 
 
@@ -149,17 +120,17 @@ class AxiStreamTop(wiring.Component):
             core.o.ready.eq(self.m_axis_tready & ~reset),
         ]
 
-        m.submodules.out_frame = out_frame = FrameCounter(self.out_frame_words)
-        m.d.comb += [out_frame.advance.eq(core.o.valid & core.o.ready),
-                     self.m_axis_tlast.eq(out_frame.last)]
+        # Word counters whose registered `last` flags say, with no compare on the stream's
+        # path, that the next word ends its frame.
+        _, _, out_last = counter(m, core.o.valid & core.o.ready, self.out_frame_words, "out_word")
+        m.d.comb += self.m_axis_tlast.eq(out_last)
 
-        m.submodules.in_frame = in_frame = FrameCounter(self.in_frame_words)
         taken = core.i.valid & core.i.ready
+        _, _, in_last = counter(m, taken, self.in_frame_words, "in_word")
         tlast_seen_low = Signal()      # s_axis_tlast is driven: not a TLAST-less source tied high
-        m.d.comb += in_frame.advance.eq(taken)
         with m.If(taken):
             with m.If(~self.s_axis_tlast):
                 m.d.sync += tlast_seen_low.eq(1)
-            with m.Elif(tlast_seen_low & ~in_frame.last):
+            with m.Elif(tlast_seen_low & ~in_last):
                 m.d.sync += self.tlast_error.eq(1)
         return m
