@@ -1,16 +1,21 @@
 """LabelSelect against hwgen.golden.label_select, with many ties; its cycle model; its ready
-path."""
+path; the label select's default PE."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
 from hwgen import golden
+from hwgen.compiler.folding import fold_network
 from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
 from hwgen.engines.label_select import LabelSelect, LabelSelectParams
+from hwgen.network import load_network
 from hwgen.simulation.streams import run_stream
 
 SEEDS = range(100)
+NETWORKS = Path(__file__).parent.parent / "networks"
 
 
 def random_dtype(rng):
@@ -120,3 +125,15 @@ def test_ties_and_extremes():
 def test_invalid_params(fields, message):
     with pytest.raises(ValueError, match=message):
         LabelSelectParams(*fields)
+
+
+def test_default_pe_is_the_smallest_that_keeps_up():
+    """k = 1: the smallest PE whose cycles meet the bottleneck (no target) or the target; k > 1:
+    the PE of the stream feeding it (every PE takes `classes` cycles)."""
+    tfc = load_network(NETWORKS / "tfc-w1a1.yaml")     # 64-cycle bottleneck; fc3 has PE 10
+    assert tfc.layer("top").pe == 1
+    assert fold_network(tfc, 5)[0].layer("top").pe == 2
+    assert fold_network(tfc, 1)[0].layer("top").pe == 10
+    mini_cnv = load_network(NETWORKS / "mini-cnv.yaml")  # top-2 of 6 classes after PE 3
+    assert mini_cnv.layer("top").pe == 3
+    assert fold_network(mini_cnv, 1000)[0].layer("top").pe == 3
