@@ -98,7 +98,7 @@ class LabelSelectParams:
 
     @property
     def serial(self):
-        """Whether a serializer hands the chain one lane per cycle (``k > 1`` and ``pe > 1``)."""
+        """Whether the lanes of a word go to the chain one per cycle (``k > 1`` and ``pe > 1``)."""
         return self.k > 1 and self.pe > 1
 
     @property
@@ -109,12 +109,12 @@ class LabelSelectParams:
     @property
     def front_delay(self):
         """Cycles from taking a frame's last word (and its credit) to the first cell's
-        processing its last entry: the tree's levels, or ``pe`` through the serializer."""
+        processing its last entry: the tree's levels, or ``pe`` through the lane shifter."""
         return self.pe if self.serial else self.tree_levels
 
     @property
     def word_period(self):
-        """Cycles between input words when fed every cycle: ``pe`` through the serializer."""
+        """Cycles between input words when fed every cycle: ``pe`` through the lane shifter."""
         return self.pe if self.serial else 1
 
     @property
