@@ -3,16 +3,17 @@
 Matrix layers take the (PE, SIMD) pair, PE dividing the output channels and SIMD the input
 channels (conv) or inputs (dense), whose MVAU meets the target at the lowest estimated cost, LUTs plus block RAMs at
 :data:`~hwgen.engines.memories.LUTS_PER_BRAM18` (the engine's cycle and resource models: a bit-serial MVAU takes ``planes`` times the cycles of
-a bit-parallel one). Pooling, standalone thresholds and label select take the PE of the layer
-feeding them when that meets the target (so no width converter is needed), else the smallest PE
-that does. Folding hints in the description win. Layers are re-folded in order
+a bit-parallel one). Pooling and standalone thresholds take the PE of the layer feeding them
+when that meets the target (so no width converter is needed), else the smallest PE that does;
+label select takes :meth:`~hwgen.network.layers.LabelSelect.default_pe` (for k = 1 the smallest
+PE that meets the target). Folding hints in the description win. Layers are re-folded in order
 because each default depends on the layer before.
 """
 
 from dataclasses import dataclass, replace
 from math import gcd
 
-from ..network.layers import Activation, Conv2d, Dense
+from ..network.layers import Activation, Conv2d, Dense, LabelSelect
 from ..engines.memories import lut_cost
 from .lowering import matrix_params
 
@@ -73,10 +74,13 @@ def fold_network(network, target_cycles):
             new = replace(layer, pe=pe, simd=simd)
         elif isinstance(layer, Activation) and layer.fused_into:
             new = replace(layer, pe=prev.pe)
+        elif isinstance(layer, LabelSelect):
+            natural = gcd(layer.classes, prev.out_elems)
+            pe = layer.pe if "pe" in layer.hints else layer.default_pe(natural, target_cycles)
+            new = replace(layer, pe=pe)
         elif hasattr(layer, "pe"):
-            channels = layer.classes if layer.kind == "label_select" else layer.in_shape[-1]
-            natural = gcd(channels, prev.out_elems)
-            pe = _channel_folding(layer, channels, target_cycles, natural,
+            channels = layer.in_shape[-1]
+            pe = _channel_folding(layer, channels, target_cycles, gcd(channels, prev.out_elems),
                                   lambda pe: replace(layer, pe=pe).ideal_cycles())
             new = replace(layer, pe=pe)
         elif layer.kind == "flatten":

@@ -246,5 +246,18 @@ class LabelSelect(Layer):
         return {"pe": self.pe}
 
     def ideal_cycles(self):
-        # The k indices leave while the next frame's scores stream in.
-        return max(self.classes // self.pe, self.k)
+        # k = 1: a word per cycle; k > 1: a class per cycle. The k indices leave while the
+        # next frame's scores stream in.
+        return self.classes // self.pe if self.k == 1 else self.classes
+
+    def default_pe(self, natural, target):
+        """The PE without a hint, given the ``natural`` one (that of the stream feeding it,
+        which needs no width converter) and a ``target`` of cycles per frame. k = 1: the
+        smallest PE that meets the target (the engine's tournament tree grows with PE; a width
+        converter inserted in front of a narrow one is cheaper), else ``classes``. k > 1: the
+        natural PE, since the engine takes one class per cycle at any PE (shifting the lanes of
+        a word out itself, as a converter would)."""
+        if self.k > 1:
+            return natural
+        return next((pe for pe in range(1, self.classes + 1)
+                     if self.classes % pe == 0 and self.classes // pe <= target), self.classes)

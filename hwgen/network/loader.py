@@ -80,7 +80,13 @@ class _Loader:
         name = doc.get("name", self.path.stem)
         layers = self.read_layers(specs)
         self.layer = None
-        return Network(name=str(name), path=self.path, seed=self.seed, layers=layers)
+        network = Network(name=str(name), path=self.path, seed=self.seed, layers=layers)
+        # A label select without a PE hint runs only as fast as the network's bottleneck.
+        bottleneck = network.bottleneck().ideal_cycles()
+        for layer in layers:
+            if isinstance(layer, LabelSelect) and "pe" not in layer.hints:
+                layer.pe = layer.default_pe(layer.pe, bottleneck)
+        return network
 
     def read_layers(self, specs):
         layers, names = [], set()
