@@ -21,7 +21,7 @@ from ..datatypes import DataType
 from .datapath import require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
-from .sliding_window import OutputQueue, SlidingWindow, SlidingWindowParams, WrapCounter
+from .sliding_window import READ_DELAY, OutputQueue, SlidingWindow, SlidingWindowParams, WrapCounter
 
 __all__ = ["MaxPoolParams", "MaxPool", "RunningMax"]
 
@@ -86,19 +86,25 @@ class MaxPoolParams:
         """Cycles from a frame's first input word to its first output word (fresh engine):
         the sliding window's read of the first window's last word of channel group 0, then
         through the sliding window's output queue, and through RunningMax, whose output queue
-        it enters one cycle after it is accepted (:meth:`OutputQueue.latency` each)."""
+        it enters one cycle after it is accepted (:meth:`OutputQueue.latency` of each)."""
         kh, kw = self.kernel
         return (self.window.issue_cycle((kh * kw - 1) * self.folds)
-                + 2 * OutputQueue.latency(delay=1))
+                + OutputQueue.latency(delay=READ_DELAY) + OutputQueue.latency(delay=1))
 
     def resources(self):
         """The sliding window's estimate plus RunningMax's: ``folds`` partial maxima of
-        ``pe * bits`` in RAM (none for a 1x1 kernel, :func:`~hwgen.engines.memories.memory_resources`), an output register of ``pe * bits`` FFs,
-        per element a comparator and a 2:1 mux (~1 LUT per bit each), and the counters."""
+        ``pe * bits`` in RAM (none for a 1x1 kernel,
+        :func:`~hwgen.engines.memories.memory_resources`), the compare stage's word register,
+        per element a comparator and a 2:1 mux (~1 LUT per bit each; one LUT for both while
+        an element has at most two bits), the counters and flags, and the
+        :class:`OutputQueue`."""
         kh, kw = self.kernel
-        counter_bits = sum(max(1, (n - 1).bit_length()) for n in (self.folds, kh * kw))
-        reduce = Resources(lut=2 * self.word_bits + 2 * counter_bits,
-                           ff=self.word_bits + counter_bits + 1)
+        fold_bits = max(1, (self.folds - 1).bit_length())
+        counter_bits = fold_bits + max(1, (kh * kw - 1).bit_length())
+        compare = self.word_bits * (1 if self.dtype.bits <= 2 else 2)
+        reduce = (Resources(lut=compare + 2 * counter_bits,
+                            ff=self.word_bits + counter_bits + fold_bits + 6)
+                  + OutputQueue.resources(self.word_bits, delay=1))
         if kh * kw > 1:
             reduce += memory_resources(self.folds, self.word_bits, writable=True)
         return self.window.resources() + reduce
@@ -152,9 +158,14 @@ class RunningMax(wiring.Component):
         else:
             m.submodules.partial = partial = ram(p.word_bits, p.folds)
             wr = partial.write_port()
-            # Transparent: with a single fold, the word after x reads the slot x's result is
-            # written to in the same cycle.
-            rd = partial.read_port(transparent_for=(wr,))
+            if p.folds == 1:
+                # The word after x reads the slot x's result is written to in the same cycle.
+                rd = partial.read_port(transparent_for=(wr,))
+            else:
+                # The word on the input is of another fold than x: a read whose data is used
+                # never meets a write, so synthesis need not build a collision bypass.
+                partial.attrs["no_rw_check"] = 1
+                rd = partial.read_port()
             elements = []
             for e in range(p.pe):
                 a, b = rd.data[e * bits:(e + 1) * bits], x[e * bits:(e + 1) * bits]

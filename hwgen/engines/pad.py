@@ -77,12 +77,13 @@ class PadParams(FeatureMapWords):
         return OutputQueue.latency(delay=0)
 
     def resources(self):
-        """First-order estimate: row, column and fold counters (one FF and about one LUT per
-        bit, plus two comparisons per coordinate for the interior flags), one LUT per data bit
-        to force border words to zero, and the output queue."""
+        """First-order estimate: row, column and fold counters with their "last" flags (one
+        FF and about two LUTs per bit, the comparisons for the interior flags included), one
+        LUT per data bit to force border words to zero, and the output queue (fitted to
+        synth_xilinx on mini-cnv's padding)."""
         counter_bits = sum(max(1, (n - 1).bit_length())
                            for n in (self.out_height, self.out_width, self.folds))
-        return (Resources(lut=3 * counter_bits + self.word_bits, ff=counter_bits + 6)
+        return (Resources(lut=2 * counter_bits + self.word_bits, ff=counter_bits + 6)
                 + OutputQueue.resources(self.word_bits, delay=0))
 
 

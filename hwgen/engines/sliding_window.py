@@ -39,7 +39,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .datapath import require_positive
+from .datapath import range_bits, register, require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
 from .stream_fifo import StreamFIFOParams
@@ -47,6 +47,9 @@ from .stream_fifo import StreamFIFOParams
 __all__ = ["SlidingWindowParams", "SlidingWindow", "WrapCounter", "OutputQueue"]
 
 SLACK = 1   # words of buffer beyond one window's span, see the module docstring
+# Cycles from a read's issue to its word in a flip-flop: the memory's read register, then one of
+# our own, as a block RAM's read data comes out late (5.8 ns after the clock on ECP5).
+READ_DELAY = 2
 
 
 def _pair(value, name):
@@ -238,7 +241,7 @@ class SlidingWindowParams(FeatureMapWords):
         """Cycles from a frame's first input word to its first output word (fresh engine):
         the word is read the cycle after it is written and leaves the output queue
         :meth:`OutputQueue.latency` cycles after it was read."""
-        return self.issue_cycle(0) + OutputQueue.latency(delay=1)
+        return self.issue_cycle(0) + OutputQueue.latency(delay=READ_DELAY)
 
     def issue_cycle(self, n):
         """Cycle, counted from the first input word, at which a fresh engine (empty buffer,
@@ -256,23 +259,26 @@ class SlidingWindowParams(FeatureMapWords):
         """First-order estimate.
 
         The buffer: ``depth`` words of ``simd * bits``
-        (:func:`~hwgen.engines.memories.memory_resources`).
-        Flip-flops: four frame-sized word indices (write count, read word, window start, row
-        start), their four buffer addresses, the window position counters, the frame-lead
-        flag and the output valid. LUTs: about one per index bit for each of the adders and
-        comparators on the frame indices (next read/window/row indices, next window start,
-        oldest needed word, write limit and read check: ~9; carry chains) and ~2 per address
-        bit for each modular address update (4), plus a LUT per counter bit (fitted to
-        synth_xilinx on CNV's sliding windows).
+        (:func:`~hwgen.engines.memories.memory_resources`), a register for its read data and
+        the :class:`OutputQueue`. Flip-flops: the window position counters with their "last"
+        flags, the write address (and flag), the read address, the three difference counters
+        and the read's valid pipeline. LUTs: about one per bit of each counter and of each
+        difference counter (an adder whose operand is a mux of constants), two per position
+        flag, three per read address bit (two candidate sums and the choice), one per write
+        address bit (fitted to synth_xilinx on the sliding windows of the networks in
+        networks/).
         """
-        index_bits = max(1, (self.in_words - 1).bit_length())
         addr_bits = max(1, (self.depth - 1).bit_length())
         counter_bits = sum(max(1, (n - 1).bit_length()) for n in (
             self.kernel[1] * self.folds, self.kernel[0], self.out_width, self.out_height))
-        return Resources(
-            lut=9 * (index_bits + 1) + 4 * 2 * addr_bits + counter_bits,
-            ff=4 * index_bits + 4 * addr_bits + counter_bits + 3,
-        ) + memory_resources(self.depth, self.word_bits, writable=True)
+        lo, hi, room = self.counter_bounds()
+        difference_bits = (2 * range_bits(lo - self.depth - 1, hi) + range_bits(-1, room))
+        flags = 5
+        return (Resources(lut=counter_bits + 2 * flags + 4 * addr_bits + difference_bits + 10,
+                          ff=counter_bits + flags + 2 * addr_bits + difference_bits
+                          + READ_DELAY + self.word_bits)
+                + memory_resources(self.depth, self.word_bits, writable=True)
+                + OutputQueue.resources(self.word_bits, READ_DELAY))
 
 
 class WrapCounter:
@@ -358,12 +364,16 @@ class SlidingWindow(wiring.Component):
         m = Module()
 
         m.submodules.buffer = buffer = ram(p.word_bits, depth)
+        # A slot is never written while its word is still to be read, nor read before it is
+        # written, so a read whose word is used never meets a write at its address: synthesis
+        # need not build the read-old-data-on-collision bypass that block RAMs lack (Yosys'
+        # `no_rw_check`; the bypass puts a LUT after the slow block RAM output).
+        buffer.attrs["no_rw_check"] = 1
         wr = buffer.write_port()
         # Read every cycle at the registered read pointer (no enable to fan out); the word read
-        # at an issue goes to the queue. No transparency needed: a slot is never written while
-        # its old word is still to be read.
+        # at an issue goes to the queue READ_DELAY cycles later.
         rd = buffer.read_port()
-        m.submodules.queue = queue = OutputQueue(p.word_bits, delay=1)
+        m.submodules.queue = queue = OutputQueue(p.word_bits, delay=READ_DELAY)
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Reader position: word within the kernel row, kernel row, output column and row.
@@ -425,9 +435,10 @@ class SlidingWindow(wiring.Component):
         r_addr = Signal(range(depth))
         plain = r_addr + by_position(lambda s: s % depth)
         wrapped = r_addr + by_position(lambda s: s % depth - depth)
-        issued = Signal()
-        m.d.comb += [rd.addr.eq(r_addr), queue.data.eq(rd.data), queue.valid.eq(issued)]
-        m.d.sync += issued.eq(issue)
+        data = Signal(p.word_bits, reset_less=True)
+        m.d.sync += data.eq(rd.data)
+        m.d.comb += [rd.addr.eq(r_addr), queue.data.eq(data),
+                     queue.valid.eq(register(m, 1, issue, READ_DELAY))]
         with m.If(issue):
             m.d.sync += [r_addr.eq(Mux(wrapped >= 0, wrapped, plain)), *col.step()]
             with m.If(col.last):
