@@ -286,7 +286,6 @@ class WrapCounter:
     (``last``), so that the logic it gates starts from flip-flops rather than a comparison."""
 
     def __init__(self, n, name):
-        self.n = n
         self.value = Signal(range(n), name=name)
         self.last = Signal(init=n == 1, name=f"{name}_last")
         # `last` after the next step.
@@ -380,7 +379,6 @@ class SlidingWindow(wiring.Component):
         col, ky = WrapCounter(kw * p.folds, "col"), WrapCounter(kh, "ky")
         ox, oy = WrapCounter(p.out_width, "ox"), WrapCounter(p.out_height, "oy")
         window_end = col.last & ky.last
-        to_next = p.window_distances()
 
         def by_position(f):
             """``f(step)`` for the step from the current read to the next one, as a mux of
@@ -391,6 +389,7 @@ class SlidingWindow(wiring.Component):
 
         def by_next_window(f):
             """``f(distance)`` for the distance from the next window's start to the one after."""
+            to_next = p.window_distances()
             next_last_oy = Mux(ox.last, oy.next_last, oy.last)
             return Mux(~ox.next_last, f(to_next[0]),
                        Mux(~next_last_oy, f(to_next[1]), f(to_next[2])))
