@@ -25,10 +25,12 @@ The hardware evaluates both rules without any frame-wide index: with ``w`` the n
 write, ``R`` the next word to read and ``N`` the start of the window after the current one, it
 keeps the differences ``w - R`` and ``N + depth - w`` in counters, which every write, read and
 window change moves by a constant of the reader's position. The writer may write iff
-``w - R < depth`` and ``N + depth - w > 0``, the reader may read iff ``w - R > 0``: sign bits of
-registers offset by the constant. Buffer addresses are registered pointers stepped modulo the
-depth; reads are issued against a credit of the :class:`OutputQueue`, so that the consumer's
-``ready`` never reaches the buffer or the counters.
+``w - R < depth`` and ``N + depth - w > 0`` (that is, ``w < min(R, N) + depth``), the reader may
+read iff ``w - R > 0``: sign bits of registers offset by the constant. Buffer addresses are
+registered pointers stepped modulo the depth. Reads are issued against a credit of the
+:class:`OutputQueue` and their words registered once more on their way to it
+(:data:`READ_DELAY`), so that the consumer's ``ready`` never reaches the buffer or the counters
+and the block RAM's late read data meets no logic.
 """
 
 from dataclasses import dataclass
