@@ -40,7 +40,7 @@ def test_matches_golden_with_gaps_and_stalls(seed):
 @pytest.mark.parametrize("seed", range(100, 130))
 def test_cycles_without_stalls(seed):
     """One output word per cycle, so every frame (the first included) takes exactly cycles();
-    interior words pass through in the cycle they arrive (latency 0)."""
+    the first interior word leaves exactly latency() cycles after it arrived."""
     rng = np.random.default_rng(seed)
     params = random_params(rng)
     run = run_frames(params, 3, rng)

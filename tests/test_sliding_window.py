@@ -8,7 +8,8 @@ from amaranth.back import verilog
 
 from hwgen import golden
 from hwgen.datatypes import DataType, pack
-from hwgen.engines.sliding_window import SlidingWindow, SlidingWindowParams
+from hwgen.engines.sliding_window import (READ_DELAY, OutputQueue, SlidingWindow,
+                                          SlidingWindowParams)
 from hwgen.simulation.streams import run_stream
 
 DTYPES = ["BINARY", "BIPOLAR", "UINT1", "UINT2", "UINT3", "UINT5", "UINT8",
@@ -129,17 +130,20 @@ def test_cycle_model_on_larger_shapes(seed):
 
 
 def memory_bits(component):
-    """Total bits of every memory in the emitted Verilog."""
+    """Bits of every memory in the emitted Verilog, by name."""
     text = verilog.convert(component)
-    return sum((int(width) + 1) * (int(depth) + 1)
-               for width, depth in re.findall(r"reg \[(\d+):0\] \S+ \[(\d+):0\];", text))
+    return {name: (int(width) + 1) * (int(depth) + 1)
+            for width, name, depth in re.findall(r"reg \[(\d+):0\] (\S+) \[(\d+):0\];", text)}
 
 
 def test_line_buffer_not_frame_buffer():
     params = SlidingWindowParams(32, 32, 64, (3, 3), (1, 1), 32, DataType.parse("INT2"))
     row = params.width * params.folds
     assert params.depth == 2 * row + 3 * params.folds + 1
-    assert memory_bits(SlidingWindow(params)) == params.depth * params.word_bits
+    # The line buffer, and the output queue's few words.
+    assert memory_bits(SlidingWindow(params)) == {
+        "buffer": params.depth * params.word_bits,
+        "storage": (OutputQueue.places(READ_DELAY) - 1) * params.word_bits}
     assert params.depth * 7 < params.in_words
     # 135 words of 64 bits: two 512 x 36 block RAMs (LUT RAM would take three banks of 22
     # RAM64M).

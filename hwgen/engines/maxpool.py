@@ -21,7 +21,7 @@ from ..datatypes import DataType
 from .datapath import require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
-from .sliding_window import SlidingWindow, SlidingWindowParams
+from .sliding_window import READ_DELAY, OutputQueue, SlidingWindow, SlidingWindowParams, WrapCounter
 
 __all__ = ["MaxPoolParams", "MaxPool", "RunningMax"]
 
@@ -84,19 +84,27 @@ class MaxPoolParams:
 
     def latency(self):
         """Cycles from a frame's first input word to its first output word (fresh engine):
-        the sliding window's issue of the first window's last word of channel group 0, one
-        cycle to its output register, one to RunningMax's output register."""
+        the sliding window's read of the first window's last word of channel group 0, then
+        through the sliding window's output queue, and through RunningMax, whose output queue
+        it enters one cycle after it is accepted (:meth:`OutputQueue.latency` of each)."""
         kh, kw = self.kernel
-        return self.window.issue_cycle((kh * kw - 1) * self.folds) + 2
+        return (self.window.issue_cycle((kh * kw - 1) * self.folds)
+                + OutputQueue.latency(delay=READ_DELAY) + OutputQueue.latency(delay=1))
 
     def resources(self):
         """The sliding window's estimate plus RunningMax's: ``folds`` partial maxima of
-        ``pe * bits`` in RAM (none for a 1x1 kernel, :func:`~hwgen.engines.memories.memory_resources`), an output register of ``pe * bits`` FFs,
-        per element a comparator and a 2:1 mux (~1 LUT per bit each), and the counters."""
+        ``pe * bits`` in RAM (none for a 1x1 kernel,
+        :func:`~hwgen.engines.memories.memory_resources`), the compare stage's word register,
+        per element a comparator and a 2:1 mux (~1 LUT per bit each; one LUT for both while
+        an element has at most two bits), the counters and flags, and the
+        :class:`OutputQueue`."""
         kh, kw = self.kernel
-        counter_bits = sum(max(1, (n - 1).bit_length()) for n in (self.folds, kh * kw))
-        reduce = Resources(lut=2 * self.word_bits + 2 * counter_bits,
-                           ff=self.word_bits + counter_bits + 1)
+        fold_bits = max(1, (self.folds - 1).bit_length())
+        counter_bits = fold_bits + max(1, (kh * kw - 1).bit_length())
+        compare = self.word_bits * (1 if self.dtype.bits <= 2 else 2)
+        reduce = (Resources(lut=compare + 2 * counter_bits,
+                            ff=self.word_bits + counter_bits + fold_bits + 6)
+                  + OutputQueue.resources(self.word_bits, delay=1))
         if kh * kw > 1:
             reduce += memory_resources(self.folds, self.word_bits, writable=True)
         return self.window.resources() + reduce
@@ -107,9 +115,11 @@ class RunningMax(wiring.Component):
 
     ``i`` carries windows of ``kh * kw * folds`` words in ``(kh, kw, fold)`` order (``pe``
     elements each); ``o`` one word per fold: the element-wise maximum of that fold's ``kh * kw``
-    words. The ``folds`` partial maxima in flight live in a small memory read one word ahead;
-    the output is registered. Accepts a word per cycle unless a finished maximum is blocked
-    at the output.
+    words. The ``folds`` partial maxima in flight live in a small memory, read (free-running)
+    at the fold of the word on the input, so that it is on the read port's output when the
+    accepted word reaches the compare stage in the next cycle. Finished maxima go to an
+    :class:`~hwgen.engines.sliding_window.OutputQueue`; a word that finishes one is accepted
+    only while the queue has room for it, every other word every cycle.
     """
 
     def __init__(self, params):
@@ -120,50 +130,56 @@ class RunningMax(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         kh, kw = p.kernel
-        positions, folds, bits = kh * kw, p.folds, p.dtype.bits
+        positions, bits = kh * kw, p.dtype.bits
         m = Module()
+        m.submodules.queue = queue = OutputQueue(p.word_bits, delay=1)
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
 
-        fold = Signal(range(folds))
-        pos = Signal(range(positions))               # kernel position of the current word
-        last_fold = fold == folds - 1
-        first_pos = pos == 0
-        last_pos = pos == positions - 1
-
+        # Fold and kernel position of the word on the input.
+        fold, pos = WrapCounter(p.folds, "fold"), WrapCounter(positions, "pos")
+        first_pos = Signal(init=1)
+        m.d.comb += self.i.ready.eq(~pos.last | queue.may_issue)
         accept = self.i.valid & self.i.ready
-        m.d.comb += self.i.ready.eq(~last_pos | ~self.o.valid | self.o.ready)
+        m.d.comb += queue.issue.eq(accept & pos.last)
         with m.If(accept):
-            m.d.sync += fold.eq(Mux(last_fold, 0, fold + 1))
-            with m.If(last_fold):
-                m.d.sync += pos.eq(Mux(last_pos, 0, pos + 1))
+            m.d.sync += fold.step()
+            with m.If(fold.last):
+                m.d.sync += [*pos.step(), first_pos.eq(pos.last)]
 
-        x = self.i.payload
+        # Compare stage, free-running: the accepted word and its position.
+        x = Signal(p.word_bits, reset_less=True)
+        x_fold = Signal(range(p.folds), reset_less=True)
+        x_first, x_last, x_valid = Signal(reset_less=True), Signal(reset_less=True), Signal()
+        m.d.sync += [x.eq(self.i.payload), x_fold.eq(fold.value), x_first.eq(first_pos),
+                     x_last.eq(pos.last), x_valid.eq(accept)]
+
         if positions == 1:
             result = x
         else:
-            m.submodules.partial = partial = ram(p.word_bits, folds)
+            m.submodules.partial = partial = ram(p.word_bits, p.folds)
             wr = partial.write_port()
-            # Read the fold of the next word to be accepted, so that its partial maximum is on
-            # rd.data when the word arrives; transparent because with a single fold that slot
-            # is the one being written in the same cycle.
-            rd = partial.read_port(transparent_for=(wr,))
-            m.d.comb += rd.addr.eq(Mux(accept, Mux(last_fold, 0, fold + 1), fold))
+            if p.folds == 1:
+                # The word after x reads the slot x's result is written to in the same cycle.
+                rd = partial.read_port(transparent_for=(wr,))
+            else:
+                # The word on the input is of another fold than x: a read whose data is used
+                # never meets a write, so synthesis need not build a collision bypass.
+                partial.attrs["no_rw_check"] = 1
+                rd = partial.read_port()
             elements = []
             for e in range(p.pe):
                 a, b = rd.data[e * bits:(e + 1) * bits], x[e * bits:(e + 1) * bits]
                 if p.dtype.kind == "INT":
                     a, b = a.as_signed(), b.as_signed()
                 elements.append(Mux(a > b, a, b))
-            result = Mux(first_pos, x, Cat(*elements))
+            result = Mux(x_first, x, Cat(*elements))
             m.d.comb += [
-                wr.en.eq(accept & ~last_pos),
-                wr.addr.eq(fold),
+                rd.addr.eq(fold.value),
+                wr.en.eq(x_valid & ~x_last),
+                wr.addr.eq(x_fold),
                 wr.data.eq(result),
             ]
-
-        with m.If(accept & last_pos):
-            m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(result)]
-        with m.Elif(self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
+        m.d.comb += [queue.data.eq(result), queue.valid.eq(x_valid & x_last)]
         return m
 
 

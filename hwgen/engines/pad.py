@@ -3,11 +3,12 @@
 Input: frames of ``height x width x channels`` values in NHWC order, ``simd`` channels per word.
 Output: frames of ``(height + top + bottom) x (width + left + right) x channels``, same words.
 The engine walks the padded frame one word per cycle: border words are zero and produced
-without consuming input, interior words are the input words passed straight through
-(combinationally: ``o.valid`` follows ``i.valid`` and ``i.ready`` follows ``o.ready``, so it adds
-no latency and no register on the data path). The border before a frame's first interior word
-is held back until that word is offered (``i.valid``), so a frame's output never starts before
-its input does.
+without consuming input, interior words are the input words. The border before a frame's first
+interior word is held back until that word is offered (``i.valid``), so a frame's output never
+starts before its input does. Whether the position is inside the input, and whether it precedes
+the frame's first interior word, are registered flags updated as the position advances; words
+go out through an :class:`~hwgen.engines.sliding_window.OutputQueue`, so ``i.ready`` comes from
+registers and ``o.ready`` drives only the queue.
 """
 
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from amaranth.lib.wiring import In, Out
 from ..datatypes import DataType
 from .resources import Resources
 from .datapath import require_positive
-from .sliding_window import FeatureMapWords
+from .sliding_window import FeatureMapWords, OutputQueue, WrapCounter
 
 __all__ = ["PadParams", "Pad"]
 
@@ -71,16 +72,19 @@ class PadParams(FeatureMapWords):
         return self.out_words
 
     def latency(self):
-        """Interior words pass through in the cycle they arrive."""
-        return 0
+        """Cycles from an interior word's input transfer to the earliest cycle it leaves: it
+        enters the output queue in the cycle it arrives (:meth:`OutputQueue.latency`)."""
+        return OutputQueue.latency(delay=0)
 
     def resources(self):
-        """First-order estimate: row, column and fold counters (one FF and about one LUT per
-        bit, plus two comparisons per coordinate for the interior test) and one LUT per data
-        bit to force border words to zero; no RAM."""
+        """First-order estimate: row, column and fold counters with their "last" flags (one
+        FF and about two LUTs per bit, the comparisons for the interior flags included), one
+        LUT per data bit to force border words to zero, and the output queue (fitted to
+        synth_xilinx on mini-cnv's padding)."""
         counter_bits = sum(max(1, (n - 1).bit_length())
                            for n in (self.out_height, self.out_width, self.folds))
-        return Resources(lut=3 * counter_bits + self.word_bits, ff=counter_bits)
+        return (Resources(lut=2 * counter_bits + self.word_bits, ff=counter_bits + 6)
+                + OutputQueue.resources(self.word_bits, delay=0))
 
 
 class Pad(wiring.Component):
@@ -95,26 +99,40 @@ class Pad(wiring.Component):
         p = self.params
         top, _, left, _ = p.pads
         m = Module()
+        m.submodules.queue = queue = OutputQueue(p.word_bits, delay=0)
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
 
-        y = Signal(range(p.out_height))
-        x = Signal(range(p.out_width))
-        fold = Signal(range(p.folds))
-        inside = ((y >= top) & (y < top + p.height) & (x >= left) & (x < left + p.width))
-        # A frame's leading border waits for the frame's first input word, so that no output
-        # appears for a frame that has not started (the engine is idle between frames).
-        leading = (y < top) | ((y == top) & (x < left))
+        y, x = WrapCounter(p.out_height, "y"), WrapCounter(p.out_width, "x")
+        fold = WrapCounter(p.folds, "fold")
+        # Registered: the position is in the input's rows, in its columns; it precedes the
+        # frame's first interior word (whose border waits for that word, so that no output
+        # appears for a frame that has not started: the engine is idle between frames).
+        in_rows, in_cols = Signal(init=top == 0), Signal(init=left == 0)
+        leading = Signal(init=top > 0 or left > 0)
+        inside = in_rows & in_cols
 
+        issue = queue.may_issue & (~(inside | leading) | self.i.valid)
         m.d.comb += [
-            self.o.valid.eq(Mux(inside | leading, self.i.valid, 1)),
-            self.o.payload.eq(Mux(inside, self.i.payload, 0)),
-            self.i.ready.eq(inside & self.o.ready),
+            self.i.ready.eq(inside & queue.may_issue),
+            queue.issue.eq(issue),
+            queue.valid.eq(issue),
+            queue.data.eq(Mux(inside, self.i.payload, 0)),
         ]
-        with m.If(self.o.valid & self.o.ready):
-            last_fold = fold == p.folds - 1
-            last_x = x == p.out_width - 1
-            m.d.sync += fold.eq(Mux(last_fold, 0, fold + 1))
-            with m.If(last_fold):
-                m.d.sync += x.eq(Mux(last_x, 0, x + 1))
-                with m.If(last_x):
-                    m.d.sync += y.eq(Mux(y == p.out_height - 1, 0, y + 1))
+
+        def entering(counter, start, size, flag):
+            """``flag`` after ``counter`` steps: whether it is then in ``[start, start + size)``."""
+            return Mux(counter.last, start == 0,
+                       Mux(counter.value == start - 1, 1,
+                           Mux(counter.value == start + size - 1, 0, flag)))
+
+        with m.If(issue):
+            m.d.sync += fold.step()
+            with m.If(inside):
+                m.d.sync += leading.eq(0)
+            with m.If(fold.last):
+                m.d.sync += [*x.step(), in_cols.eq(entering(x, left, p.width, in_cols))]
+                with m.If(x.last):
+                    m.d.sync += [*y.step(), in_rows.eq(entering(y, top, p.height, in_rows))]
+                    with m.If(y.last):
+                        m.d.sync += leading.eq(top > 0 or left > 0)
         return m

@@ -8,34 +8,50 @@ Input: frames of ``height x width x channels`` values in NHWC order, ``simd`` ch
 The buffer is a circular :class:`~amaranth.lib.memory.Memory` indexed by the input word count,
 ``depth`` words deep: one window's span, ``(kh - 1)`` rows plus ``kw`` pixels, plus the
 ``stride[0] - 1`` rows a vertical stride skips, plus one word of slack (so that the writer can
-refill a slot in the cycle after its last read), and never more than a frame. Two rules gate the engine, both on word indices counted from the start of a frame:
+refill a slot in the cycle after its last read), and never more than a frame. Two rules gate the
+engine, both on word indices counted from the first word the engine ever received:
 
 - the writer may store word ``w`` once its slot's previous occupant ``w - depth`` is no longer
   needed, i.e. it is older than ``free``: the oldest word that any remaining read of the
   current window or any later window will need (``min(next read, next window start)``);
-- the reader may emit a word once that word has been written (one cycle earlier or more).
+- the reader may read a word once that word has been written (one cycle earlier or more).
 
 So input flows whenever there is room, output flows whenever its data has arrived, frames follow
 each other without a gap (the writer runs into the next frame while the last windows of the
 current one are emitted), and the engine cannot deadlock: while the reader waits for a word, the
 writer always has room for it.
+
+The hardware evaluates both rules without any frame-wide index: with ``w`` the next word to
+write, ``R`` the next word to read and ``N`` the start of the window after the current one, it
+keeps the differences ``w - R`` and ``N + depth - w`` in counters, which every write, read and
+window change moves by a constant of the reader's position. The writer may write iff
+``w - R < depth`` and ``N + depth - w > 0`` (that is, ``w < min(R, N) + depth``), the reader may
+read iff ``w - R > 0``: sign bits of registers offset by the constant. Buffer addresses are
+registered pointers stepped modulo the depth. Reads are issued against a credit of the
+:class:`OutputQueue` and their words registered once more on their way to it
+(:data:`READ_DELAY`), so that the consumer's ``ready`` never reaches the buffer or the counters
+and the block RAM's late read data meets no logic.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .datapath import require_positive
+from .datapath import range_bits, register, require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
+from .stream_fifo import StreamFIFOParams
 
-__all__ = ["SlidingWindowParams", "SlidingWindow"]
+__all__ = ["SlidingWindowParams", "SlidingWindow", "WrapCounter", "OutputQueue"]
 
 SLACK = 1   # words of buffer beyond one window's span, see the module docstring
+# Cycles from a read's issue to its word in a flip-flop: the memory's read register, then one of
+# our own, as a block RAM's read data comes out late (5.8 ns after the clock on ECP5).
+READ_DELAY = 2
 
 
 def _pair(value, name):
@@ -129,6 +145,37 @@ class SlidingWindowParams(FeatureMapWords):
         skipped = (self.stride[0] - 1) * self.width * self.folds
         return min(self.span + skipped + SLACK, self.in_words)
 
+    def window_distances(self):
+        """Words from a window's first word to the next window's: within an output row, from
+        the last window of a row to the next row's first, from a frame's last window to the
+        next frame's first."""
+        row = self.width * self.folds
+        last_row = (self.out_height - 1) * self.stride[0] * row
+        last_col = (self.out_width - 1) * self.stride[1] * self.folds
+        return (self.stride[1] * self.folds, self.stride[0] * row - last_col,
+                self.in_words - last_row - last_col)
+
+    def first_window_distance(self):
+        """:meth:`window_distances` entry of a frame's first window."""
+        same_row, next_row, next_frame = self.window_distances()
+        if self.out_width > 1:
+            return same_row
+        return next_row if self.out_height > 1 else next_frame
+
+    def read_steps(self):
+        """Words from one read to the next (negative: back to an older word): within a
+        kernel row, to the next kernel row, and from a window's last word to the next window's
+        first in the three cases of :meth:`window_distances`."""
+        to_next_row = (self.width - self.kernel[1]) * self.folds + 1
+        return (1, to_next_row, *(d - (self.span - 1) for d in self.window_distances()))
+
+    def counter_bounds(self):
+        """Bounds of the engine's two counters (see the module docstring): ``w - R`` lies in
+        ``[lo, hi]`` (at least 1 - the largest step, as a read needs ``w - R >= 1``; at most
+        ``depth``, as a write needs ``w - R < depth``) and ``N + depth - w`` in ``[0, room)``."""
+        longest = max(self.read_steps())
+        return 1 - longest, self.depth, self.depth + max(self.window_distances()) + longest + 1
+
     # Cycle model.
 
     def _window_offsets(self):
@@ -194,9 +241,9 @@ class SlidingWindowParams(FeatureMapWords):
 
     def latency(self):
         """Cycles from a frame's first input word to its first output word (fresh engine):
-        the word is read the cycle after it is written and shows on the output register one
-        cycle later."""
-        return self.issue_cycle(0) + 1
+        the word is read the cycle after it is written and leaves the output queue
+        :meth:`OutputQueue.latency` cycles after it was read."""
+        return self.issue_cycle(0) + OutputQueue.latency(delay=READ_DELAY)
 
     def issue_cycle(self, n):
         """Cycle, counted from the first input word, at which a fresh engine (empty buffer,
@@ -214,29 +261,89 @@ class SlidingWindowParams(FeatureMapWords):
         """First-order estimate.
 
         The buffer: ``depth`` words of ``simd * bits``
-        (:func:`~hwgen.engines.memories.memory_resources`).
-        Flip-flops: four frame-sized word indices (write count, read word, window start, row
-        start), their four buffer addresses, the window position counters, the frame-lead
-        flag and the output valid. LUTs: about one per index bit for each of the adders and
-        comparators on the frame indices (next read/window/row indices, next window start,
-        oldest needed word, write limit and read check: ~9; carry chains) and ~2 per address
-        bit for each modular address update (4), plus a LUT per counter bit (fitted to
-        synth_xilinx on CNV's sliding windows).
+        (:func:`~hwgen.engines.memories.memory_resources`), a register for its read data and
+        the :class:`OutputQueue`. Flip-flops: the window position counters with their "last"
+        flags, the write address (and flag), the read address, the three difference counters
+        and the read's valid pipeline. LUTs: about one per bit of each counter and of each
+        difference counter (an adder whose operand is a mux of constants), two per position
+        flag, three per read address bit (two candidate sums and the choice), one per write
+        address bit (fitted to synth_xilinx on the sliding windows of the networks in
+        networks/).
         """
-        index_bits = max(1, (self.in_words - 1).bit_length())
         addr_bits = max(1, (self.depth - 1).bit_length())
         counter_bits = sum(max(1, (n - 1).bit_length()) for n in (
             self.kernel[1] * self.folds, self.kernel[0], self.out_width, self.out_height))
-        return Resources(
-            lut=9 * (index_bits + 1) + 4 * 2 * addr_bits + counter_bits,
-            ff=4 * index_bits + 4 * addr_bits + counter_bits + 3,
-        ) + memory_resources(self.depth, self.word_bits, writable=True)
+        lo, hi, room = self.counter_bounds()
+        difference_bits = (2 * range_bits(lo - self.depth - 1, hi) + range_bits(-1, room))
+        flags = 5
+        return (Resources(lut=counter_bits + 2 * flags + 4 * addr_bits + difference_bits + 10,
+                          ff=counter_bits + flags + 2 * addr_bits + difference_bits
+                          + READ_DELAY + self.word_bits)
+                + memory_resources(self.depth, self.word_bits, writable=True)
+                + OutputQueue.resources(self.word_bits, READ_DELAY))
 
 
-def _add_mod(value, step, modulus):
-    """``(value + step) % modulus`` for ``0 <= value < modulus`` and a constant ``step``."""
-    total = value + step % modulus
-    return Mux(total >= modulus, total - modulus, total)
+class WrapCounter:
+    """A counter through ``0 .. n - 1`` that wraps to 0, with "at ``n - 1``" kept in a register
+    (``last``), so that the logic it gates starts from flip-flops rather than a comparison."""
+
+    def __init__(self, n, name):
+        self.value = Signal(range(n), name=name)
+        self.last = Signal(init=n == 1, name=f"{name}_last")
+        # `last` after the next step.
+        self.next_last = Mux(self.last, n == 1, self.value == n - 2)
+
+    def step(self):
+        """Statements that advance the counter by one."""
+        return [self.value.eq(Mux(self.last, 0, self.value + 1)), self.last.eq(self.next_last)]
+
+
+class OutputQueue(wiring.Component):
+    """Output stage of an engine whose datapath cannot hold a word once it has started it.
+
+    The engine starts (issues) a word only while ``may_issue``; the word arrives ``delay``
+    cycles later on ``data`` with ``valid`` high, and waits in a
+    :class:`~amaranth.lib.fifo.SyncFIFOBuffered` (registered output) for ``o``. ``may_issue``
+    is a counter of free places, so the consumer's ``o.ready`` drives only the queue's read side
+    and that counter, never the engine's datapath. The queue has ``delay + 3`` places, the round
+    trip from issue to the transfer that frees the place: the engine can issue a word every
+    cycle while ``o`` is ready, and a word issued at cycle t leaves at t + delay + 2 at the
+    earliest.
+    """
+
+    def __init__(self, width, delay):
+        self.width, self.delay = width, delay
+        super().__init__({"issue": In(1), "may_issue": Out(1), "data": In(width),
+                          "valid": In(1), "o": Out(stream.Signature(unsigned(width)))})
+
+    @staticmethod
+    def places(delay):
+        return delay + 3
+
+    @staticmethod
+    def latency(delay):
+        """Cycles from issue to the earliest cycle the word can leave."""
+        return delay + 2
+
+    @staticmethod
+    def resources(width, delay):
+        """The FIFO (:class:`~hwgen.engines.stream_fifo.StreamFIFOParams`) and the credit
+        counter."""
+        places = OutputQueue.places(delay)
+        counter = places.bit_length()
+        return (StreamFIFOParams(width, places).resources()
+                + Resources(lut=2 * counter, ff=counter))
+
+    def elaborate(self, platform):
+        m = Module()
+        places = self.places(self.delay)
+        m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=self.width, depth=places)
+        m.d.comb += [queue.w_en.eq(self.valid), queue.w_data.eq(self.data)]
+        wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
+        free = Signal(range(places + 1), init=places)
+        m.d.sync += free.eq(free - self.issue + (self.o.valid & self.o.ready))
+        m.d.comb += self.may_issue.eq(free != 0)
+        return m
 
 
 class SlidingWindow(wiring.Component):
@@ -254,97 +361,91 @@ class SlidingWindow(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         kh, kw = p.kernel
-        sh, sw = p.stride
-        frame, depth, folds = p.in_words, p.depth, p.folds
-        row_step = sh * p.width * folds            # from one output row's first window to the next
+        depth = p.depth
         m = Module()
 
         m.submodules.buffer = buffer = ram(p.word_bits, depth)
+        # A slot is never written while its word is still to be read, nor read before it is
+        # written, so a read whose word is used never meets a write at its address: synthesis
+        # need not build the read-old-data-on-collision bypass that block RAMs lack (Yosys'
+        # `no_rw_check`; the bypass puts a LUT after the slow block RAM output).
+        buffer.attrs["no_rw_check"] = 1
         wr = buffer.write_port()
-        # No transparency needed: a slot is never written while its old word is still to be read.
+        # Read every cycle at the registered read pointer (no enable to fan out); the word read
+        # at an issue goes to the queue READ_DELAY cycles later.
         rd = buffer.read_port()
+        m.submodules.queue = queue = OutputQueue(p.word_bits, delay=READ_DELAY)
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
 
-        # Writer: frame index and buffer address of the next input word.
-        w_index = Signal(range(frame))
-        w_addr = Signal(range(depth))
-        # Reader: (frame index, buffer address) pointers to the next word to read, to the
-        # current window's first word and to the current output row's first word.
-        read_ptr, win_ptr, row_ptr = ((Signal(range(frame), name=f"{n}_index"),
-                                       Signal(range(depth), name=f"{n}_addr"))
-                                      for n in ("read", "win", "row"))
-        (r_index, r_addr), (win_index, _), (row_index, row_addr) = read_ptr, win_ptr, row_ptr
         # Reader position: word within the kernel row, kernel row, output column and row.
-        col = Signal(range(kw * folds))
-        ky = Signal(range(kh))
-        ox = Signal(range(p.out_width))
-        oy = Signal(range(p.out_height))
-        # Writer's frame minus reader's frame: -1 (the writer still stores the unused tail of
-        # the frame the reader has finished), 0, or +1 (the writer is already in the next one).
-        lead = Signal(signed(2))
+        col, ky = WrapCounter(kw * p.folds, "col"), WrapCounter(kh, "ky")
+        ox, oy = WrapCounter(p.out_width, "ox"), WrapCounter(p.out_height, "oy")
+        window_end = col.last & ky.last
 
-        last_col = col == kw * folds - 1
-        last_ky = ky == kh - 1
-        last_ox = ox == p.out_width - 1
-        last_oy = oy == p.out_height - 1
+        def by_position(f):
+            """``f(step)`` for the step from the current read to the next one, as a mux of
+            constants on the position flags."""
+            steps = p.read_steps()
+            return Mux(~col.last, f(steps[0]), Mux(~ky.last, f(steps[1]),
+                       Mux(~ox.last, f(steps[2]), Mux(~oy.last, f(steps[3]), f(steps[4])))))
 
-        # Oldest word any remaining read needs: the next read, or the next window's start.
-        next_win = Mux(last_ox, Mux(last_oy, frame, row_index + row_step),
-                       win_index + sw * folds)
-        free = Mux(r_index < next_win, r_index, next_win)
+        def by_next_window(f):
+            """``f(distance)`` for the distance from the next window's start to the one after."""
+            to_next = p.window_distances()
+            next_last_oy = Mux(ox.last, oy.next_last, oy.last)
+            return Mux(~ox.next_last, f(to_next[0]),
+                       Mux(~next_last_oy, f(to_next[1]), f(to_next[2])))
 
-        w_ready = (lead < 0) | (w_index + Mux(lead > 0, frame, 0) < free + depth)
-        r_avail = (lead > 0) | ((lead == 0) & (r_index < w_index))
+        # ahead = w - R (written words beyond the next read), kept twice, offset so that its two
+        # tests are sign bits: ahead - 1 >= 0 (the next read is written) and ahead - depth < 0.
+        # room = N + depth - w, offset by one: room - 1 >= 0.
+        ahead_lo, ahead_hi, room_hi = p.counter_bounds()
+        ahead_1 = Signal(range(ahead_lo - 1, ahead_hi), init=-1)
+        ahead_depth = Signal(range(ahead_lo - depth, 1), init=-depth)
+        room_1 = Signal(range(-1, room_hi), init=p.first_window_distance() + depth - 1)
+        readable = ahead_1 >= 0
+        writable = (ahead_depth < 0) & (room_1 >= 0)
 
-        write = Signal()
+        issue, write = Signal(), Signal()
         m.d.comb += [
-            self.i.ready.eq(w_ready),
-            write.eq(self.i.valid & w_ready),
-            wr.en.eq(write),
-            wr.addr.eq(w_addr),
-            wr.data.eq(self.i.payload),
+            issue.eq(readable & queue.may_issue),
+            write.eq(self.i.valid & writable),
+            self.i.ready.eq(writable),
+            queue.issue.eq(issue),
         ]
-        w_wrap = write & (w_index == frame - 1)
+        # The counters move by a constant chosen by (issue, write, position): one adder each.
+        ahead_step = Mux(issue, Mux(write, by_position(lambda s: 1 - s), by_position(lambda s: -s)),
+                         write)
+        room_step = Mux(issue & window_end,
+                        Mux(write, by_next_window(lambda d: d - 1), by_next_window(lambda d: d)),
+                        Mux(write, -1, 0))
+        m.d.sync += [
+            ahead_1.eq(ahead_1 + ahead_step),
+            ahead_depth.eq(ahead_depth + ahead_step),
+            room_1.eq(room_1 + room_step),
+        ]
+
+        # Writer: buffer address of the next input word.
+        w_addr = WrapCounter(depth, "w_addr")
+        m.d.comb += [wr.en.eq(write), wr.addr.eq(w_addr.value), wr.data.eq(self.i.payload)]
         with m.If(write):
-            m.d.sync += [
-                w_index.eq(Mux(w_wrap, 0, w_index + 1)),
-                w_addr.eq(_add_mod(w_addr, 1, depth)),
-            ]
+            m.d.sync += w_addr.step()
 
-        # Output register: the read port's data, held (en low) while downstream stalls.
-        advance = ~self.o.valid | self.o.ready
-        read = advance & r_avail
-        m.d.comb += [
-            rd.en.eq(advance),
-            rd.addr.eq(r_addr),
-            self.o.payload.eq(rd.data),
-        ]
-        with m.If(advance):
-            m.d.sync += self.o.valid.eq(r_avail)
-
-        r_wrap = read & last_col & last_ky & last_ox & last_oy
-        m.d.sync += lead.eq(lead + w_wrap - r_wrap)
-
-        def goto(base, step, *pointers):
-            """Set ``pointers`` to the word ``step`` words after pointer ``base``."""
-            index, addr = base[0] + step, _add_mod(base[1], step, depth)
-            return [stmt for i, a in pointers for stmt in (i.eq(index), a.eq(addr))]
-
-        with m.If(read):
-            with m.If(~last_col):
-                m.d.sync += [col.eq(col + 1), *goto(read_ptr, 1, read_ptr)]
-            with m.Elif(~last_ky):
-                m.d.sync += [col.eq(0), ky.eq(ky + 1),
-                             *goto(read_ptr, (p.width - kw) * folds + 1, read_ptr)]
-            with m.Elif(~last_ox):
-                m.d.sync += [col.eq(0), ky.eq(0), ox.eq(ox + 1),
-                             *goto(win_ptr, sw * folds, read_ptr, win_ptr)]
-            with m.Elif(~last_oy):
-                m.d.sync += [col.eq(0), ky.eq(0), ox.eq(0), oy.eq(oy + 1),
-                             *goto(row_ptr, row_step, read_ptr, win_ptr, row_ptr)]
-            with m.Else():
-                # Next frame: index 0, stored right after this frame's last word.
-                next_frame = _add_mod(row_addr, frame - (p.out_height - 1) * row_step, depth)
-                m.d.sync += [col.eq(0), ky.eq(0), ox.eq(0), oy.eq(0)]
-                m.d.sync += [stmt for i, a in (read_ptr, win_ptr, row_ptr)
-                             for stmt in (i.eq(0), a.eq(next_frame))]
+        # Reader: buffer address of the next word to read, stepped modulo the depth: both
+        # candidate sums in parallel, the wrapped one taken when it is not negative.
+        r_addr = Signal(range(depth))
+        plain = r_addr + by_position(lambda s: s % depth)
+        wrapped = r_addr + by_position(lambda s: s % depth - depth)
+        data = Signal(p.word_bits, reset_less=True)
+        m.d.sync += data.eq(rd.data)
+        m.d.comb += [rd.addr.eq(r_addr), queue.data.eq(data),
+                     queue.valid.eq(register(m, 1, issue, READ_DELAY))]
+        with m.If(issue):
+            m.d.sync += [r_addr.eq(Mux(wrapped >= 0, wrapped, plain)), *col.step()]
+            with m.If(col.last):
+                m.d.sync += ky.step()
+                with m.If(ky.last):
+                    m.d.sync += ox.step()
+                    with m.If(ox.last):
+                        m.d.sync += oy.step()
         return m

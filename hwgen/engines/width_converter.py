@@ -82,18 +82,19 @@ class WidthConverterParams:
         """First-order estimate, summed over the stages.
 
         Serializer of an ``W``-bit word into ``n`` pieces: ``W`` data flip-flops, one LUT per
-        data bit (a 2:1 mux between loading the input and shifting, the enable going to the
-        flip-flop's CE), plus a piece counter of ``bit_length(n)`` bits (about two LUTs per bit
-        for the decrement and the zero/one tests). Deserializer into a ``W``-bit word: ``W``
-        flip-flops wired as a shift register with clock enable (no data LUTs), plus the same
-        counter. No RAM, no DSP.
+        data bit below the top piece (a 2:1 mux between loading the input and shifting, the
+        enable going to the flip-flop's CE; the top piece only loads or clears, which the
+        flip-flop's reset does), plus a piece counter of ``bit_length(n)`` bits (about two
+        LUTs per bit for the decrement and the zero/one tests). Deserializer into a ``W``-bit
+        word: ``W`` flip-flops wired as a shift register with clock enable (no data LUTs),
+        plus the same counter. No RAM, no DSP.
         """
         total = Resources()
         for i, o in self.stages:
             pieces = max(i, o) // min(i, o)
             counter = pieces.bit_length()
             width = max(i, o) * self.elem_bits
-            data_luts = width if i > o else 0
+            data_luts = width - width // pieces if i > o else 0
             total += Resources(lut=data_luts + 2 * counter + 2, ff=width + counter)
         return total
 
@@ -113,7 +114,7 @@ class Serializer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         piece = self.width // self.pieces
-        data = Signal(self.width)
+        data = Signal(self.width, reset_less=True)
         left = Signal(range(self.pieces + 1))   # pieces of `data` not yet sent
 
         m.d.comb += [
@@ -143,7 +144,7 @@ class Deserializer(wiring.Component):
         # Inputs enter at the top and shift down: after `pieces` of them the first is at bit 0.
         # The output register is the shift register itself; a new input may shift in only as
         # the complete word leaves.
-        data = Signal(self.width * self.pieces)
+        data = Signal(self.width * self.pieces, reset_less=True)
         have = Signal(range(self.pieces + 1))   # inputs collected in `data`
         full = have == self.pieces
 
