@@ -8,8 +8,8 @@ from amaranth.back import verilog
 
 from hwgen import golden
 from hwgen.datatypes import DataType, pack
-from hwgen.engines.sliding_window import (READ_DELAY, OutputQueue, SlidingWindow,
-                                          SlidingWindowParams)
+from hwgen.engines.credits import credits_for
+from hwgen.engines.sliding_window import READ_DELAY, SlidingWindow, SlidingWindowParams
 from hwgen.simulation.streams import run_stream
 
 DTYPES = ["BINARY", "BIPOLAR", "UINT1", "UINT2", "UINT3", "UINT5", "UINT8",
@@ -143,7 +143,7 @@ def test_line_buffer_not_frame_buffer():
     # The line buffer, and the output queue's few words.
     assert memory_bits(SlidingWindow(params)) == {
         "buffer": params.depth * params.word_bits,
-        "storage": (OutputQueue.places(READ_DELAY) - 1) * params.word_bits}
+        "storage": (credits_for(READ_DELAY, 1) - 1) * params.word_bits}
     assert params.depth * 7 < params.in_words
     # 135 words of 64 bits: two 512 x 36 block RAMs (LUT RAM would take three banks of 22
     # RAM64M).

@@ -14,8 +14,8 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .memories import lutram_luts
 from .resources import Resources
+from .stream_fifo import StreamFIFOParams
 
 __all__ = ["QUEUE_LATENCY", "credits_for", "queue_resources", "OutputQueue"]
 
@@ -26,7 +26,8 @@ QUEUE_LATENCY = 2
 
 def credits_for(latency, interval):
     """Credits that let a pipeline of ``latency`` cycles (issue to queue write) issue one output
-    word every ``interval`` cycles without waiting, when nothing stalls downstream.
+    word every ``interval`` cycles without waiting, when nothing stalls downstream (and the
+    queue's depth: see :class:`OutputQueue`).
 
     A credit taken at cycle t comes back usable at t + latency + QUEUE_LATENCY + 1 (the word
     leaves the queue, the counter counts it, the flag shows it), and in the meantime
@@ -35,12 +36,11 @@ def credits_for(latency, interval):
 
 
 def queue_resources(width, credits):
-    """First-order cost of an :class:`OutputQueue`: the FIFO's memory of ``credits`` words in
-    LUT RAM, its output register, pointers and level, and the credit counter."""
-    ptr = max(1, (credits - 1).bit_length())
-    control = 4 * ptr + 3 * (credits + 1).bit_length() + 4
-    return Resources(lut=lutram_luts(credits, width) + control,
-                     ff=width + 2 * ptr + 2 * (credits + 1).bit_length() + 2)
+    """First-order cost of an :class:`OutputQueue`: its FIFO
+    (:class:`~hwgen.engines.stream_fifo.StreamFIFOParams`) and the credit counter and flag."""
+    counter = (credits + 1).bit_length()
+    return (StreamFIFOParams(width, credits).resources()
+            + Resources(lut=2 * counter + 2, ff=counter + 1))
 
 
 class OutputQueue(wiring.Component):
@@ -51,8 +51,11 @@ class OutputQueue(wiring.Component):
     each written on the cycle ``w.valid`` is high; there are never more of them in flight or
     queued than credits taken. ``o``: the words, in order, as a stream.
 
-    The FIFO is one word deeper than the credits: SyncFIFOBuffered refuses a write while its
-    memory is full even if its output register is empty (the cycle a word moves between them).
+    The FIFO holds ``credits`` words. SyncFIFOBuffered refuses a write while its memory (all
+    but one word) is full even when its output register is empty, which happens only in the
+    cycle after a write into an empty FIFO; so it never refuses one here as long as two writes
+    in consecutive cycles imply three or more credits, as :func:`credits_for` gives (fewer
+    than three credits means an interval of two cycles or more between writes).
     """
 
     def __init__(self, width, credits):
@@ -67,7 +70,7 @@ class OutputQueue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=self.width,
-                                                          depth=self.credits + 1)
+                                                          depth=self.credits)
         m.d.comb += [queue.w_data.eq(self.w.payload), queue.w_en.eq(self.w.valid)]
         wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
 

@@ -13,7 +13,7 @@ from amaranth import Cat, Const, Mux, Shape, Signal
 
 from .resources import Resources
 
-__all__ = ["FANIN", "require_positive", "elements", "value_of", "register", "counter",
+__all__ = ["FANIN", "require_positive", "elements", "value_of", "register", "Counter", "counter",
            "tree_levels", "sum_tree", "range_bits", "tree_resources"]
 
 # LUTs of a popcount tree per LUT of an adder tree of the same plan: synth_xilinx packs a
@@ -58,21 +58,33 @@ def register(m, value, stages=1, shape=None, *, reset=False):
     return value
 
 
-def counter(m, advance, modulus, name):
-    """A counter modulo ``modulus`` that steps on the cycles ``advance`` is high.
+class Counter:
+    """A counter through ``0 .. modulus - 1`` that wraps to 0, with the flags ``first`` (value
+    is 0) and ``last`` (value is ``modulus - 1``) kept in registers beside it, so that the logic
+    they gate (a stream's ready, a memory's enable) starts from flip-flops rather than from a
+    comparator. ``next_last`` is what ``last`` becomes after a step; :meth:`step` gives the
+    statements of one step."""
 
-    Returns ``(value, first, last)``: the count and two registered flags, ``value == 0`` and
-    ``value == modulus - 1``, kept beside it so that the logic that depends on them (a
-    stream's ready, a memory's write enable) does not wait for a comparator.
-    """
-    value = Signal(range(modulus), name=name)
-    first = Signal(init=1, name=f"{name}_first")
-    last = Signal(init=modulus == 1, name=f"{name}_last")
-    if modulus > 1:
-        with m.If(advance):
-            m.d.sync += [value.eq(Mux(last, 0, value + 1)), first.eq(last),
-                         last.eq(value == modulus - 2)]
-    return value, first, last
+    def __init__(self, modulus, name):
+        self.modulus = modulus
+        self.value = Signal(range(modulus), name=name)
+        self.first = Signal(init=1, name=f"{name}_first")
+        self.last = Signal(init=modulus == 1, name=f"{name}_last")
+        self.next_last = Mux(self.last, modulus == 1, self.value == modulus - 2)
+
+    def step(self):
+        """Statements that advance the counter by one (for ``m.d.sync``)."""
+        return [self.value.eq(Mux(self.last, 0, self.value + 1)), self.first.eq(self.last),
+                self.last.eq(self.next_last)]
+
+
+def counter(m, advance, modulus, name):
+    """A :class:`Counter` that steps on the cycles ``advance`` is high; returns its ``(value,
+    first, last)``."""
+    count = Counter(modulus, name)
+    with m.If(advance):
+        m.d.sync += count.step()
+    return count.value, count.first, count.last
 
 
 def _tree_plan(terms):

@@ -18,10 +18,11 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .datapath import require_positive
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
+from .datapath import Counter, require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
-from .sliding_window import READ_DELAY, OutputQueue, SlidingWindow, SlidingWindowParams, WrapCounter
+from .sliding_window import READ_DELAY, SlidingWindow, SlidingWindowParams
 
 __all__ = ["MaxPoolParams", "MaxPool", "RunningMax"]
 
@@ -86,10 +87,10 @@ class MaxPoolParams:
         """Cycles from a frame's first input word to its first output word (fresh engine):
         the sliding window's read of the first window's last word of channel group 0, then
         through the sliding window's output queue, and through RunningMax, whose output queue
-        it enters one cycle after it is accepted (:meth:`OutputQueue.latency` of each)."""
+        it enters one cycle after it is accepted (:mod:`~hwgen.engines.credits`)."""
         kh, kw = self.kernel
         return (self.window.issue_cycle((kh * kw - 1) * self.folds)
-                + OutputQueue.latency(delay=READ_DELAY) + OutputQueue.latency(delay=1))
+                + READ_DELAY + QUEUE_LATENCY + 1 + QUEUE_LATENCY)
 
     def resources(self):
         """The sliding window's estimate plus RunningMax's: ``folds`` partial maxima of
@@ -104,7 +105,7 @@ class MaxPoolParams:
         compare = self.word_bits * (1 if self.dtype.bits <= 2 else 2)
         reduce = (Resources(lut=compare + 2 * counter_bits,
                             ff=self.word_bits + counter_bits + fold_bits + 6)
-                  + OutputQueue.resources(self.word_bits, delay=1))
+                  + queue_resources(self.word_bits, credits_for(1, 1)))
         if kh * kw > 1:
             reduce += memory_resources(self.folds, self.word_bits, writable=True)
         return self.window.resources() + reduce
@@ -118,7 +119,7 @@ class RunningMax(wiring.Component):
     words. The ``folds`` partial maxima in flight live in a small memory, read (free-running)
     at the fold of the word on the input, so that it is on the read port's output when the
     accepted word reaches the compare stage in the next cycle. Finished maxima go to an
-    :class:`~hwgen.engines.sliding_window.OutputQueue`; a word that finishes one is accepted
+    :class:`~hwgen.engines.credits.OutputQueue`; a word that finishes one is accepted
     only while the queue has room for it, every other word every cycle.
     """
 
@@ -132,25 +133,24 @@ class RunningMax(wiring.Component):
         kh, kw = p.kernel
         positions, bits = kh * kw, p.dtype.bits
         m = Module()
-        m.submodules.queue = queue = OutputQueue(p.word_bits, delay=1)
+        m.submodules.queue = queue = OutputQueue(p.word_bits, credits_for(1, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Fold and kernel position of the word on the input.
-        fold, pos = WrapCounter(p.folds, "fold"), WrapCounter(positions, "pos")
-        first_pos = Signal(init=1)
-        m.d.comb += self.i.ready.eq(~pos.last | queue.may_issue)
+        fold, pos = Counter(p.folds, "fold"), Counter(positions, "pos")
+        m.d.comb += self.i.ready.eq(~pos.last | queue.available)
         accept = self.i.valid & self.i.ready
-        m.d.comb += queue.issue.eq(accept & pos.last)
+        m.d.comb += queue.take.eq(accept & pos.last)
         with m.If(accept):
             m.d.sync += fold.step()
             with m.If(fold.last):
-                m.d.sync += [*pos.step(), first_pos.eq(pos.last)]
+                m.d.sync += pos.step()
 
         # Compare stage, free-running: the accepted word and its position.
         x = Signal(p.word_bits, reset_less=True)
         x_fold = Signal(range(p.folds), reset_less=True)
         x_first, x_last, x_valid = Signal(reset_less=True), Signal(reset_less=True), Signal()
-        m.d.sync += [x.eq(self.i.payload), x_fold.eq(fold.value), x_first.eq(first_pos),
+        m.d.sync += [x.eq(self.i.payload), x_fold.eq(fold.value), x_first.eq(pos.first),
                      x_last.eq(pos.last), x_valid.eq(accept)]
 
         if positions == 1:
@@ -179,7 +179,7 @@ class RunningMax(wiring.Component):
                 wr.addr.eq(x_fold),
                 wr.data.eq(result),
             ]
-        m.d.comb += [queue.data.eq(result), queue.valid.eq(x_valid & x_last)]
+        m.d.comb += [queue.w.payload.eq(result), queue.w.valid.eq(x_valid & x_last)]
         return m
 
 

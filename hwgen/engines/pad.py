@@ -18,9 +18,10 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
+from .datapath import Counter, require_positive
 from .resources import Resources
-from .datapath import require_positive
-from .sliding_window import FeatureMapWords, OutputQueue, WrapCounter
+from .sliding_window import FeatureMapWords
 
 __all__ = ["PadParams", "Pad"]
 
@@ -73,8 +74,8 @@ class PadParams(FeatureMapWords):
 
     def latency(self):
         """Cycles from an interior word's input transfer to the earliest cycle it leaves: it
-        enters the output queue in the cycle it arrives (:meth:`OutputQueue.latency`)."""
-        return OutputQueue.latency(delay=0)
+        enters the output queue in the cycle it arrives (:mod:`~hwgen.engines.credits`)."""
+        return QUEUE_LATENCY
 
     def resources(self):
         """First-order estimate: row, column and fold counters with their "last" flags (one
@@ -84,7 +85,7 @@ class PadParams(FeatureMapWords):
         counter_bits = sum(max(1, (n - 1).bit_length())
                            for n in (self.out_height, self.out_width, self.folds))
         return (Resources(lut=2 * counter_bits + self.word_bits, ff=counter_bits + 6)
-                + OutputQueue.resources(self.word_bits, delay=0))
+                + queue_resources(self.word_bits, credits_for(0, 1)))
 
 
 class Pad(wiring.Component):
@@ -99,11 +100,11 @@ class Pad(wiring.Component):
         p = self.params
         top, _, left, _ = p.pads
         m = Module()
-        m.submodules.queue = queue = OutputQueue(p.word_bits, delay=0)
+        m.submodules.queue = queue = OutputQueue(p.word_bits, credits_for(0, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
-        y, x = WrapCounter(p.out_height, "y"), WrapCounter(p.out_width, "x")
-        fold = WrapCounter(p.folds, "fold")
+        y, x = Counter(p.out_height, "y"), Counter(p.out_width, "x")
+        fold = Counter(p.folds, "fold")
         # Registered: the position is in the input's rows, in its columns; it precedes the
         # frame's first interior word (whose border waits for that word, so that no output
         # appears for a frame that has not started: the engine is idle between frames).
@@ -111,12 +112,12 @@ class Pad(wiring.Component):
         leading = Signal(init=top > 0 or left > 0)
         inside = in_rows & in_cols
 
-        issue = queue.may_issue & (~(inside | leading) | self.i.valid)
+        issue = queue.available & (~(inside | leading) | self.i.valid)
         m.d.comb += [
-            self.i.ready.eq(inside & queue.may_issue),
-            queue.issue.eq(issue),
-            queue.valid.eq(issue),
-            queue.data.eq(Mux(inside, self.i.payload, 0)),
+            self.i.ready.eq(inside & queue.available),
+            queue.take.eq(issue),
+            queue.w.valid.eq(issue),
+            queue.w.payload.eq(Mux(inside, self.i.payload, 0)),
         ]
 
         def entering(counter, start, size, flag):

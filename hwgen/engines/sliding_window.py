@@ -37,16 +37,16 @@ from dataclasses import dataclass
 
 import numpy as np
 from amaranth.hdl import Module, Mux, Signal, unsigned
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .datapath import range_bits, register, require_positive
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
+from .datapath import Counter, range_bits, register, require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
-from .stream_fifo import StreamFIFOParams
 
-__all__ = ["SlidingWindowParams", "SlidingWindow", "WrapCounter", "OutputQueue"]
+__all__ = ["SlidingWindowParams", "SlidingWindow"]
 
 SLACK = 1   # words of buffer beyond one window's span, see the module docstring
 # Cycles from a read's issue to its word in a flip-flop: the memory's read register, then one of
@@ -242,8 +242,8 @@ class SlidingWindowParams(FeatureMapWords):
     def latency(self):
         """Cycles from a frame's first input word to its first output word (fresh engine):
         the word is read the cycle after it is written and leaves the output queue
-        :meth:`OutputQueue.latency` cycles after it was read."""
-        return self.issue_cycle(0) + OutputQueue.latency(delay=READ_DELAY)
+        ``READ_DELAY + QUEUE_LATENCY`` cycles after it was read (:mod:`~hwgen.engines.credits`)."""
+        return self.issue_cycle(0) + READ_DELAY + QUEUE_LATENCY
 
     def issue_cycle(self, n):
         """Cycle, counted from the first input word, at which a fresh engine (empty buffer,
@@ -280,70 +280,7 @@ class SlidingWindowParams(FeatureMapWords):
                           ff=counter_bits + flags + 2 * addr_bits + difference_bits
                           + READ_DELAY + self.word_bits)
                 + memory_resources(self.depth, self.word_bits, writable=True)
-                + OutputQueue.resources(self.word_bits, READ_DELAY))
-
-
-class WrapCounter:
-    """A counter through ``0 .. n - 1`` that wraps to 0, with "at ``n - 1``" kept in a register
-    (``last``), so that the logic it gates starts from flip-flops rather than a comparison."""
-
-    def __init__(self, n, name):
-        self.value = Signal(range(n), name=name)
-        self.last = Signal(init=n == 1, name=f"{name}_last")
-        # `last` after the next step.
-        self.next_last = Mux(self.last, n == 1, self.value == n - 2)
-
-    def step(self):
-        """Statements that advance the counter by one."""
-        return [self.value.eq(Mux(self.last, 0, self.value + 1)), self.last.eq(self.next_last)]
-
-
-class OutputQueue(wiring.Component):
-    """Output stage of an engine whose datapath cannot hold a word once it has started it.
-
-    The engine starts (issues) a word only while ``may_issue``; the word arrives ``delay``
-    cycles later on ``data`` with ``valid`` high, and waits in a
-    :class:`~amaranth.lib.fifo.SyncFIFOBuffered` (registered output) for ``o``. ``may_issue``
-    is a counter of free places, so the consumer's ``o.ready`` drives only the queue's read side
-    and that counter, never the engine's datapath. The queue has ``delay + 3`` places, the round
-    trip from issue to the transfer that frees the place: the engine can issue a word every
-    cycle while ``o`` is ready, and a word issued at cycle t leaves at t + delay + 2 at the
-    earliest.
-    """
-
-    def __init__(self, width, delay):
-        self.width, self.delay = width, delay
-        super().__init__({"issue": In(1), "may_issue": Out(1), "data": In(width),
-                          "valid": In(1), "o": Out(stream.Signature(unsigned(width)))})
-
-    @staticmethod
-    def places(delay):
-        return delay + 3
-
-    @staticmethod
-    def latency(delay):
-        """Cycles from issue to the earliest cycle the word can leave."""
-        return delay + 2
-
-    @staticmethod
-    def resources(width, delay):
-        """The FIFO (:class:`~hwgen.engines.stream_fifo.StreamFIFOParams`) and the credit
-        counter."""
-        places = OutputQueue.places(delay)
-        counter = places.bit_length()
-        return (StreamFIFOParams(width, places).resources()
-                + Resources(lut=2 * counter, ff=counter))
-
-    def elaborate(self, platform):
-        m = Module()
-        places = self.places(self.delay)
-        m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=self.width, depth=places)
-        m.d.comb += [queue.w_en.eq(self.valid), queue.w_data.eq(self.data)]
-        wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
-        free = Signal(range(places + 1), init=places)
-        m.d.sync += free.eq(free - self.issue + (self.o.valid & self.o.ready))
-        m.d.comb += self.may_issue.eq(free != 0)
-        return m
+                + queue_resources(self.word_bits, credits_for(READ_DELAY, 1)))
 
 
 class SlidingWindow(wiring.Component):
@@ -374,12 +311,12 @@ class SlidingWindow(wiring.Component):
         # Read every cycle at the registered read pointer (no enable to fan out); the word read
         # at an issue goes to the queue READ_DELAY cycles later.
         rd = buffer.read_port()
-        m.submodules.queue = queue = OutputQueue(p.word_bits, delay=READ_DELAY)
+        m.submodules.queue = queue = OutputQueue(p.word_bits, credits_for(READ_DELAY, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Reader position: word within the kernel row, kernel row, output column and row.
-        col, ky = WrapCounter(kw * p.folds, "col"), WrapCounter(kh, "ky")
-        ox, oy = WrapCounter(p.out_width, "ox"), WrapCounter(p.out_height, "oy")
+        col, ky = Counter(kw * p.folds, "col"), Counter(kh, "ky")
+        ox, oy = Counter(p.out_width, "ox"), Counter(p.out_height, "oy")
         window_end = col.last & ky.last
 
         def by_position(f):
@@ -408,10 +345,10 @@ class SlidingWindow(wiring.Component):
 
         issue, write = Signal(), Signal()
         m.d.comb += [
-            issue.eq(readable & queue.may_issue),
+            issue.eq(readable & queue.available),
             write.eq(self.i.valid & writable),
             self.i.ready.eq(writable),
-            queue.issue.eq(issue),
+            queue.take.eq(issue),
         ]
         # The counters move by a constant chosen by (issue, write, position): one adder each.
         ahead_step = Mux(issue, Mux(write, by_position(lambda s: 1 - s), by_position(lambda s: -s)),
@@ -426,7 +363,7 @@ class SlidingWindow(wiring.Component):
         ]
 
         # Writer: buffer address of the next input word.
-        w_addr = WrapCounter(depth, "w_addr")
+        w_addr = Counter(depth, "w_addr")
         m.d.comb += [wr.en.eq(write), wr.addr.eq(w_addr.value), wr.data.eq(self.i.payload)]
         with m.If(write):
             m.d.sync += w_addr.step()
@@ -438,8 +375,8 @@ class SlidingWindow(wiring.Component):
         wrapped = r_addr + by_position(lambda s: s % depth - depth)
         data = Signal(p.word_bits, reset_less=True)
         m.d.sync += data.eq(rd.data)
-        m.d.comb += [rd.addr.eq(r_addr), queue.data.eq(data),
-                     queue.valid.eq(register(m, 1, issue, READ_DELAY))]
+        m.d.comb += [rd.addr.eq(r_addr), queue.w.payload.eq(data),
+                     queue.w.valid.eq(register(m, issue, READ_DELAY, reset=True))]
         with m.If(issue):
             m.d.sync += [r_addr.eq(Mux(wrapped >= 0, wrapped, plain)), *col.step()]
             with m.If(col.last):
