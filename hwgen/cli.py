@@ -374,13 +374,14 @@ def build_parser():
     sim.set_defaults(run=cmd_sim)
 
     est = commands.add_parser("estimate", help="synthesize the design with Yosys: resources "
-                              "per engine, beside the models'")
+                              "per engine, beside the models', and logic depth")
     est.add_argument("network", help="network description (.yaml)")
     est.add_argument("--target", choices=sorted(TARGETS), default="xc7",
                      help="FPGA family (default xc7: Xilinx 7-series)")
     est.add_argument("--pnr", action="store_true",
                      help="also place and route (ecp5, ice40; needs yowasp-nextpnr-<target>) "
-                          "and report the clock achieved against --clock")
+                          "and report the clock achieved against --clock, and its critical "
+                          "path")
     add_folding_options(est)
     est.add_argument("--json", action="store_true", help="print one JSON object")
     est.set_defaults(run=cmd_estimate)

