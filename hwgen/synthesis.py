@@ -43,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from itertools import groupby
 from pathlib import Path
 
 from .external import cache_root, wait_with_progress
@@ -199,8 +200,8 @@ def synthesize(verilog, top, target="xc7", *, units=(), cache_dir=None, progress
         unit_cells = _selected_cells(work / "units.json") if units else {}
         path_cells = _selected_cells(work / "path.json")
         path = {**flow.depth(path_cells.get(top, {})),
-                "modules": _merge_repeats(module_of(cell, modules, top)
-                                          for cell in _ltp_cells(work / "path.txt"))}
+                "modules": [module for module, _ in groupby(
+                    module_of(cell, modules, top) for cell in _ltp_cells(work / "path.txt"))]}
     unit_paths = {unit: flow.depth(unit_cells.get(unit, {})) for unit in units}
     seconds = time.monotonic() - start
     _save(entry, {"target": target, "top": top, "seconds": seconds, "modules": modules,
@@ -241,14 +242,6 @@ def _ltp_cells(ltp_log):
     """The cells of the path that ``ltp`` printed (``N: signal (via cell)``), in order."""
     return [match["cell"] for line in ltp_log.read_text().splitlines()
             if (match := _LTP_STEP.fullmatch(line))]
-
-
-def _merge_repeats(items):
-    merged = []
-    for item in items:
-        if not merged or merged[-1] != item:
-            merged.append(item)
-    return merged
 
 
 def module_of(cell, modules, top):
@@ -332,7 +325,8 @@ def _critical_path(report):
     steps = max(clocked, key=lambda steps: sum(step["delay"] for step in steps))
     routing = sum(step["delay"] for step in steps if step["type"] == "routing")
     delay = sum(step["delay"] for step in steps)
-    cells = _merge_repeats(step["from"]["cell"] for step in steps if step["type"] != "routing")
+    cells = [cell for cell, _ in groupby(step["from"]["cell"] for step in steps
+                                         if step["type"] != "routing")]
     return {"delay_ns": round(delay, 3), "logic_ns": round(delay - routing, 3),
             "routing_ns": round(routing, 3),
             "logic_cells": sum(step["type"] == "logic" for step in steps),

@@ -8,6 +8,8 @@ each engine and of the whole design; with place and route, the clock achieved an
 path. Both name the engines (nodes) a path starts in, ends in and passes through.
 """
 
+from itertools import groupby
+
 from ..engines.resources import Resources
 from ..synthesis import group_of, module_of, place_and_route, synthesize
 
@@ -28,11 +30,8 @@ def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progre
     def engines(modules):
         """``from``, ``to`` and ``through`` (the engines between) of a path through
         ``modules``, in order; None stands for the top level (glue outside every engine)."""
-        nodes = []
-        for module in modules:
-            node = group_of(module, prefix, names)
-            if not nodes or nodes[-1] != node:
-                nodes.append(node)
+        nodes = [node for node, _ in groupby(group_of(module, prefix, names)
+                                             for module in modules)]
         if not nodes:
             return {"from": None, "to": None, "through": []}
         return {"from": nodes[0], "to": nodes[-1], "through": nodes[1:-1]}
