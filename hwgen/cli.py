@@ -260,34 +260,58 @@ def cmd_estimate(args):
         print(json.dumps(report, indent=2))
         return 0
 
-    def row(name, kind, synth, model):
+    def row(name, kind, synth, model, timing=None):
         cells = {"name": name, "kind": kind, "lut": synth["lut"], "lutram": synth["lutram"],
                  "ff": synth["ff"], "carry": synth["carry"], "bram18": f"{synth['bram18']:g}",
                  "dsp": synth["dsp"]}
         if model is not None:
             cells.update(lut_model=model["lut"], ff_model=model["ff"],
                          bram18_model=model["bram18"])
+        if timing is not None:
+            cells.update(timing)
         return cells
 
-    rows = [row(n["name"], n["kind"], n["synthesis"], n["model"]) for n in report["nodes"]]
+    rows = [row(n["name"], n["kind"], n["synthesis"], n["model"], n["timing"])
+            for n in report["nodes"]]
     rows.append(row("(top level)", "", report["top_level"], None))
-    rows.append(row("total", "", report["totals"], report["model_totals"]))
+    rows.append(row("total", "", report["totals"], report["model_totals"], report["timing"]))
     columns = [("name", "node"), ("kind", "kind"), ("lut", "LUT"), ("lut_model", "(model)"),
                ("lutram", "of which RAM"), ("ff", "FF"), ("ff_model", "(model)"),
                ("carry", "carry"), ("bram18", "BRAM18"), ("bram18_model", "(model)"),
-               ("dsp", "DSP")]
+               ("dsp", "DSP"), ("lut_levels", "path LUT"), ("mux_cells", "path mux"),
+               ("carry_cells", "path carry")]
     when = "cached" if report["cached"] else f"{report['synthesis_seconds']} s"
     print(f"{report['network']}: {report['family']}, Yosys `{report['script']}` ({when})")
     print(format_table(rows, columns))
-    totals = report["totals"]
+    totals, timing = report["totals"], report["timing"]
     print(f"total: {totals['lut']} LUT, {totals['ff']} FF, {totals['bram36']:g} BRAM36 "
           f"({totals['bram_kbit']} kbit), {totals['dsp']} DSP")
+    print(f"longest register-to-register path: {timing['lut_levels']} LUT levels, "
+          f"{timing['mux_cells']} wide multiplexers, {timing['carry_cells']} carry cells; "
+          + path_engines(timing))
     pnr = report.get("place_and_route")
     if pnr:
-        print(f"place and route on {pnr['device']}: {pnr['fmax_mhz']} MHz achieved "
-              f"(constraint {args.clock} MHz" + (", cached)" if pnr["cached"] else
-                                                 f", {pnr['seconds']} s)"))
+        clock = ("no clocked path" if pnr["fmax_mhz"] is None else
+                 f"{pnr['fmax_mhz']} MHz achieved, {'met' if pnr['met'] else 'MISSED'} the "
+                 f"{pnr['clock_mhz']:g} MHz constraint")
+        print(f"place and route on {pnr['device']}: {clock}"
+              + (" (cached)" if pnr["cached"] else f" ({pnr['seconds']} s)"))
+        critical = pnr["critical_path"]
+        if critical:
+            print(f"critical path: {critical['delay_ns']:.2f} ns ({critical['logic_ns']:.2f} "
+                  f"logic, {critical['routing_ns']:.2f} routing), {critical['cells']} logic "
+                  f"cells; " + path_engines(critical))
     return 0
+
+
+def path_engines(path):
+    """Where a path of ``hwgen estimate`` runs: "in X" or "from X through Y, Z to W"."""
+    def name(node):
+        return node or "(top level)"
+    if path["from"] == path["to"] and not path["through"]:
+        return f"in {name(path['from'])}"
+    through = f" through {', '.join(map(name, path['through']))}" if path["through"] else ""
+    return f"from {name(path['from'])}{through} to {name(path['to'])}"
 
 
 def add_folding_options(parser):
@@ -350,13 +374,14 @@ def build_parser():
     sim.set_defaults(run=cmd_sim)
 
     est = commands.add_parser("estimate", help="synthesize the design with Yosys: resources "
-                              "per engine, beside the models'")
+                              "per engine, beside the models', and logic depth")
     est.add_argument("network", help="network description (.yaml)")
     est.add_argument("--target", choices=sorted(TARGETS), default="xc7",
                      help="FPGA family (default xc7: Xilinx 7-series)")
     est.add_argument("--pnr", action="store_true",
                      help="also place and route (ecp5, ice40; needs yowasp-nextpnr-<target>) "
-                          "and report the clock achieved against --clock")
+                          "and report the clock achieved against --clock, and its critical "
+                          "path")
     add_folding_options(est)
     est.add_argument("--json", action="store_true", help="print one JSON object")
     est.set_defaults(run=cmd_estimate)

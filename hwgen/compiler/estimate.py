@@ -1,22 +1,41 @@
-"""``hwgen estimate``: a design's resources from synthesis, per engine, beside the models'.
+"""``hwgen estimate``: a design's resources and logic depth from synthesis, per engine, beside
+the models'.
 
 The analytic models (each engine's ``resources()``) are what folding decides with; synthesis
 (:mod:`hwgen.synthesis`) is what the user pays. Showing both per node keeps the models honest.
+Every run also reports the longest register-to-register path, in LUT levels and carry cells, of
+each engine and of the whole design; with place and route, the clock achieved and its critical
+path. Both name the engines (nodes) a path starts in, ends in and passes through.
 """
 
+from itertools import groupby
+
 from ..engines.resources import Resources
-from ..synthesis import place_and_route, synthesize
+from ..synthesis import group_of, module_of, place_and_route, synthesize
 
 __all__ = ["estimate"]
 
 
 def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progress=None):
-    """A JSON-ready report: synthesis figures per node and in total, the models' beside them;
-    with ``pnr_clock_mhz``, also place and route at that clock (``place_and_route``)."""
+    """A JSON-ready report: synthesis figures and logic depth (``timing``) per node and in
+    total, the models' figures beside them; with ``pnr_clock_mhz``, also place and route at
+    that clock (``place_and_route``: achieved ``fmax_mhz``, ``met``, ``critical_path``)."""
     verilog = design.verilog()
-    result = synthesize(verilog, design.top_name, target, cache_dir=cache_dir, progress=progress)
+    prefix = f"{design.top_name}.pipeline."
     names = [node.name for node in design.nodes]
-    synthesized = result.by_prefix(f"{design.top_name}.pipeline.", names)
+    result = synthesize(verilog, design.top_name, target, units=[prefix + n for n in names],
+                        cache_dir=cache_dir, progress=progress)
+    synthesized = result.by_prefix(prefix, names)
+
+    def engines(modules):
+        """``from``, ``to`` and ``through`` (the engines between) of a path through
+        ``modules``, in order; None stands for the top level (glue outside every engine)."""
+        nodes = [node for node, _ in groupby(group_of(module, prefix, names)
+                                             for module in modules)]
+        if not nodes:
+            return {"from": None, "to": None, "through": []}
+        return {"from": nodes[0], "to": nodes[-1], "through": nodes[1:-1]}
+
     nodes, model_totals = [], Resources()
     for node in design.nodes:
         model = node.resources()
@@ -25,7 +44,9 @@ def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progre
         if getattr(node.params, "style", None):
             engine += f" ({node.params.style})"
         nodes.append({"name": node.name, "kind": node.kind, "engine": engine,
-                      "synthesis": synthesized[node.name], "model": model.as_dict()})
+                      "synthesis": synthesized[node.name], "model": model.as_dict(),
+                      "timing": result.unit_paths[prefix + node.name]})
+    path = result.path
     report = {
         "network": design.network.name,
         "top": design.top_name,
@@ -37,10 +58,21 @@ def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progre
         "totals": result.totals(),
         "model_totals": model_totals.as_dict(),
         "top_level": synthesized[None],
+        "timing": {**{k: v for k, v in path.items() if k != "modules"},
+                   **engines(path["modules"])},
         "nodes": nodes,
     }
     if pnr_clock_mhz is not None:
-        report["place_and_route"] = place_and_route(verilog, design.top_name, target,
-                                                    pnr_clock_mhz, cache_dir=cache_dir,
-                                                    progress=progress)
+        pnr = place_and_route(verilog, design.top_name, target, pnr_clock_mhz,
+                              cache_dir=cache_dir, progress=progress)
+        critical = pnr["critical_path"]
+        if critical is not None:
+            cells = critical["cells"]
+            critical = {**{k: critical[k] for k in ("delay_ns", "logic_ns", "routing_ns")},
+                        "cells": critical["logic_cells"],
+                        **engines(module_of(cell, result.modules, design.top_name)
+                                  for cell in cells),
+                        "from_cell": cells[0] if cells else None,
+                        "to_cell": cells[-1] if cells else None}
+        report["place_and_route"] = {**pnr, "critical_path": critical}
     return report
