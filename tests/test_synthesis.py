@@ -177,17 +177,13 @@ class _Bench(wiring.Component):
 # The engines whose logic depth is checked, by network and node: all of the mini-MLP's (its
 # synthesis is shared with test_other_families), and small ones of other networks.
 DEPTH_CHECKED = {
-    "mini-mlp": ["fc0_mvau_fifo", "fc0_mvau", "fc1_dwc_fifo", "fc1_dwc", "fc1_mvau_fifo",
-                 "fc1_mvau", "top_fifo", "top", "output_fifo"],
+    "mini-mlp": [node.name for node in design(load_network(NETWORKS / "mini-mlp.yaml")).nodes],
     "mini-cnv": ["conv0_pad", "conv0_swg", "pool0"],
-    "tfc-w1a1": ["top"],
+    "tfc-w1a1": ["top_dwc", "top"],
 }
 # Engines known to be too deep, with the reason; remove an entry when its engine is fixed (its
 # test then passes, which a strict xfail reports as a failure).
-NOT_YET_SHALLOW = {
-    ("tfc-w1a1", "top"): "label select (10 classes, pe 10): 11 LUT levels and 40 carry cells, "
-                         "its insertion chain compares all pe scores in one cycle",
-}
+NOT_YET_SHALLOW = {}
 
 
 def _mini_mlp_estimate(target, cache_dir=None):
@@ -250,7 +246,7 @@ def test_other_families(target):
     totals = report["totals"]
     assert totals["lut"] > 100 and totals["ff"] > 50 and totals["carry"] > 0
     assert all(node["synthesis"]["lut"] > 0 for node in report["nodes"] if node["kind"] == "mvau")
-    assert all(node["timing"]["lut_levels"] > 0 for node in report["nodes"])
+    assert all(sum(node["timing"].values()) > 0 for node in report["nodes"])
     assert report["timing"]["lut_levels"] + report["timing"]["carry_cells"] > 0
 
 
@@ -274,12 +270,13 @@ def test_estimate_cli_json_and_cache():
         # or looser than the model's best single shape).
         assert (synth["bram18"] > 0) == (model["bram18"] > 0), node["name"]
         assert abs(synth["bram18"] - model["bram18"]) <= 0.1 * model["bram18"], node["name"]
-    # The design's longest path is at least as long as every engine's, and named by engines.
+    # The design's longest path is at least as long as every engine's, and named by engines
+    # (or the top level's glue).
     def cells(path):
         return path["lut_levels"] + path["mux_cells"] + path["carry_cells"]
     timing, names = report["timing"], {node["name"] for node in report["nodes"]}
     assert cells(timing) >= max(cells(node["timing"]) for node in report["nodes"]) > 0
-    assert {timing["from"], timing["to"], *timing["through"]} <= names
+    assert {timing["from"], timing["to"], *timing["through"]} <= names | {None}   # None: top
     second = subprocess.run(argv, capture_output=True, text=True)
     assert json.loads(second.stdout)["cached"] and not report["cached"]
     assert json.loads(second.stdout)["totals"] == totals
