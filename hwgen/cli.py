@@ -193,7 +193,8 @@ def cmd_build(args):
               + f" -> {choice.cycles} cycles" + (" (hint)" if choice.hinted else "")
               + ("" if choice.meets_target else "  MISSES THE TARGET"))
     print(f"bottleneck {totals['bottleneck']}: {totals['bottleneck_cycles']} cycles per frame, "
-          f"{totals['frames_per_second']:.1f} frames/s at {args.clock} MHz; estimated "
+          f"{totals['frames_per_second']:.1f} frames/s at an assumed {args.clock:g} MHz (not "
+          f"measured: `hwgen estimate --target ecp5 --pnr` measures the clock); estimated "
           + ", ".join(f"{v} {k}" for k, v in totals["resources"].items()))
     if missed:
         print(f"warning: {len(missed)} layer(s) cannot meet {design.target_cycles} cycles per "

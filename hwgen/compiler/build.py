@@ -112,6 +112,7 @@ def report(design, clock_mhz):
         "network": design.network.name,
         "top": design.top_name,
         "clock_mhz": clock_mhz,
+        "clock_measured": False,     # --clock, assumed; hwgen estimate --pnr measures it
         "target_cycles": design.target_cycles,
         "folding": folding,
         "input": _stream_info(design.input_stream),
@@ -140,7 +141,8 @@ def report_markdown(rep):
         f"# {rep['network']}",
         "",
         f"Bottleneck: `{t['bottleneck']}` at {t['bottleneck_cycles']} cycles per frame, "
-        f"{t['frames_per_second']:.1f} frames/s at {rep['clock_mhz']} MHz; latency estimate "
+        f"{t['frames_per_second']:.1f} frames/s at an assumed {rep['clock_mhz']:g} MHz (not "
+        f"measured: `hwgen estimate --target ecp5 --pnr` measures the clock); latency estimate "
         f"{t['latency_estimate_cycles']} cycles (lower bound). Estimated resources: "
         + ", ".join(f"{v} {k.upper().replace('_', ' ')}" for k, v in t["resources"].items())
         + ".",

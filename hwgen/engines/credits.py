@@ -39,8 +39,14 @@ def queue_resources(width, credits):
     """First-order cost of an :class:`OutputQueue`: its FIFO
     (:class:`~hwgen.engines.stream_fifo.StreamFIFOParams`) and the credit counter and flag."""
     counter = (credits + 1).bit_length()
-    return (StreamFIFOParams(width, credits).resources()
+    return (StreamFIFOParams(width, _fifo_depth(credits)).resources()
             + Resources(lut=2 * counter + 2, ff=counter + 1))
+
+
+def _fifo_depth(credits):
+    """At least two words: a SyncFIFOBuffered of one is a bare register, one cycle faster than
+    :data:`QUEUE_LATENCY`."""
+    return max(2, credits)
 
 
 class OutputQueue(wiring.Component):
@@ -51,7 +57,7 @@ class OutputQueue(wiring.Component):
     each written on the cycle ``w.valid`` is high; there are never more of them in flight or
     queued than credits taken. ``o``: the words, in order, as a stream.
 
-    The FIFO holds ``credits`` words. SyncFIFOBuffered refuses a write while its memory (all
+    The FIFO holds ``credits`` words (two if fewer). SyncFIFOBuffered refuses a write while its memory (all
     but one word) is full even when its output register is empty, which happens only in the
     cycle after a write into an empty FIFO; so it never refuses one here as long as two writes
     in consecutive cycles imply three or more credits, as :func:`credits_for` gives (fewer
@@ -70,7 +76,7 @@ class OutputQueue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.fifo = queue = fifo.SyncFIFOBuffered(width=self.width,
-                                                          depth=self.credits)
+                                                          depth=_fifo_depth(self.credits))
         m.d.comb += [queue.w_data.eq(self.w.payload), queue.w_en.eq(self.w.valid)]
         wiring.connect(m, queue.r_stream, wiring.flipped(self.o))
 
