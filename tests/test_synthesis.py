@@ -23,9 +23,10 @@ from hwgen.synthesis import (TARGETS, SynthesisResult, _critical_path, module_of
 
 NETWORKS = Path(__file__).parent.parent / "networks"
 
-# The clock that tfc-w1a1 must reach on ECP5 (LFE5U-85F) after place and route. The target is
-# 150 MHz; this floor rises as the engines get faster.
-MIN_ECP5_MHZ = 100
+# The clock that tfc-w1a1 must reach on ECP5 (LFE5U-85F, speed grade 6) after place and route,
+# as the README states (measured: 136.7 MHz at a 150 MHz constraint; its critical path is a
+# block RAM's 5.8 ns read output and the route to the register behind it). The aim is 150 MHz.
+MIN_ECP5_MHZ = 120
 
 # The most LUT levels (ECP5 LUT4s) an engine may have on its longest register-to-register path.
 MAX_LUT_LEVELS = 8
