@@ -156,16 +156,13 @@ class RunningMax(wiring.Component):
         if positions == 1:
             result = x
         else:
-            m.submodules.partial = partial = ram(p.word_bits, p.folds)
+            # With several folds the word on the input is of another fold than x: a read whose
+            # data is used never meets a write. With one, the word after x reads the slot x's
+            # result is written to in the same cycle: a transparent read.
+            m.submodules.partial = partial = ram(p.word_bits, p.folds,
+                                                 collision_free=p.folds > 1)
             wr = partial.write_port()
-            if p.folds == 1:
-                # The word after x reads the slot x's result is written to in the same cycle.
-                rd = partial.read_port(transparent_for=(wr,))
-            else:
-                # The word on the input is of another fold than x: a read whose data is used
-                # never meets a write, so synthesis need not build a collision bypass.
-                partial.attrs["no_rw_check"] = 1
-                rd = partial.read_port()
+            rd = partial.read_port(transparent_for=(wr,) if p.folds == 1 else ())
             elements = []
             for e in range(p.pe):
                 a, b = rd.data[e * bits:(e + 1) * bits], x[e * bits:(e + 1) * bits]

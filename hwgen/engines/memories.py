@@ -87,10 +87,10 @@ def lut_cost(resources):
     return resources.lut + LUTS_PER_BRAM18 * resources.bram18
 
 
-def _memory(width, depth, init, writable):
+def _memory(width, depth, init, writable, attrs=()):
     style = memory_style(depth, width, writable)
     return Memory(shape=unsigned(width), depth=depth, init=init,
-                  attrs={"ram_style" if writable else "rom_style": style})
+                  attrs={"ram_style" if writable else "rom_style": style, **dict(attrs)})
 
 
 def rom(width, init):
@@ -99,7 +99,10 @@ def rom(width, init):
     return _memory(width, len(init), init, writable=False)
 
 
-def ram(width, depth):
+def ram(width, depth, *, collision_free=False):
     """A Memory of ``depth`` words of ``width`` bits (zero at reset), placed by
-    :func:`memory_style`."""
-    return _memory(width, depth, [], writable=True)
+    :func:`memory_style`. ``collision_free``: the caller never uses a read of the address being
+    written in the same cycle, so synthesis need not build the read-old-data bypass that block
+    RAMs lack (Yosys' ``no_rw_check``; the bypass puts logic after the slow block RAM output)."""
+    return _memory(width, depth, [], writable=True,
+                   attrs={"no_rw_check": 1} if collision_free else {})

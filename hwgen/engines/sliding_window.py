@@ -301,12 +301,9 @@ class SlidingWindow(wiring.Component):
         depth = p.depth
         m = Module()
 
-        m.submodules.buffer = buffer = ram(p.word_bits, depth)
         # A slot is never written while its word is still to be read, nor read before it is
-        # written, so a read whose word is used never meets a write at its address: synthesis
-        # need not build the read-old-data-on-collision bypass that block RAMs lack (Yosys'
-        # `no_rw_check`; the bypass puts a LUT after the slow block RAM output).
-        buffer.attrs["no_rw_check"] = 1
+        # written, so a read whose word is used never meets a write at its address.
+        m.submodules.buffer = buffer = ram(p.word_bits, depth, collision_free=True)
         wr = buffer.write_port()
         # Read every cycle at the registered read pointer (no enable to fan out); the word read
         # at an issue goes to the queue READ_DELAY cycles later.
