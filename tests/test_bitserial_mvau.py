@@ -26,6 +26,7 @@ CORNERS = [
     ("INT3", "UINT5", "UINT8", "both", (1, 1, 2, 3)),           # 255 thresholds
     ("UINT1", "UINT3", None, "activations", (1, 2, 1, 7)),      # one plane, one pass
     ("UINT2", "INT2", "UINT2", "activations", (8, 2, 8, 9)),    # weights in block RAM
+    ("UINT2", "INT2", None, "activations", (24, 2, 24, 9)),     # two banks of 512 x 36
 ]
 SEEDS = range(len(CORNERS) + 108)
 

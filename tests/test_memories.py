@@ -1,13 +1,18 @@
-"""Memory placement: block RAM counts in the primitives' shapes, the block/LUT choice, and the
-placement reaching the Verilog as an attribute."""
+"""Memory placement: block RAM counts in the primitives' shapes, the block/LUT choice, the
+placement reaching the Verilog as an attribute, and ROMs read at their stated latency however
+they are banked."""
 
-from amaranth.back import verilog
+import numpy as np
+import pytest
 from amaranth import Module
+from amaranth.back import verilog
+from amaranth.sim import Simulator
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hwgen.engines.memories import (LUTS_PER_BRAM18, bram18_blocks, memory_resources,
-                                    memory_style, ram, rom)
+from hwgen.engines.memories import (LUTS_PER_BRAM18, ReadOnlyMemory, bank_words, bram18_blocks,
+                                    memory_resources, memory_style, ram, rom_latency,
+                                    rom_resources)
 from hwgen.engines.resources import Resources
 
 
@@ -53,7 +58,7 @@ def test_choice_is_the_cheaper():
 
 
 class _Reader(wiring.Component):
-    addr: In(range(64))
+    addr: In(range(4096))
     data: Out(16)
 
     def __init__(self, memory):
@@ -69,7 +74,51 @@ class _Reader(wiring.Component):
 
 
 def test_placement_reaches_the_verilog():
-    text = verilog.convert(_Reader(rom(16, list(range(8)))), name="reader", emit_src=False)
+    text = verilog.convert(ReadOnlyMemory(16, list(range(8))), name="rom", emit_src=False)
     assert '(* rom_style = "logic" *)' in text
     text = verilog.convert(_Reader(ram(16, 4096)), name="reader", emit_src=False)
     assert '(* ram_style = "block" *)' in text
+
+
+# (depth, width): in logic; one block; banks under one multiplexer level; under two levels
+# (18 banks of 512 x 36 and a last one of 5 words, which goes to logic).
+ROM_SHAPES = [(16, 8), (512, 36), (4 * 1024 + 7, 18), (17 * 512 + 5, 32)]
+
+
+def test_rom_latency_and_cost_by_shape():
+    assert [rom_latency(d, w) for d, w in ROM_SHAPES] == [1, 2, 3, 4]
+    assert [bank_words(w) for _, w in ROM_SHAPES] == [2048, 512, 1024, 512]
+    # Banked, the blocks are those of one deep memory; each bank's read data is registered,
+    # then each multiplexer's output.
+    assert rom_resources(4 * 1024 + 7, 18).bram18 == 4      # the 7 words: in logic
+    assert rom_resources(17 * 512, 32) == Resources(lut=32 * (4 + 1), ff=32 * (17 + 2 + 1),
+                                                    bram18=17)
+    assert rom_resources(512, 36) == Resources(ff=36, bram18=1)
+
+
+def test_banked_rom_verilog_has_a_memory_per_bank():
+    text = verilog.convert(ReadOnlyMemory(32, list(range(17 * 512 + 5))), name="rom",
+                           emit_src=False)
+    assert text.count('(* rom_style = "block" *)') == 17
+    assert text.count('(* rom_style = "logic" *)') == 1
+
+
+@pytest.mark.parametrize("depth, width", ROM_SHAPES)
+def test_rom_reads_every_address_at_its_latency(depth, width):
+    """A new random address every cycle; the data follows exactly ``latency`` cycles later."""
+    rng = np.random.default_rng(depth)
+    init = [int(v) for v in rng.integers(0, 1 << width, depth, dtype=np.uint64)]
+    rom = ReadOnlyMemory(width, init)
+    addresses = [int(a) for a in rng.integers(0, depth, 400)] + [0, depth - 1]
+
+    async def bench(ctx):
+        for cycle, addr in enumerate(addresses + [0] * rom.latency):
+            ctx.set(rom.addr, addr)
+            if cycle >= rom.latency:
+                assert ctx.get(rom.data) == init[addresses[cycle - rom.latency]], cycle
+            await ctx.tick()
+
+    sim = Simulator(rom)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()

@@ -27,6 +27,7 @@ CORNERS = [
     ("INT2", "BIPOLAR", None, None, (5, 1, 1, 7)),
     ("BIPOLAR", "BIPOLAR", "BIPOLAR", None, (8, 4, 8, 9)),    # weights in block RAM
     ("UINT2", "INT2", None, None, (8, 2, 8, 9)),
+    ("BIPOLAR", "BIPOLAR", "BIPOLAR", None, (24, 4, 24, 9)),  # two banks of 512 x 36
 ]
 SEEDS = range(len(CORNERS) + 88)
 

@@ -47,7 +47,7 @@ from ..datatypes import BINARY, pack
 from .credits import OutputQueue
 from .datapath import (counter, elements, range_bits, register, sum_tree, tree_levels,
                        tree_resources, value_of)
-from .memories import rom
+from .memories import ReadOnlyMemory
 from .mvau import MatrixParams, connect_output, issue_gate, vector_input
 from .resources import Resources
 from .thresholds import ThresholdUnit, threshold_latency
@@ -172,10 +172,10 @@ class BitSerialMVAUParams(MatrixParams):
 
     @property
     def lane_stage(self):
-        """Cycles from a step's issue to its lanes' registers: the input word's read, its
-        register when read from block RAM, the activation plane's bits (with the weights), the
-        lanes."""
-        return 3 + self.reads_block_ram(self.weight_word_bits, self.neuron_folds * self.planes)
+        """Cycles from a step's issue to its lanes' registers: the weight address register, the
+        reads (:meth:`~hwgen.engines.mvau.MatrixParams.read_latency`; the input word one cycle
+        earlier), the activation plane's bits (with the weights), the lanes."""
+        return 2 + self.read_latency(self.weight_word_bits, self.neuron_folds * self.planes)
 
     def resources(self):
         """First-order estimate, in the terms of :meth:`MVAUParams.resources`.
@@ -187,8 +187,9 @@ class BitSerialMVAUParams(MatrixParams):
         - Per PE: the adder/popcount tree and the accumulator (about two LUTs per bit: the
           doubling/clear multiplexer and the add/subtract; three with negated planes, where
           both the sum and the difference are formed).
-        - Memories (:func:`~hwgen.engines.memories.memory_resources`): the weights (plane-major
-          in "both" mode), and the input buffer when a vector takes more than one pass.
+        - Memories (:meth:`~hwgen.engines.mvau.MatrixParams.storage_resources`): the weights
+          (plane-major in "both" mode), the input buffer when a vector takes more than one
+          pass, and the registers of their reads.
         - Control: the step counters and the weight address (counted, with the next plane's
           start beside it), the plane tables and the valid/first/last pipeline.
         - Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
@@ -202,8 +203,7 @@ class BitSerialMVAUParams(MatrixParams):
         acc_luts = (3 if negates else 2) * acc_bits
         datapath = Resources(lut=lanes * lane_bits + select + self.pe * (tree.lut + acc_luts),
                              ff=lanes * lane_bits + self.pe * (tree.ff + acc_bits)
-                             + self.in_width + self.simd
-                             + (self.lane_stage - 3) * (self.weight_word_bits + self.in_width))
+                             + self.in_width + self.simd)
         nf, sf = self.neuron_folds, self.synapse_folds
         memory = self.storage_resources(self.weight_word_bits, passes=nf * self.planes)
         addr_bits = (nf * self.weight_planes * sf - 1).bit_length()
@@ -233,7 +233,7 @@ class BitSerialMatrixVectorUnit(wiring.Component):
             codes = p.weight_dtype.encode(blocks).astype(np.int64)
             bits = (codes[:, None] >> np.arange(p.weight_planes)[None, :, None, None]) & 1
             init = pack(bits, BINARY, p.pe * p.simd)
-        self._weights = rom(p.weight_word_bits, init)
+        self._weights = ReadOnlyMemory(p.weight_word_bits, init)
         super().__init__({"i": In(stream.Signature(unsigned(p.in_width))),
                           "o": Out(stream.Signature(unsigned(p.out_width)))})
 
@@ -276,15 +276,14 @@ class BitSerialMatrixVectorUnit(wiring.Component):
                                      Mux(f == nf - 2, 0, next_fold_base + wp * sf))
                     m.d.sync += [fold_base.eq(next_fold_base), next_fold_base.eq(after_next)]
 
-        # Block RAM reads get a register of their own (see MatrixParams.reads_block_ram).
-        block = p.lane_stage - 3
-        m.submodules.weights = self._weights
-        weight_read = self._weights.read_port()
-        m.d.comb += weight_read.addr.eq(register(m, addr))
-        weights = register(m, weight_read.data, block)
-        x = register(m, x, block)
-        j = register(m, Array(j for _, j, _, _ in schedule)[t], 1 + block,
-                     shape=range(p.act_planes))
+        # Both words ready for logic (see MatrixParams.read_latency) a cycle apart: the
+        # weight address is registered once more.
+        reads = p.lane_stage - 2
+        m.submodules.weights = weight_memory = self._weights
+        m.d.comb += weight_memory.addr.eq(register(m, addr))
+        weights = register(m, weight_memory.data, reads - weight_memory.latency)
+        x = register(m, x, reads - 1)
+        j = register(m, Array(j for _, j, _, _ in schedule)[t], reads, shape=range(p.act_planes))
 
         # The activation plane's bits registered, beside the weight word.
         xs = elements(x, p.in_dtype, p.simd)

@@ -23,8 +23,9 @@ never the pipeline:
 =====  =================================================================================
 0      issue: step counters; weight memory and input buffer addressed (synchronous reads)
 1      weight word and input word available
-(2)    block RAM reads only: weight and input words registered (no block RAM output feeds
-       logic directly)
+(2..)  block RAM reads only: weight and input words registered, a deep weight memory's banks
+       selected by registered multiplexers (:class:`~hwgen.engines.memories.ReadOnlyMemory`;
+       no block RAM output feeds logic directly)
 lanes  registered products (``style="parallel"``) or XNOR bits (``style="xnor"``)
 tree   adder / popcount tree per PE, :func:`sum_tree`, registered every level
 acc    accumulator per PE
@@ -47,7 +48,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack, product_range
-from .memories import memory_resources, memory_style, ram, rom
+from .memories import (ReadOnlyMemory, memory_resources, memory_style, ram, rom_latency,
+                       rom_resources)
 from .resources import Resources
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
 from .datapath import (counter, elements, register, require_positive, sum_tree, tree_levels,
@@ -174,22 +176,26 @@ class MatrixParams:
             thresholds = check_thresholds(thresholds, self.mh, self.out_dtype, self.what)
         return weights, thresholds
 
-    def reads_block_ram(self, word_bits, passes):
-        """Whether the weight memory (words of ``word_bits``) or the input buffer (there with
-        more than one pass per vector) is in block RAM. Then their read data is registered once
-        more before any logic: a block RAM's output is slow (5.8 ns on an ECP5 DP16KD, which
-        Yosys maps without its output register), and a register right behind it is one that
-        synthesis can move into the block (OUTREG, DOA_REG)."""
-        words = self.mh * self.mw * self.weight_dtype.bits // word_bits
-        return (memory_style(words, word_bits, writable=False) == "block"
-                or passes > 1
-                and memory_style(self.synapse_folds, self.in_width, writable=True) == "block")
+    def read_latency(self, word_bits, passes):
+        """Cycles from a step's issue to its weight word (in words of ``word_bits``) and input
+        word, both ready for logic: the weight memory's :func:`rom_latency`, and two or more
+        when the input buffer (there with more than one pass per vector) is in block RAM,
+        whose read data is then registered once more (as a block RAM ROM's is)."""
+        buffered = passes > 1 and memory_style(self.synapse_folds, self.in_width,
+                                               writable=True) == "block"
+        return max(rom_latency(self._weight_words(word_bits), word_bits), 1 + buffered)
+
+    def _weight_words(self, word_bits):
+        return self.mh * self.mw * self.weight_dtype.bits // word_bits
 
     def storage_resources(self, word_bits, passes):
-        """Model of the weight memory, in words of ``word_bits``, and of the input buffer of
-        :func:`vector_input`, there when a vector takes more than one pass."""
-        words = self.mh * self.mw * self.weight_dtype.bits // word_bits
-        cost = memory_resources(words, word_bits, writable=False)
+        """Model of the weight memory (:func:`rom_resources`), in words of ``word_bits``, the
+        input buffer of :func:`vector_input`, there when a vector takes more than one pass, and
+        the registers that delay the weight and input words to :meth:`read_latency`."""
+        words = self._weight_words(word_bits)
+        reads = self.read_latency(word_bits, passes)
+        cost = rom_resources(words, word_bits) + Resources(
+            ff=(reads - 1) * self.in_width + (reads - rom_latency(words, word_bits)) * word_bits)
         if passes > 1:
             cost += memory_resources(self.synapse_folds, self.in_width, writable=True)
         return cost
@@ -319,11 +325,10 @@ class MVAUParams(MatrixParams):
 
     @property
     def lane_stage(self):
-        """Cycles from a step's issue to its lanes' registers: the memory read, its output
-        register when it is block RAM (:meth:`reads_block_ram`), then the lane register."""
-        block = self.reads_block_ram(self.pe * self.simd * self.weight_dtype.bits,
+        """Cycles from a step's issue to its lanes' registers: the reads
+        (:meth:`read_latency`), then the lane register."""
+        return 1 + self.read_latency(self.pe * self.simd * self.weight_dtype.bits,
                                      self.neuron_folds)
-        return 2 + block
 
     @property
     def pipeline_latency(self):
@@ -343,12 +348,10 @@ class MVAUParams(MatrixParams):
         - Per PE: the adder/popcount tree (:func:`tree_resources`, one LUT per adder bit) and the
           accumulator (one LUT and one flip-flop per bit: the add and the clear mux share a LUT).
         - Fused activation: :func:`threshold_resources` (comparators, popcount, threshold table).
-        - Registers: the input word; the weight and input words once more when read from
-          block RAM (:meth:`reads_block_ram`; in the block's own output register where
-          synthesis moves it there).
-        - Memories (:func:`~hwgen.engines.memories.memory_resources`, block RAM or LUTs by
-          their shape): the weights, ``nf*sf`` words of ``pe*simd`` weights, and the input
-          buffer, ``sf`` words of ``simd`` inputs, when nf > 1.
+        - Registers: the input word.
+        - Memories (:meth:`storage_resources`, block RAM or LUTs by their shape): the
+          weights, ``nf*sf`` words of ``pe*simd`` weights, the input buffer, ``sf`` words of
+          ``simd`` inputs, when nf > 1, and the registers of their reads.
         - Control: three step counters (about two LUTs per bit) with their flags, and the
           valid/first/last pipeline.
         - Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
@@ -365,10 +368,9 @@ class MVAUParams(MatrixParams):
             lane_lut = multiplier_luts(self.in_dtype, self.weight_dtype)
         tree = tree_resources(self.simd, lo, hi)
         acc_bits = Shape.cast(range(self.acc_range[0], self.acc_range[1] + 1)).width
-        operands = (self.lane_stage - 2) * (lanes * self.weight_dtype.bits + self.in_width)
         datapath = Resources(lut=lanes * lane_lut + self.pe * (tree.lut + acc_bits),
                              ff=lanes * product_bits + self.pe * (tree.ff + acc_bits)
-                             + self.in_width + operands)
+                             + self.in_width)
         nf, sf = self.neuron_folds, self.synapse_folds
         memory = self.storage_resources(lanes * self.weight_dtype.bits, passes=nf)
         counters = sum((n - 1).bit_length() for n in (nf, sf, nf * sf))
@@ -398,8 +400,9 @@ class MatrixVectorUnit(wiring.Component):
                 table = -((-(np.clip(table, -p.mw, p.mw + 1) + p.mw)) // 2)
             self._activation = ThresholdUnit(table, p.mh, p.pe, p.acc_range, p.out_dtype,
                                              what="mvau")
-        self._weights = rom(p.pe * p.simd * p.weight_dtype.bits,
-                            pack(p.weight_blocks(weights), p.weight_dtype, p.pe * p.simd))
+        self._weights = ReadOnlyMemory(p.pe * p.simd * p.weight_dtype.bits,
+                                       pack(p.weight_blocks(weights), p.weight_dtype,
+                                            p.pe * p.simd))
 
         super().__init__({"i": In(stream.Signature(unsigned(p.in_width))),
                           "o": Out(stream.Signature(unsigned(p.out_width)))})
@@ -419,13 +422,12 @@ class MatrixVectorUnit(wiring.Component):
         addr, _, _ = counter(m, step, nf * sf, "addr")
         issue_gate(m, step, queue, self.i, fresh, s_last)
 
-        m.submodules.weights = self._weights
-        weight_read = self._weights.read_port()
-        m.d.comb += weight_read.addr.eq(addr)
+        m.submodules.weights = weights = self._weights
+        m.d.comb += weights.addr.eq(addr)
         x = vector_input(m, self.i, s, fresh, step, sf, reused=nf > 1)
-        w = weight_read.data
-        if p.lane_stage > 2:    # block RAM read: registered before any logic
-            x, w = register(m, x), register(m, w)
+        reads = p.lane_stage - 1      # both words ready for logic
+        w = register(m, weights.data, reads - weights.latency)
+        x = register(m, x, reads - 1)
 
         # Lane (row, q) of PE row and SIMD lane q, registered; then the trees.
         xs = elements(x, p.in_dtype, p.simd)

@@ -26,7 +26,7 @@ from ..datatypes import DataType, pack
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
 from .datapath import (counter, elements, range_bits, register, require_positive, tree_levels,
                        tree_resources, sum_tree, value_of)
-from .memories import memory_resources, memory_style, rom
+from .memories import ReadOnlyMemory, rom_latency, rom_resources
 from .resources import Resources
 
 __all__ = ["ThresholdsParams", "Thresholds", "ThresholdUnit", "check_thresholds", "n_thresholds",
@@ -39,19 +39,17 @@ def n_thresholds(out_dtype):
     return 1 if out_dtype.kind == "BIPOLAR" else (1 << out_dtype.bits) - 1
 
 
-def _table_in_block_ram(channels, pe, value_range, out_dtype):
-    """Whether a :class:`ThresholdUnit`'s per-lane tables go to block RAM."""
-    width = n_thresholds(out_dtype) * range_bits(value_range[0], value_range[1] + 1)
-    return memory_style(channels // pe, width, writable=False) == "block"
+def _table_shape(channels, pe, value_range, out_dtype):
+    """(words, bits) of each of a :class:`ThresholdUnit`'s per-lane tables."""
+    return channels // pe, n_thresholds(out_dtype) * range_bits(value_range[0], value_range[1] + 1)
 
 
 def threshold_latency(channels, pe, value_range, out_dtype):
     """Cycles from values entering a :class:`ThresholdUnit` (``channels`` at ``pe`` per word,
-    values in ``value_range``) to their codes: the comparison register plus the popcount tree,
-    and one more when the tables are in block RAM (their read data and the values are
-    registered before the comparators)."""
-    block = _table_in_block_ram(channels, pe, value_range, out_dtype)
-    return 1 + block + tree_levels(n_thresholds(out_dtype))
+    values in ``value_range``) to their codes: the tables' read (:func:`rom_latency`, the
+    values delayed beside it), the comparison register, then the popcount tree."""
+    return (rom_latency(*_table_shape(channels, pe, value_range, out_dtype))
+            + tree_levels(n_thresholds(out_dtype)))
 
 
 def threshold_resources(channels, pe, value_range, out_dtype):
@@ -59,10 +57,11 @@ def threshold_resources(channels, pe, value_range, out_dtype):
     n = n_thresholds(out_dtype)
     tbits = range_bits(value_range[0], value_range[1] + 1)
     popcount = tree_resources(n, 0, 1)
-    table = memory_resources(channels // pe, n * tbits, writable=False)
-    staged = _table_in_block_ram(channels, pe, value_range, out_dtype) * (n + 1) * tbits
+    words, bits = _table_shape(channels, pe, value_range, out_dtype)
+    table = rom_resources(words, bits)
+    delayed = (rom_latency(words, bits) - 1) * tbits      # the values, beside the read
     return Resources(lut=pe * (n * tbits + popcount.lut + table.lut),
-                     ff=pe * (n + popcount.ff + table.ff + staged), bram18=pe * table.bram18)
+                     ff=pe * (n + popcount.ff + table.ff + delayed), bram18=pe * table.bram18)
 
 
 def check_thresholds(thresholds, channels, out_dtype, what):
@@ -107,10 +106,9 @@ class ThresholdUnit(wiring.Component):
         table = check_thresholds(thresholds, channels, out_dtype, what)
         self.pe, self.out_dtype, self.n = pe, out_dtype, n
         self.latency = threshold_latency(channels, pe, value_range, out_dtype)
-        self._block = _table_in_block_ram(channels, pe, value_range, out_dtype)
         self.tdtype = DataType.for_range(lo, hi + 1)
         lanes = np.clip(table, lo, hi + 1).astype(np.int64).reshape(-1, pe, n)
-        self.memories = [rom(n * self.tdtype.bits, pack(lanes[:, p], self.tdtype, n))
+        self.memories = [ReadOnlyMemory(n * self.tdtype.bits, pack(lanes[:, p], self.tdtype, n))
                          for p in range(pe)]
         super().__init__({
             "fold": In(range(channels // pe)),
@@ -123,10 +121,9 @@ class ThresholdUnit(wiring.Component):
         codes = []
         for p, memory in enumerate(self.memories):
             m.submodules[f"thresholds{p}"] = memory
-            read = memory.read_port()
-            m.d.comb += read.addr.eq(self.fold)
-            row = elements(register(m, read.data, self._block), self.tdtype, self.n)
-            value = register(m, self.values[p], self._block)
+            m.d.comb += memory.addr.eq(self.fold)
+            row = elements(memory.data, self.tdtype, self.n)
+            value = register(m, self.values[p], memory.latency - 1)
             reached = register(m, Cat(value >= value_of(t, self.tdtype) for t in row))
             count = sum_tree(m, list(reached), 0, 1)
             if self.out_dtype.kind == "INT":     # code of count + min
@@ -208,7 +205,7 @@ class ThresholdsParams:
         for its result; per lane a popcount tree of the n results (:func:`tree_resources`).
         Registers: the input word.
         Memory: per lane, ``channels/pe`` words of ``n`` thresholds
-        (:func:`~hwgen.engines.memories.memory_resources`).
+        (:func:`~hwgen.engines.memories.rom_resources`).
         Control: the fold counter and the valid pipeline, a few LUTs and flip-flops.
         Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
         """
