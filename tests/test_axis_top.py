@@ -122,12 +122,12 @@ def test_tlast_on_frame_ends_is_no_error(name, tlast_at):
     ("high from the second frame on", lambda n: n >= IN_FRAME, IN_FRAME),
 ])
 def test_tlast_inside_a_frame_sets_a_sticky_error_until_reset(name, tlast_at, first_bad_word):
-    """Without gaps, input word n is taken in cycle n + RESET_DELAY, and tlast_error (a
-    register) rises the cycle after the bad word's; it stays set (the stream goes on, every
+    """Without gaps, input word n is taken in cycle n + RESET_DELAY, and tlast_error rises
+    TLAST_ERROR_DELAY cycles after the bad word's; it stays set (the stream goes on, every
     output word right) until ap_rst_n is pulsed low."""
     run = drive(tlast_at, 6)
     rise = run.errors.index(1)
-    assert rise == first_bad_word + AxiStreamTop.RESET_DELAY + 1, name
+    assert rise == first_bad_word + AxiStreamTop.RESET_DELAY + AxiStreamTop.TLAST_ERROR_DELAY, name
     assert all(run.errors[rise:])
     assert [word for word, _ in run.outputs] == [(2 * n + 1) << 8 | 2 * n for n in range(12)]
     assert run.error_after_reset == 0

@@ -10,8 +10,8 @@ outside world (docs/integration.md shows how to use it in Vivado and LiteX):
   padded to whole bytes as AXI4-Stream requires; the padding bits of ``s_axis_tdata`` are
   ignored and those of ``m_axis_tdata`` are zero. ``m_axis_tlast`` is high on the last word of
   every output frame;
-- ``tlast_error``, sticky until reset: ``s_axis_tlast`` was high on a word that does not end an
-  input frame. Frames are counted in words, so the streams go on unchanged whatever
+- ``tlast_error``, sticky until reset (raised :data:`AxiStreamTop.TLAST_ERROR_DELAY` cycles
+  after the word that sets it): ``s_axis_tlast`` was high on a word that does not end an input frame. Frames are counted in words, so the streams go on unchanged whatever
   ``s_axis_tlast`` does. A packet may hold any whole number of frames (a DMA transfer of a batch
   raises tlast once, at its end), and a source without TLAST may hold ``s_axis_tlast`` low or
   high: the check starts only once ``s_axis_tlast`` has been low on some word.
@@ -25,7 +25,7 @@ from amaranth import ClockDomain, ClockSignal, Module, ResetSignal, Signal, unsi
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..engines.datapath import counter
+from ..engines.datapath import counter, register
 
 __all__ = ["Pipeline", "AxiStreamTop", "axis_width"]
 
@@ -75,6 +75,8 @@ class AxiStreamTop(wiring.Component):
 
     # Cycles from ap_rst_n rising to the first cycle in which the streams are open.
     RESET_DELAY = 1
+    # Cycles from the transfer of a word whose s_axis_tlast is wrong to tlast_error rising.
+    TLAST_ERROR_DELAY = 2
 
     def __init__(self, core, *, in_frame_words, out_frame_words):
         self.core = core
@@ -125,11 +127,15 @@ class AxiStreamTop(wiring.Component):
         _, _, out_last = counter(m, core.o.valid & core.o.ready, self.out_frame_words, "out_word")
         m.d.comb += self.m_axis_tlast.eq(out_last)
 
-        taken = core.i.valid & core.i.ready
+        # The TLAST check runs a cycle behind the stream, from registers: the error flag goes
+        # wherever its output is used (a pin, when the top is placed alone), so no stream
+        # handshake is routed out there within a cycle.
+        taken = register(m, core.i.valid & core.i.ready, reset=True)
+        tlast = register(m, self.s_axis_tlast)
         _, _, in_last = counter(m, taken, self.in_frame_words, "in_word")
         tlast_seen_low = Signal()      # s_axis_tlast is driven: not a TLAST-less source tied high
         with m.If(taken):
-            with m.If(~self.s_axis_tlast):
+            with m.If(~tlast):
                 m.d.sync += tlast_seen_low.eq(1)
             with m.Elif(tlast_seen_low & ~in_last):
                 m.d.sync += self.tlast_error.eq(1)
