@@ -29,3 +29,8 @@ class HwgenError(Exception):
         if self.field is not None:
             where.append(f"field '{self.field}'")
         return ": ".join(where + [self.message]) if where else self.message
+
+
+def plural(count, noun, nouns=None):
+    """``count`` and the noun in agreement: "1 frame", "2 frames", "1 entry", "3 entries"."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
