@@ -134,8 +134,11 @@ def read_frames(path, network):
     if bad.any():
         frame, *index = (int(i) for i in np.argwhere(bad)[0])
         allowed = "-1 or 1" if dtype.kind == "BIPOLAR" else f"integers {dtype.min} to {dtype.max}"
-        raise HwgenError(f"frame {frame}, element {tuple(index)}: value "
-                         f"{frames[(frame, *index)]} is outside {dtype} ({allowed}); "
+        value = frames[(frame, *index)].item()
+        element = index[0] if len(index) == 1 else tuple(index)
+        raise HwgenError(f"frame {frame}, element {element}: value "
+                         f"{f'{value:g}' if isinstance(value, float) else value} is outside "
+                         f"{dtype} ({allowed}); "
                          f"{plural(int(bad.sum()), 'value')} in all", file=path,
                          layer=network.input.name, field="datatype")
     return frames.astype(np.int64)

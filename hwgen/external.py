@@ -107,7 +107,7 @@ def wait_with_progress(process, progress, label):
     """Wait for ``process`` (started in its own session) as the step ``label`` of
     :data:`reporter`, or calling ``progress(seconds)`` about once a second instead if it is
     given. On an interruption the process and what it started (its process group) are stopped
-    before the exception goes on."""
+    (:func:`stop_group`) before the exception goes on."""
     start = time.monotonic()
     try:
         with contextlib.nullcontext() if progress else reporter.step(label):
@@ -119,7 +119,22 @@ def wait_with_progress(process, progress, label):
                     if progress:
                         progress(time.monotonic() - start)
     except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait()
+        stop_group(process)
         raise
+
+
+def stop_group(process, grace=5.0):
+    """Stop ``process`` and its process group: SIGINT first, as Ctrl-C would, so that the tools
+    clean up after themselves (YoWASP removes its temporary directory, make its half-written
+    targets); SIGKILL if the leader is still running after ``grace`` seconds; then SIGTERM to
+    whatever of the group remains."""
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)

@@ -5,8 +5,12 @@ top) with Verilator; ``amaranth`` runs the pipeline in Amaranth's Python simulat
 small networks, and to check the two simulators against each other).
 """
 
+import shutil
 import time
 from dataclasses import dataclass
+
+from ..errors import HwgenError, plural
+from ..external import reporter
 
 from .frames import compare, expected_words, frame_metrics, input_words
 from .streams import StreamProtocolError, run_stream
@@ -14,6 +18,7 @@ from .streams import StreamProtocolError, run_stream
 __all__ = ["SimulationFailed", "SimResult", "simulate"]
 
 BACKENDS = ("verilator", "amaranth")
+COMPILE_TOOLS = ("c++", "make")      # what Verilator's generated makefile runs
 
 
 class SimulationFailed(Exception):
@@ -87,6 +92,12 @@ def _verilator_runner(design, frames, vcd, progress):
             return sim.run(words, n_outputs, seed=seed, gap_prob=prob, stall_prob=prob,
                            max_cycles=_cycle_budget(design, frames), idle_limit=idle, vcd=vcd)
         except SimulationError as exc:
+            missing = [tool for tool in COMPILE_TOOLS if shutil.which(tool) is None]
+            if missing:
+                raise HwgenError(f"Verilator compiles the simulation with a C++ compiler and "
+                                 f"make, and {' and '.join(missing)} is not on PATH: install "
+                                 "g++ and make (Debian/Ubuntu: apt install g++ make)",
+                                 field="--backend verilator") from None
             raise SimulationFailed(str(exc)) from None
     return run
 
@@ -102,7 +113,8 @@ def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, vcd
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}")
     network = design.network
-    golden = network.run(frames)[-1]
+    with reporter.step(f"golden model of {plural(len(frames), 'frame')}"):
+        golden = network.run(frames)[-1]
     words, expected = input_words(design, frames), expected_words(design, golden)
     if backend == "amaranth":
         run = _amaranth_runner(design, len(frames), vcd)
@@ -110,7 +122,9 @@ def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, vcd
         run = _verilator_runner(design, len(frames), vcd, progress)
     mismatches, first, sim_cycles, sim_seconds = 0, None, 0, 0.0
     for prob in ([stall_prob, 0.0] if stall_prob else [0.0]):
-        result = run(words, len(expected), seed, prob)
+        stalls = f" with stall probability {prob:g}" if prob else ""
+        with reporter.step(f"simulating {plural(len(frames), 'frame')} in {backend}{stalls}"):
+            result = run(words, len(expected), seed, prob)
         count, mismatch = compare(design, golden, result.outputs)
         mismatches += count
         first = first or mismatch
