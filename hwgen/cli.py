@@ -355,9 +355,7 @@ def cmd_estimate(args):
           + path_engines(timing))
     pnr = report.get("place_and_route")
     if pnr:
-        clock = ("no clocked path" if pnr["fmax_mhz"] is None else
-                 f"{pnr['fmax_mhz']} MHz achieved, {'met' if pnr['met'] else 'MISSED'} the "
-                 f"{pnr['clock_mhz']:g} MHz constraint")
+        clock = pnr["summary"]
         print(f"place and route on {pnr['device']}: {clock}"
               + (" (cached)" if pnr["cached"] else f" ({pnr['seconds']} s)"))
         critical = pnr["critical_path"]
