@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import HwgenError, plural
+from .errors import HwgenError, frames_per_second, plural
 from .external import reporter
 from .network import load_network
 from .synthesis import TARGETS
@@ -222,11 +222,6 @@ def target_cycles(args):
             raise HwgenError("--fps and --clock must be positive", field="--fps")
         return max(1, int(args.clock * 1e6 // args.fps))
     return None
-
-
-def frames_per_second(fps):
-    """Frames/s as people write them: "12,500,000 frames/s", "812 frames/s", "3.5 frames/s"."""
-    return f"{fps:,.0f} frames/s" if fps >= 100 else f"{fps:.3g} frames/s"
 
 
 def cmd_build(args):

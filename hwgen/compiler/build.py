@@ -30,11 +30,12 @@ import yaml
 from amaranth.back import verilog
 
 from .. import __version__
-from ..errors import HwgenError, plural
+from ..errors import HwgenError, frames_per_second, plural
 from ..external import reporter
 from ..network.layers import Activation, Conv2d, Dense
 from .fifo_sizing import with_fifos
 from .folding import fold_network
+from .latency import latency_estimate
 from .lowering import lower
 from .pipeline import AxiStreamTop, Pipeline, axis_width
 
@@ -78,9 +79,9 @@ class Design:
         return max(self.nodes, key=lambda node: node.cycles())
 
     def latency_estimate(self):
-        """Cycles from the first input word to the first output word if every engine ran at
-        full speed: the sum of the engines' own latencies (a lower bound; `hwgen sim` measures)."""
-        return sum(node.params.latency() for node in self.nodes)
+        """Estimated cycles from the first input word to the first output word, the input
+        offered every cycle (:func:`~.latency.latency_estimate`; `hwgen sim` measures it)."""
+        return latency_estimate(self.nodes)
 
     def verilog(self):
         with reporter.step(f"emitting Verilog for {plural(len(self.nodes), 'engine')}"):
@@ -160,19 +161,21 @@ def report_markdown(rep):
     lines = [
         f"# {rep['network']}",
         "",
-        f"Bottleneck: `{t['bottleneck']}` at {t['bottleneck_cycles']} cycles per frame, "
-        f"{t['frames_per_second']:.1f} frames/s at an assumed {rep['clock_mhz']:g} MHz (not "
-        f"measured: `hwgen estimate --target ecp5 --pnr` measures the clock); latency estimate "
-        f"{t['latency_estimate_cycles']} cycles (lower bound). Estimated resources: "
+        f"Bottleneck: `{t['bottleneck']}` at {plural(t['bottleneck_cycles'], 'cycle')} per frame, "
+        f"{frames_per_second(t['frames_per_second'])} at an assumed {rep['clock_mhz']:g} MHz (not "
+        f"measured: `hwgen estimate --target ecp5 --pnr` measures the clock); latency about "
+        f"{plural(t['latency_estimate_cycles'], 'cycle')} from the first input word to the first "
+        "output word (estimated from the engines' timing models; `hwgen sim` measures it). "
+        "Estimated resources: "
         + ", ".join(f"{v} {k.upper().replace('_', ' ')}" for k, v in t["resources"].items())
         + ".",
         "",
-        f"Input: {rep['input']['words_per_frame']} words per frame "
-        f"({rep['input']['bytes_per_frame']} bytes) of "
+        f"Input: {plural(rep['input']['words_per_frame'], 'word')} per frame "
+        f"({plural(rep['input']['bytes_per_frame'], 'byte')}) of "
         f"{rep['input']['elements_per_word']} x {rep['input']['datatype']} "
         f"(s_axis_tdata {rep['input']['tdata_bits']} bits). Output: "
-        f"{rep['output']['words_per_frame']} words per frame "
-        f"({rep['output']['bytes_per_frame']} bytes) of "
+        f"{plural(rep['output']['words_per_frame'], 'word')} per frame "
+        f"({plural(rep['output']['bytes_per_frame'], 'byte')}) of "
         f"{rep['output']['elements_per_word']} x {rep['output']['datatype']} "
         f"(m_axis_tdata {rep['output']['tdata_bits']} bits), m_axis_tlast on the last word of "
         "each. See docs/integration.md for the ports.",

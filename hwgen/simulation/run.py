@@ -59,9 +59,15 @@ class SimResult:
         }
 
 
+def _engine_latencies(design):
+    """The sum of the engines' own latencies: a scale for the limits below, which have kept it
+    (the latency estimate adds the time engines wait for their input to arrive)."""
+    return sum(node.params.latency() for node in design.nodes)
+
+
 def _cycle_budget(design, frames):
     """Cycles a run may take before it counts as hung: generous, from the bottleneck."""
-    return (frames + 4) * 4 * design.bottleneck.cycles() + 100 * design.latency_estimate() \
+    return (frames + 4) * 4 * design.bottleneck.cycles() + 100 * _engine_latencies(design) \
         + 100_000
 
 
@@ -85,7 +91,7 @@ def _verilator_runner(design, frames, vcd, progress):
 
     sim = VerilatorSim(design.verilog(), top=design.top_name, progress=progress,
                        frame_words=(design.input_stream.words, design.output_stream.words))
-    idle = 4 * design.bottleneck.cycles() + 10 * design.latency_estimate() + 10_000
+    idle = 4 * design.bottleneck.cycles() + 10 * _engine_latencies(design) + 10_000
 
     def run(words, n_outputs, seed, prob):
         try:
