@@ -5,9 +5,11 @@ top) with Verilator; ``amaranth`` runs the pipeline in Amaranth's Python simulat
 small networks, and to check the two simulators against each other).
 """
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import HwgenError, plural
 from ..external import reporter
@@ -114,7 +116,8 @@ def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, vcd
 
     With ``stall_prob`` > 0 the input has random gaps and the output random stalls, each cycle
     with that probability, and a second run without them (also compared) gives the timing
-    figures, as ``cycles_per_frame`` is defined with no stalls.
+    figures, as ``cycles_per_frame`` is defined with no stalls. ``vcd``: a file to write the
+    trace of the runs to, written only if they all complete.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}")
@@ -122,20 +125,28 @@ def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, vcd
     with reporter.step(f"golden model of {plural(len(frames), 'frame')}"):
         golden = network.run(frames)[-1]
     words, expected = input_words(design, frames), expected_words(design, golden)
+    # The trace is written beside ``vcd`` and renamed to it at the end: whole or not at all.
+    trace = None if vcd is None else Path(vcd).with_name(f".{Path(vcd).name}.{os.getpid()}.tmp")
     if backend == "amaranth":
-        run = _amaranth_runner(design, len(frames), vcd)
+        run = _amaranth_runner(design, len(frames), trace)
     else:
-        run = _verilator_runner(design, len(frames), vcd, progress)
+        run = _verilator_runner(design, len(frames), trace, progress)
     mismatches, first, sim_cycles, sim_seconds = 0, None, 0, 0.0
-    for prob in ([stall_prob, 0.0] if stall_prob else [0.0]):
-        stalls = f" with stall probability {prob:g}" if prob else ""
-        with reporter.step(f"simulating {plural(len(frames), 'frame')} in {backend}{stalls}"):
-            result = run(words, len(expected), seed, prob)
-        count, mismatch = compare(design, golden, result.outputs)
-        mismatches += count
-        first = first or mismatch
-        sim_cycles += result.total_cycles
-        sim_seconds += result.seconds
+    try:
+        for prob in ([stall_prob, 0.0] if stall_prob else [0.0]):
+            stalls = f" with stall probability {prob:g}" if prob else ""
+            with reporter.step(f"simulating {plural(len(frames), 'frame')} in {backend}{stalls}"):
+                result = run(words, len(expected), seed, prob)
+            count, mismatch = compare(design, golden, result.outputs)
+            mismatches += count
+            first = first or mismatch
+            sim_cycles += result.total_cycles
+            sim_seconds += result.seconds
+        if trace is not None and trace.exists():
+            os.replace(trace, vcd)
+    finally:
+        if trace is not None:
+            trace.unlink(missing_ok=True)
     cycles_per_frame, latency = frame_metrics(design, result)     # of the run without stalls
     return SimResult(network.name, backend, len(frames), seed, stall_prob, mismatches, first,
                      cycles_per_frame, latency, design.bottleneck.cycles(), sim_cycles,
