@@ -1,7 +1,10 @@
 """The ``hwgen`` command line: ``hwgen check``, ``golden``, ``build``, ``sim`` and ``estimate``.
 
 A user mistake prints one line ``hwgen: error: ...`` naming the file, layer and field, and exits
-with status 2; no traceback.
+with status 2; an interruption (Ctrl-C) prints ``hwgen: interrupted`` and exits with status 130,
+leaving no partial output and no process behind; no traceback either way. ``build``, ``sim`` and
+``estimate`` report their steps and elapsed times on stderr (:data:`hwgen.external.reporter`;
+``--quiet`` silences them); ``--json`` changes only stdout.
 """
 
 import argparse
@@ -14,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import HwgenError
+from .errors import HwgenError, frames_per_second, plural
+from .external import reporter
 from .network import load_network
 from .synthesis import TARGETS
 
@@ -96,11 +100,20 @@ def cmd_check(args):
     return 0
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def read_frames(path, network):
-    """Input frames from a .npy file: (N, *shape) or a single frame of the input shape."""
+    """Input frames from a .npy file: (N, *shape) with N >= 1, or a single frame of the input
+    shape."""
     try:
-        frames = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+        with open(path, "rb") as file:
+            if file.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                raise HwgenError("not a .npy file (numpy's array format, as numpy.save writes "
+                                 "it)", file=path)
+            file.seek(0)
+            frames = np.load(file, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
         raise HwgenError(f"cannot read input frames: {getattr(exc, 'strerror', None) or exc}",
                          file=path) from None
     shape = network.input.out_shape
@@ -110,11 +123,40 @@ def read_frames(path, network):
         raise HwgenError(f"frames of shape {frames.shape} do not match the input shape "
                          f"(N, {', '.join(map(str, shape))})", file=path,
                          layer=network.input.name, field="shape")
+    if not len(frames):
+        raise HwgenError(f"holds no frames (shape {frames.shape}); give at least one",
+                         file=path)
     dtype = network.input.out_dtype
-    if not np.issubdtype(frames.dtype, np.number) or not dtype.allows(frames).all():
-        raise HwgenError(f"input values must be integers of {dtype}", file=path,
+    if not np.issubdtype(frames.dtype, np.number) or np.iscomplexobj(frames):
+        raise HwgenError(f"input values must be integers of {dtype}, not {frames.dtype} values",
+                         file=path, layer=network.input.name, field="datatype")
+    bad = ~dtype.allows(frames)
+    if bad.any():
+        frame, *index = (int(i) for i in np.argwhere(bad)[0])
+        allowed = "-1 or 1" if dtype.kind == "BIPOLAR" else f"integers {dtype.min} to {dtype.max}"
+        value = frames[(frame, *index)].item()
+        element = index[0] if len(index) == 1 else tuple(index)
+        raise HwgenError(f"frame {frame}, element {element}: value "
+                         f"{f'{value:g}' if isinstance(value, float) else value} is outside "
+                         f"{dtype} ({allowed}); "
+                         f"{plural(int(bad.sum()), 'value')} in all", file=path,
                          layer=network.input.name, field="datatype")
     return frames.astype(np.int64)
+
+
+def output_file(path, option):
+    """Check before any work that ``path`` (given with ``option``) can be written: its directory
+    exists and it is not itself a directory. An existing file is overwritten, as usual."""
+    path = Path(path)
+    if path.is_dir():
+        raise HwgenError("is a directory; give a file name", file=path, field=option)
+    parent = path.parent
+    if not parent.is_dir():
+        raise HwgenError(f"the directory {str(parent)!r} does not exist", file=path,
+                         field=option)
+    if not os.access(parent, os.W_OK):
+        raise HwgenError(f"the directory {str(parent)!r} is not writable", file=path,
+                         field=option)
 
 
 def save_npy(path, array):
@@ -138,6 +180,8 @@ def input_frames(args, network):
 
 
 def cmd_golden(args):
+    if args.output:
+        output_file(args.output, "--output")
     network = load_network(args.network)
     frames = input_frames(args, network)
     names = [layer.name for layer in network.layers]
@@ -152,7 +196,7 @@ def cmd_golden(args):
         except OSError as exc:
             raise HwgenError(f"cannot write: {exc.strerror}", file=args.output) from None
     which = args.layer or network.output.name
-    print(f"{network.name}: {len(frames)} frames -> '{which}' output of shape "
+    print(f"{network.name}: {plural(len(frames), 'frame')} -> '{which}' output of shape "
           f"{result.shape[1:]} ({network.layer(which).out_dtype})"
           + (f", written to {args.output}" if args.output else ""))
     if not args.output:
@@ -162,9 +206,13 @@ def cmd_golden(args):
 
 
 def target_cycles(args):
-    """Cycles per frame from --target-cycles, or from --fps at --clock; None if neither."""
+    """Cycles per frame from --target-cycles, or from --fps at --clock; None if neither (checked
+    before any work)."""
     if args.clock <= 0:
         raise HwgenError("must be positive", field="--clock")
+    if args.ignore_hints and args.target_cycles is None and args.fps is None:
+        raise HwgenError("needs a target to fold for: --target-cycles or --fps",
+                         field="--ignore-hints")
     if args.target_cycles is not None:
         if args.target_cycles < 1:
             raise HwgenError("must be at least 1", field="--target-cycles")
@@ -177,28 +225,33 @@ def target_cycles(args):
 
 
 def cmd_build(args):
-    from .compiler.build import build
+    from .compiler.build import build, check_output_dir
 
+    check_output_dir(args.output, args.force)
+    target = target_cycles(args)
     network = load_network(args.network)
-    design, rep = build(network, args.output, target_cycles(args), args.clock)
+    design, rep = build(network, args.output, target, args.clock, force=args.force,
+                        ignore_hints=args.ignore_hints)
     if args.json:
         print(json.dumps(rep, indent=2))
         return 0
     totals = rep["totals"]
-    print(f"{network.name}: {len(design.nodes)} nodes written to {args.output}/ "
+    print(f"{network.name}: {plural(len(design.nodes), 'node')} written to {args.output}/ "
           f"({design.top_name}.v, report.md, report.json, network.yaml, params.npz)")
     missed = [c for c in design.choices if not c.meets_target]
     for choice in design.choices:
         print(f"  {choice.layer}: PE {choice.pe}" + (f", SIMD {choice.simd}" if choice.simd else "")
-              + f" -> {choice.cycles} cycles" + (" (hint)" if choice.hinted else "")
+              + f" -> {plural(choice.cycles, 'cycle')}" + (" (hint)" if choice.hinted else "")
               + ("" if choice.meets_target else "  MISSES THE TARGET"))
-    print(f"bottleneck {totals['bottleneck']}: {totals['bottleneck_cycles']} cycles per frame, "
-          f"{totals['frames_per_second']:.1f} frames/s at an assumed {args.clock:g} MHz (not "
-          f"measured: `hwgen estimate --target ecp5 --pnr` measures the clock); estimated "
-          + ", ".join(f"{v} {k}" for k, v in totals["resources"].items()))
+    print(f"bottleneck {totals['bottleneck']}: {plural(totals['bottleneck_cycles'], 'cycle')} per "
+          f"frame, {frames_per_second(totals['frames_per_second'])} at an assumed "
+          f"{args.clock:g} MHz (not measured: `hwgen estimate --target ecp5 --pnr` measures the "
+          f"clock); latency about {plural(totals['latency_estimate_cycles'], 'cycle')} "
+          "(estimated); estimated " + ", ".join(f"{v} {k}" for k, v in totals["resources"].items()))
     if missed:
-        print(f"warning: {len(missed)} layer(s) cannot meet {design.target_cycles} cycles per "
-              f"frame: {', '.join(c.layer for c in missed)}", file=sys.stderr)
+        print(f"hwgen: warning: {plural(len(missed), 'layer')} cannot meet "
+              f"{plural(design.target_cycles, 'cycle')} per frame: "
+              f"{', '.join(c.layer for c in missed)}", file=sys.stderr)
     return 0
 
 
@@ -208,14 +261,16 @@ def cmd_sim(args):
 
     if not 0 <= args.stall_prob < 1:
         raise HwgenError("must be in [0, 1)", field="--stall-prob")
+    if args.vcd:
+        output_file(args.vcd, "--vcd")
+    target = target_cycles(args)
     network = load_network(args.network)
     frames = input_frames(args, network)
-    design = make_design(network, target_cycles(args))
+    with reporter.step(f"folding and lowering {plural(len(network.layers), 'layer')}"):
+        design = make_design(network, target, ignore_hints=args.ignore_hints)
     try:
         result = simulate(design, frames, backend=args.backend, seed=args.seed,
-                          stall_prob=args.stall_prob, vcd=args.vcd,
-                          # The default shows compile progress on a terminal only.
-                          progress=(lambda seconds: None) if args.json else None)
+                          stall_prob=args.stall_prob, vcd=args.vcd)
     except SimulationFailed as exc:
         if args.json:
             print(json.dumps({"network": network.name, "backend": args.backend,
@@ -229,15 +284,17 @@ def cmd_sim(args):
         verdict = ("every output matches the golden model" if not result.mismatches else
                    f"MISMATCH: {result.mismatches} output elements differ; first at "
                    f"{result.first_mismatch}")
-        print(f"{network.name} ({args.backend}): {len(frames)} frames"
+        if result.mismatches == 1:
+            verdict = f"MISMATCH: 1 output element differs, at {result.first_mismatch}"
+        print(f"{network.name} ({args.backend}): {plural(len(frames), 'frame')}"
               + (f" with stall probability {args.stall_prob}" if args.stall_prob else "")
               + f": {verdict}")
         if result.cycles_per_frame is not None:
             print(f"{result.cycles_per_frame:.1f} cycles per frame (ideal "
                   f"{result.ideal_cycles_per_frame}, ratio {summary['efficiency']:.3f}), "
-                  f"latency {result.latency_cycles} cycles")
-        print(f"simulated {result.sim_cycles} cycles in {result.sim_seconds:.2f} s "
-              f"({summary['sim_cycles_per_second']:.0f} cycles/s)")
+                  f"latency {plural(result.latency_cycles, 'cycle')}")
+        print(f"simulated {plural(result.sim_cycles, 'cycle')} in {result.sim_seconds:.2f} s "
+              f"({summary['sim_cycles_per_second']:,.0f} cycles/s)")
     return 1 if result.mismatches else 0
 
 
@@ -249,11 +306,12 @@ def cmd_estimate(args):
     if args.pnr and args.target not in DEVICES:
         raise HwgenError(f"place and route is available for {' and '.join(DEVICES)} only (open "
                          f"tools; none places and routes {args.target})", field="--pnr")
-    design = make_design(load_network(args.network), target_cycles(args))
+    target = target_cycles(args)
+    network = load_network(args.network)
+    with reporter.step(f"folding and lowering {plural(len(network.layers), 'layer')}"):
+        design = make_design(network, target, ignore_hints=args.ignore_hints)
     try:
-        # The default shows progress on a terminal only.
-        report = estimate(design, args.target, pnr_clock_mhz=args.clock if args.pnr else None,
-                          progress=(lambda seconds: None) if args.json else None)
+        report = estimate(design, args.target, pnr_clock_mhz=args.clock if args.pnr else None)
     except SynthesisError as exc:
         print(f"hwgen: synthesis failed: {exc}", file=sys.stderr)
         return 1
@@ -292,9 +350,7 @@ def cmd_estimate(args):
           + path_engines(timing))
     pnr = report.get("place_and_route")
     if pnr:
-        clock = ("no clocked path" if pnr["fmax_mhz"] is None else
-                 f"{pnr['fmax_mhz']} MHz achieved, {'met' if pnr['met'] else 'MISSED'} the "
-                 f"{pnr['clock_mhz']:g} MHz constraint")
+        clock = pnr["summary"]
         print(f"place and route on {pnr['device']}: {clock}"
               + (" (cached)" if pnr["cached"] else f" ({pnr['seconds']} s)"))
         critical = pnr["critical_path"]
@@ -318,11 +374,22 @@ def path_engines(path):
 def add_folding_options(parser):
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--target-cycles", type=int, metavar="N",
-                        help="fold automatically for at most N cycles per frame")
+                        help="fold automatically for at most N cycles per frame (pe/simd in the "
+                             "description win, unless --ignore-hints)")
     target.add_argument("--fps", type=float, metavar="F",
                         help="fold automatically for F frames/s at --clock")
+    parser.add_argument("--ignore-hints", action="store_true",
+                        help="with --target-cycles or --fps: fold every layer from scratch, "
+                             "ignoring the pe/simd the description gives")
     parser.add_argument("--clock", type=float, default=100.0, metavar="MHZ",
                         help="clock frequency for --fps and the report (default 100)")
+
+
+def add_output_options(parser):
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object on stdout (the steps still go to stderr)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="do not report the steps and their elapsed times on stderr")
 
 
 def add_frame_options(parser, default_frames):
@@ -357,9 +424,12 @@ def build_parser():
     bld = commands.add_parser("build", help="generate the accelerator: Verilog and reports")
     bld.add_argument("network", help="network description (.yaml)")
     bld.add_argument("-o", "--output", required=True, metavar="DIR",
-                     help="output directory (replaced whole, or left untouched on error)")
+                     help="output directory: written whole or not at all; an existing one is "
+                          "replaced only if it is a previous hwgen build (or with --force)")
+    bld.add_argument("--force", action="store_true",
+                     help="replace DIR even if it is not a previous build, with all it holds")
     add_folding_options(bld)
-    bld.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_output_options(bld)
     bld.set_defaults(run=cmd_build)
 
     sim = commands.add_parser("sim", help="simulate the design cycle-accurately against golden")
@@ -371,7 +441,7 @@ def build_parser():
                      help="simulator (default verilator; amaranth is slow, for small networks)")
     sim.add_argument("--vcd", metavar="FILE", help="write a waveform trace")
     add_folding_options(sim)
-    sim.add_argument("--json", action="store_true", help="print one JSON object")
+    add_output_options(sim)
     sim.set_defaults(run=cmd_sim)
 
     est = commands.add_parser("estimate", help="synthesize the design with Yosys: resources "
@@ -384,18 +454,22 @@ def build_parser():
                           "and report the clock achieved against --clock, and its critical "
                           "path")
     add_folding_options(est)
-    est.add_argument("--json", action="store_true", help="print one JSON object")
+    add_output_options(est)
     est.set_defaults(run=cmd_estimate)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if getattr(args, "frames", 1) < 1:
-        print("hwgen: error: --frames must be at least 1", file=sys.stderr)
-        return 2
     try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "frames", 1) < 1:
+            print("hwgen: error: --frames must be at least 1", file=sys.stderr)
+            return 2
+        reporter.enabled = not getattr(args, "quiet", False)
         return args.run(args)
     except HwgenError as exc:
         print(f"hwgen: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("hwgen: interrupted", file=sys.stderr)
+        return 130

@@ -1,4 +1,5 @@
-"""User-facing errors.
+"""User-facing errors, and the wording of counts in messages (:func:`plural`,
+:func:`frames_per_second`).
 
 A user mistake (a malformed description, a missing file, a bad command-line value) is reported as
 one :class:`HwgenError`; the command-line front end prints its message on one line and exits with
@@ -29,3 +30,13 @@ class HwgenError(Exception):
         if self.field is not None:
             where.append(f"field '{self.field}'")
         return ": ".join(where + [self.message]) if where else self.message
+
+
+def plural(count, noun, nouns=None):
+    """``count`` and the noun in agreement: "1 frame", "2 frames", "1 entry", "3 entries"."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def frames_per_second(fps):
+    """Frames/s as people write them: "12,500,000 frames/s", "812 frames/s", "3.5 frames/s"."""
+    return f"{fps:,.0f} frames/s" if fps >= 100 else f"{fps:.3g} frames/s"

@@ -1,15 +1,16 @@
-"""What the drivers of external tools (Verilator, Yosys) share: the cache directory, and waiting
-for a long run with a progress report."""
+"""What the drivers of external tools (Verilator, Yosys) share: the cache directory, waiting for a
+long run, and the report on stderr of what hwgen is doing (:data:`reporter`)."""
 
 import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
-__all__ = ["cache_root", "wait_with_progress"]
+__all__ = ["cache_root", "wait_with_progress", "StepReporter", "reporter"]
 
 
 def cache_root(kind, cache_dir=None):
@@ -20,31 +21,120 @@ def cache_root(kind, cache_dir=None):
     return (Path(base) if base else Path.home() / ".cache" / "hwgen") / kind
 
 
+def seconds_text(seconds):
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
+
+
+class StepReporter:
+    """Reports on stderr the steps of a long command and their elapsed time.
+
+    Each finished step prints one line, ``hwgen: <label> ... done in 4.2 s``. While a step runs,
+    on a terminal its line shows the elapsed time, updated every second; elsewhere (a log, CI) a
+    step still running after :attr:`heartbeat` seconds prints ``... 30 s so far`` then and as
+    often again, so that a log shows what a long run is waiting for without a spinner's spam.
+    A step that fails prints nothing (the error says what happened). Steps nest: the innermost
+    is the one shown. ``enabled = False`` silences it (``--quiet``).
+    """
+
+    heartbeat = 30.0
+
+    def __init__(self):
+        self.enabled = True
+        self._steps = []            # [label, start, next heartbeat], outermost first
+        self._lock = threading.Lock()
+        self._stop = None           # the ticker's stop event while a step runs
+
+    @contextlib.contextmanager
+    def step(self, label):
+        if not self.enabled:
+            yield
+            return
+        stream = sys.stderr
+        live = stream.isatty()
+        entry = [label, time.monotonic(), self.heartbeat]
+        with self._lock:
+            self._steps.append(entry)
+            if live:
+                self._show(stream)
+            if self._stop is None:
+                self._stop = threading.Event()
+                threading.Thread(target=self._tick, args=(self._stop, stream, live),
+                                 daemon=True).start()
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            with self._lock:
+                self._steps.remove(entry)
+                if live:
+                    stream.write("\r\033[K")
+                if not failed:
+                    elapsed = time.monotonic() - entry[1]
+                    stream.write(f"hwgen: {label} ... done in {seconds_text(elapsed)}\n")
+                if self._steps and live:
+                    self._show(stream)
+                elif not self._steps:
+                    self._stop.set()
+                    self._stop = None
+                stream.flush()
+
+    def _show(self, stream):
+        label, start, _ = self._steps[-1]
+        stream.write(f"\r\033[Khwgen: {label} ... {time.monotonic() - start:.0f} s")
+        stream.flush()
+
+    def _tick(self, stop, stream, live):
+        while not stop.wait(1.0):
+            with self._lock:
+                if stop.is_set() or not self._steps:
+                    return
+                if live:
+                    self._show(stream)
+                    continue
+                entry = self._steps[-1]
+                elapsed = time.monotonic() - entry[1]
+                if elapsed >= entry[2]:
+                    entry[2] += self.heartbeat
+                    stream.write(f"hwgen: {entry[0]} ... {elapsed:.0f} s so far\n")
+                    stream.flush()
+
+
+reporter = StepReporter()
+
+
 def wait_with_progress(process, progress, label):
-    """Wait for ``process`` (started in its own session), calling ``progress(seconds)`` about
-    once a second. ``progress=None`` prints ``label ... N s`` on stderr when it is a terminal
-    and ``$CI`` is unset, and nothing otherwise. On an interruption the process and what it
-    started (its process group) are stopped."""
-    printed = False
-    if progress is None and sys.stderr.isatty() and not os.environ.get("CI"):
-        def progress(seconds):
-            nonlocal printed
-            printed = True
-            print(f"\r{label} ... {seconds:.0f} s", end="", file=sys.stderr, flush=True)
+    """Wait for ``process`` (started in its own session) as the step ``label`` of
+    :data:`reporter`, or calling ``progress(seconds)`` about once a second instead if it is
+    given. On an interruption the process and what it started (its process group) are stopped
+    (:func:`stop_group`) before the exception goes on."""
     start = time.monotonic()
     try:
-        while True:
-            try:
-                process.wait(timeout=1)
-                break
-            except subprocess.TimeoutExpired:
-                if progress:
-                    progress(time.monotonic() - start)
+        with contextlib.nullcontext() if progress else reporter.step(label):
+            while True:
+                try:
+                    process.wait(timeout=1)
+                    break
+                except subprocess.TimeoutExpired:
+                    if progress:
+                        progress(time.monotonic() - start)
     except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        process.wait()
+        stop_group(process)
         raise
-    finally:
-        if printed:
-            print(file=sys.stderr)
+
+
+def stop_group(process, grace=5.0):
+    """Stop ``process`` and its process group: SIGINT first, as Ctrl-C would, so that the tools
+    clean up after themselves (YoWASP removes its temporary directory, make its half-written
+    targets); SIGKILL if the leader is still running after ``grace`` seconds; then SIGTERM to
+    whatever of the group remains."""
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)

@@ -109,6 +109,25 @@ def test_folding_hints_win():
     assert all(choice.hinted for choice in d.choices if choice.layer.startswith("fc"))
 
 
+def test_ignore_hints_refolds_a_shipped_network(tmp_path, capsys):
+    """tfc-w1a1's hints (fc0 PE 16, SIMD 49...) give 64 cycles per frame; --ignore-hints folds
+    it from scratch for 512: the cheapest folding of each layer that meets the target."""
+    from hwgen.cli import main
+
+    assert main(["build", str(NETWORKS / "tfc-w1a1.yaml"), "-o", str(tmp_path / "b"), "-q",
+                 "--target-cycles", "512", "--ignore-hints", "--json"]) == 0
+    folding = json.loads(capsys.readouterr().out)["folding"]
+    assert [(c["layer"], c["pe"], c["simd"], c["ideal_cycles"], c["hinted"]) for c in folding] \
+        == [("fc0", 2, 49, 512, False), ("fc1", 1, 8, 512, False), ("fc2", 1, 8, 512, False),
+            ("fc3", 1, 2, 320, False), ("top", 1, None, 10, False)]
+    fc0 = design(net("tfc-w1a1"), 512).network.layer("fc0")       # the hints win otherwise
+    assert (fc0.pe, fc0.simd) == (16, 49)
+    assert main(["build", str(NETWORKS / "tfc-w1a1.yaml"), "-o", str(tmp_path / "c"),
+                 "--ignore-hints"]) == 2
+    assert "--target-cycles or --fps" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.mark.parametrize("name,frames", [("mini-mlp", 12), ("mini-cnv", 3)])
 def test_pipeline_matches_golden_under_backpressure(name, frames):
     network = net(name)

@@ -226,3 +226,68 @@ def test_cli_unreadable_and_bad_yaml(tmp_path):
     assert result.returncode == 2 and "missing.yaml" in result.stderr
     result = run_cli("check", write(tmp_path, "layers: [\n  {kind: input"))
     assert result.returncode == 2 and "invalid YAML at line" in result.stderr
+
+
+# Values a mutation puts where the description had something else: wrong types, lists and
+# mappings where scalars go, negative, zero, huge and non-finite numbers, stray names.
+FUZZ_VALUES = [{}, {"a": 1}, [], [1, 2, 3], [[1]], [-1, 2], None, "", "x", "random", "UINT32",
+               "INT32", "BIPOLAR", "UINT1", True, -1, 0, 1, 3, -2.5, 0.5, 1e300, float("nan"),
+               2**31, 2**40, 10**18, 2**70]
+
+
+def fuzz_places(node):
+    """Every (container, key) of a parsed description."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in list(items):
+        yield node, key
+        if isinstance(value, (dict, list)):
+            yield from fuzz_places(value)
+
+
+def fuzzed(doc, rng):
+    """``doc`` with one to three seeded mutations: a value replaced, a key or item removed, a
+    stray key added, two layers swapped, a layer repeated."""
+    doc = copy.deepcopy(doc)
+    for _ in range(rng.randint(1, 3)):
+        container, key = rng.choice(list(fuzz_places(doc)))
+        action = rng.random()
+        if action < 0.15:
+            del container[key]
+        elif action < 0.2 and isinstance(container, dict):
+            container[rng.choice(["extra", "pe", "simd", "padding", "stride"])] = \
+                rng.choice(FUZZ_VALUES)
+        elif action < 0.25 and len(doc.get("layers", [])) > 2:
+            i, j = rng.sample(range(len(doc["layers"])), 2)
+            doc["layers"][i], doc["layers"][j] = doc["layers"][j], doc["layers"][i]
+        elif action < 0.3 and doc.get("layers"):
+            doc["layers"].insert(rng.randrange(len(doc["layers"])),
+                                 copy.deepcopy(rng.choice(doc["layers"])))
+        else:
+            container[key] = copy.deepcopy(rng.choice(FUZZ_VALUES))
+        if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
+            break
+    return doc
+
+
+# Seeded mutations per shipped network: fewer of the large ones, whose check takes seconds.
+FUZZ_RUNS = {path.stem: (6 if path.stem.startswith("cnv") else 30)
+             for path in sorted(NETWORKS.glob("*.yaml"))}
+
+
+@pytest.mark.parametrize("name", sorted(FUZZ_RUNS))
+def test_mutated_descriptions_never_give_a_traceback(tmp_path, capsys, name):
+    """`hwgen check` on mutated shipped descriptions: exit 0, or exit 2 with one line."""
+    from hwgen.cli import main
+
+    original = yaml.safe_load((NETWORKS / f"{name}.yaml").read_text())
+    rng = __import__("random").Random(name)
+    for run in range(FUZZ_RUNS[name]):
+        doc = fuzzed(original, rng)
+        path = write(tmp_path, doc)
+        status = main(["check", str(path)])
+        out, err = capsys.readouterr()
+        assert status in (0, 2), (run, doc, err)
+        assert status == 2 or err == "", err
+        if status == 2:
+            assert err.startswith("hwgen: error: ") and len(err.strip().splitlines()) == 1, err
+            assert out == ""

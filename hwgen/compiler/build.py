@@ -7,6 +7,15 @@ The output directory holds:
   estimated resources; totals: bottleneck cycles, frames/s at the clock, a latency estimate;
 - ``network.yaml`` and ``params.npz``: the description as built (folding explicit, every weight
   and threshold array in the .npz), so the build can be simulated and checked later on its own.
+
+The directory is written whole or not at all: into a staging directory beside it, then renamed
+into place. What it may replace (:func:`check_output_dir`): nothing that hwgen did not write. A
+missing or empty directory is written; an existing one is replaced only if it is a previous
+build, that is if it holds ``report.json`` carrying ``"generator": "hwgen ..."``, and
+``network.yaml``, and nothing but the files a build writes (those two, ``report.md``,
+``params.npz`` and the ``<top>.v`` that report.json names). Anything else (a user's file, a
+subdirectory, a build of an older hwgen that had no marker) is replaced only with ``force``. The
+current directory, a directory that contains it and the filesystem root are never replaced.
 """
 
 import json
@@ -20,14 +29,20 @@ import numpy as np
 import yaml
 from amaranth.back import verilog
 
-from ..errors import HwgenError
+from .. import __version__
+from ..errors import HwgenError, frames_per_second, plural
+from ..external import reporter
 from ..network.layers import Activation, Conv2d, Dense
 from .fifo_sizing import with_fifos
 from .folding import fold_network
+from .latency import latency_estimate
 from .lowering import lower
 from .pipeline import AxiStreamTop, Pipeline, axis_width
 
-__all__ = ["Design", "design", "build"]
+__all__ = ["Design", "design", "build", "check_output_dir"]
+
+GENERATOR = f"hwgen {__version__}"     # report.json's "generator": marks a directory as a build
+BUILD_FILES = ("report.json", "report.md", "network.yaml", "params.npz")   # and <top>.v
 
 
 @dataclass
@@ -64,19 +79,24 @@ class Design:
         return max(self.nodes, key=lambda node: node.cycles())
 
     def latency_estimate(self):
-        """Cycles from the first input word to the first output word if every engine ran at
-        full speed: the sum of the engines' own latencies (a lower bound; `hwgen sim` measures)."""
-        return sum(node.params.latency() for node in self.nodes)
+        """Estimated cycles from the first input word to the first output word, the input
+        offered every cycle (:func:`~.latency.latency_estimate`; `hwgen sim` measures it)."""
+        return latency_estimate(self.nodes)
 
     def verilog(self):
-        return verilog.convert(self.top(), name=self.top_name, emit_src=False)
+        with reporter.step(f"emitting Verilog for {plural(len(self.nodes), 'engine')}"):
+            return verilog.convert(self.top(), name=self.top_name, emit_src=False)
 
 
-def design(network, target_cycles=None):
-    """Fold ``network`` (if a target is given), lower it and insert sized FIFOs."""
+def design(network, target_cycles=None, *, ignore_hints=False):
+    """Fold ``network`` (if a target is given; ``ignore_hints``: from scratch, as if the
+    description gave no ``pe``/``simd``), lower it and insert sized FIFOs."""
     choices = []
     if target_cycles is not None:
-        network, choices = fold_network(network, target_cycles)
+        network, choices = fold_network(network, target_cycles, ignore_hints=ignore_hints)
+    elif ignore_hints:
+        raise HwgenError("needs a target to fold for: --target-cycles or --fps",
+                         field="--ignore-hints")
     nodes = lower(network)
     if not nodes:
         raise HwgenError("the network has no layer that needs hardware", file=network.path)
@@ -109,6 +129,7 @@ def report(design, clock_mhz):
     folding = [{"layer": c.layer, "pe": c.pe, "simd": c.simd, "ideal_cycles": c.cycles,
                 "meets_target": c.meets_target, "hinted": c.hinted} for c in design.choices]
     return {
+        "generator": GENERATOR,
         "network": design.network.name,
         "top": design.top_name,
         "clock_mhz": clock_mhz,
@@ -140,19 +161,21 @@ def report_markdown(rep):
     lines = [
         f"# {rep['network']}",
         "",
-        f"Bottleneck: `{t['bottleneck']}` at {t['bottleneck_cycles']} cycles per frame, "
-        f"{t['frames_per_second']:.1f} frames/s at an assumed {rep['clock_mhz']:g} MHz (not "
-        f"measured: `hwgen estimate --target ecp5 --pnr` measures the clock); latency estimate "
-        f"{t['latency_estimate_cycles']} cycles (lower bound). Estimated resources: "
+        f"Bottleneck: `{t['bottleneck']}` at {plural(t['bottleneck_cycles'], 'cycle')} per frame, "
+        f"{frames_per_second(t['frames_per_second'])} at an assumed {rep['clock_mhz']:g} MHz (not "
+        f"measured: `hwgen estimate --target ecp5 --pnr` measures the clock); latency about "
+        f"{plural(t['latency_estimate_cycles'], 'cycle')} from the first input word to the first "
+        "output word (estimated from the engines' timing models; `hwgen sim` measures it). "
+        "Estimated resources: "
         + ", ".join(f"{v} {k.upper().replace('_', ' ')}" for k, v in t["resources"].items())
         + ".",
         "",
-        f"Input: {rep['input']['words_per_frame']} words per frame "
-        f"({rep['input']['bytes_per_frame']} bytes) of "
+        f"Input: {plural(rep['input']['words_per_frame'], 'word')} per frame "
+        f"({plural(rep['input']['bytes_per_frame'], 'byte')}) of "
         f"{rep['input']['elements_per_word']} x {rep['input']['datatype']} "
         f"(s_axis_tdata {rep['input']['tdata_bits']} bits). Output: "
-        f"{rep['output']['words_per_frame']} words per frame "
-        f"({rep['output']['bytes_per_frame']} bytes) of "
+        f"{plural(rep['output']['words_per_frame'], 'word')} per frame "
+        f"({plural(rep['output']['bytes_per_frame'], 'byte')}) of "
         f"{rep['output']['elements_per_word']} x {rep['output']['datatype']} "
         f"(m_axis_tdata {rep['output']['tdata_bits']} bits), m_axis_tlast on the last word of "
         "each. See docs/integration.md for the ports.",
@@ -211,10 +234,55 @@ def built_description(network):
     return doc, arrays
 
 
-def build(network, out_dir, target_cycles=None, clock_mhz=100.0):
-    """Build ``network`` into ``out_dir`` (replaced whole, or left untouched on failure)."""
+def check_output_dir(out_dir, force=False):
+    """Raise :class:`HwgenError` unless :func:`build` may write ``out_dir`` (see the module's
+    docstring): before any work, so that a refused directory costs nothing."""
     out_dir = Path(out_dir)
-    d = design(network, target_cycles)
+    resolved = out_dir.resolve()
+    if resolved.parent == resolved:
+        raise HwgenError("is the filesystem root; name a new directory for the build",
+                         file=out_dir)
+    if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
+        raise HwgenError("is the current directory or contains it; name a new directory for "
+                         "the build", file=out_dir)
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise HwgenError("exists and is not a directory", file=out_dir)
+    try:
+        entries = sorted(path.name for path in out_dir.iterdir())
+    except OSError as exc:
+        raise HwgenError(f"cannot read the directory: {exc.strerror}", file=out_dir) from None
+    foreign = [name for name in entries if name not in _build_files(out_dir)]
+    if foreign and not force:
+        more = f" and {plural(len(foreign) - 1, 'other entry', 'other entries')}" \
+            if len(foreign) > 1 else ""
+        raise HwgenError(f"exists and is not an hwgen build (it holds {foreign[0]!r}{more}); "
+                         "give --force to replace it and everything in it", file=out_dir)
+
+
+def _build_files(out_dir):
+    """The names a build wrote into ``out_dir``, if it is a previous build; else none."""
+    try:
+        rep = json.loads((out_dir / "report.json").read_text())
+    except (OSError, ValueError):
+        return set()
+    if (not isinstance(rep, dict) or not str(rep.get("generator", "")).startswith("hwgen ")
+            or not isinstance(rep.get("top"), str) or not (out_dir / "network.yaml").is_file()):
+        return set()
+    return {*BUILD_FILES, f"{rep['top']}.v"}
+
+
+def build(network, out_dir, target_cycles=None, clock_mhz=100.0, *, force=False,
+          ignore_hints=False):
+    """Build ``network`` into ``out_dir``: replaced whole, or left untouched on failure; an
+    existing directory only if it is a previous build or with ``force``
+    (:func:`check_output_dir`)."""
+    named = out_dir
+    check_output_dir(out_dir, force)
+    out_dir = Path(out_dir).resolve()
+    with reporter.step(f"folding and lowering {plural(len(network.layers), 'layer')}"):
+        d = design(network, target_cycles, ignore_hints=ignore_hints)
     text = d.verilog()
     rep = report(d, clock_mhz)
     doc, arrays = built_description(d.network)
@@ -225,19 +293,25 @@ def build(network, out_dir, target_cycles=None, clock_mhz=100.0):
         staging.chmod(0o755)     # mkdtemp's 0700 is for the staging phase only
     except OSError as exc:
         raise HwgenError(f"cannot create the output directory: {exc.strerror}",
-                         file=out_dir) from None
+                         file=named) from None
     try:
-        (staging / f"{d.top_name}.v").write_text(text)
-        (staging / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
-        (staging / "report.md").write_text(report_markdown(rep))
-        (staging / "network.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-        with open(staging / "params.npz", "wb") as file:
-            np.savez_compressed(file, **{key: _narrow(array) for key, array in arrays.items()})
-        _swap_into_place(staging, out_dir)
+        with reporter.step(f"writing {named}"):
+            _write(staging, d, text, rep, doc, arrays)
+            check_output_dir(named, force)     # again: the directory may have changed since
+            _swap_into_place(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return d, rep
+
+
+def _write(staging, d, text, rep, doc, arrays):
+    (staging / f"{d.top_name}.v").write_text(text)
+    (staging / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
+    (staging / "report.md").write_text(report_markdown(rep))
+    (staging / "network.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    with open(staging / "params.npz", "wb") as file:
+        np.savez_compressed(file, **{key: _narrow(array) for key, array in arrays.items()})
 
 
 def _narrow(array):
@@ -248,12 +322,17 @@ def _narrow(array):
 
 
 def _swap_into_place(staging, out_dir):
-    if out_dir.exists() and not out_dir.is_dir():
-        raise HwgenError("exists and is not a directory", file=out_dir)
+    """Rename ``staging`` to ``out_dir``, moving a previous ``out_dir`` aside first and back if
+    the rename fails."""
     old = None
     if out_dir.exists():
         old = out_dir.with_name(f".{out_dir.name}.old.{os.getpid()}")
         os.replace(out_dir, old)
-    os.replace(staging, out_dir)
+    try:
+        os.replace(staging, out_dir)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out_dir)
+        raise
     if old is not None:
         shutil.rmtree(old)

@@ -13,13 +13,25 @@ from itertools import groupby
 from ..engines.resources import Resources
 from ..synthesis import group_of, module_of, place_and_route, synthesize
 
-__all__ = ["estimate"]
+__all__ = ["estimate", "timing_summary"]
+
+
+def timing_summary(pnr):
+    """Whether place and route met the clock, in words that cannot be misread."""
+    if pnr["fmax_mhz"] is None:
+        return "no clocked path"
+    clock = f"{pnr['clock_mhz']:g} MHz"
+    if pnr["met"]:
+        return f"{pnr['fmax_mhz']} MHz achieved: met the {clock} constraint"
+    return (f"{pnr['fmax_mhz']} MHz achieved: MISSED the {clock} constraint (timing fails: the "
+            f"design does not run at {clock})")
 
 
 def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progress=None):
     """A JSON-ready report: synthesis figures and logic depth (``timing``) per node and in
     total, the models' figures beside them; with ``pnr_clock_mhz``, also place and route at
-    that clock (``place_and_route``: achieved ``fmax_mhz``, ``met``, ``critical_path``)."""
+    that clock (``place_and_route``: achieved ``fmax_mhz``, ``met``, ``critical_path``, and
+    ``summary``: "... MHz achieved: met the ... constraint" or "...: MISSED the ..." in words)."""
     verilog = design.verilog()
     prefix = f"{design.top_name}.pipeline."
     names = [node.name for node in design.nodes]
@@ -74,5 +86,6 @@ def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progre
                                   for cell in cells),
                         "from_cell": cells[0] if cells else None,
                         "to_cell": cells[-1] if cells else None}
-        report["place_and_route"] = {**pnr, "critical_path": critical}
+        report["place_and_route"] = {**pnr, "critical_path": critical,
+                                     "summary": timing_summary(pnr)}
     return report

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..datatypes import DataType
+from ..datatypes import MAX_BITS, DataType
 from ..engines.bitserial_mvau import MODES as BITSERIAL_MODES
 from ..errors import HwgenError
 from .batchnorm import fold_batchnorm, threshold_count
@@ -21,6 +21,12 @@ __all__ = ["load_network"]
 
 ENGINES = ("parallel", "xnor", "bitserial")
 CALIBRATION_FRAMES = 8
+# Bounds far beyond any network an FPGA holds (CNV: 65,536 values in its largest feature map,
+# 589,824 weights in its largest layer), so that a typo such as a huge channel count is an error
+# rather than gigabytes of generated weights.
+MAX_FEATURES = 1 << 22       # values in one layer's output (padded input) per frame
+MAX_WEIGHTS = 1 << 24        # weights of one layer
+MAX_MACS = 1 << 30           # multiply-accumulates of one layer per frame
 
 _FIELDS = {
     "input": {"shape", "datatype"},
@@ -33,6 +39,14 @@ _FIELDS = {
     "label_select": {"k", "pe"},
 }
 _BATCHNORM_FIELDS = ("gamma", "beta", "mean", "var", "eps", "scale")
+
+
+def random_values(rng, dtype, size):
+    """``rng.choice(dtype.values(), size)`` (the same values), without listing the values: a
+    32-bit type has 2**32 of them."""
+    index = rng.integers(0, dtype.max - dtype.min + 1 if dtype.kind != "BIPOLAR" else 2,
+                         size=size)
+    return 2 * index - 1 if dtype.kind == "BIPOLAR" else dtype.min + index
 
 
 def load_network(path):
@@ -49,13 +63,29 @@ class _Loader:
     def error(self, message, field=None):
         raise HwgenError(message, file=self.path, layer=self.layer, field=field)
 
+    @staticmethod
+    def build_hint(directory):
+        """"; give DIR/network.yaml" if ``directory`` holds an hwgen build, else ""."""
+        described = directory / "network.yaml"
+        if described.is_file() and (directory / "report.json").is_file():
+            return f"; give {described}, the description it was built from"
+        return ""
+
     # --- the document -------------------------------------------------------------------------
 
     def load(self):
+        if self.path.is_dir():
+            self.error("is a directory, not a network description (.yaml)"
+                       + self.build_hint(self.path))
+        if self.path.suffix.lower() not in (".yaml", ".yml") and self.build_hint(self.path.parent):
+            self.error("is a file of an hwgen build, not its network description"
+                       + self.build_hint(self.path.parent))
         try:
             text = self.path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             self.error(f"cannot read the description: {exc.strerror or exc}")
+        except UnicodeDecodeError:
+            self.error("cannot read the description: not a text file (a description is YAML)")
         try:
             doc = yaml.safe_load(text)
         except yaml.YAMLError as exc:
@@ -98,7 +128,7 @@ class _Loader:
             if isinstance(spec.get("name"), str):
                 self.layer = spec["name"]
             kind = spec.get("kind")
-            if kind not in _FIELDS:
+            if not isinstance(kind, str) or kind not in _FIELDS:
                 self.error(f"unknown layer kind {kind!r} (expected one of: "
                            f"{', '.join(_FIELDS)})", field="kind")
             name = spec.get("name", f"{kind}{index}")
@@ -120,17 +150,36 @@ class _Loader:
             self.index = index
             prev = layers[-1] if layers else None
             layer = getattr(self, f"read_{kind}")(spec, name, prev)
+            self.check_size(layer)
             layer.hints = frozenset(key for key in ("pe", "simd") if key in spec)
             layers.append(layer)
             self.calibrate(layer)
         return layers
 
+    def check_size(self, layer):
+        features = int(np.prod(layer.out_shape, dtype=object))
+        if features > MAX_FEATURES:
+            self.error(f"its output of shape {layer.out_shape} holds {features:,} values per "
+                       f"frame, more than hwgen supports ({MAX_FEATURES:,})", field="kind")
+        if isinstance(layer, (Conv2d, Dense)):
+            if layer.vectors * layer.mw > MAX_FEATURES or layer.macs > MAX_MACS:
+                self.error(f"{layer.macs:,} multiply-accumulates on {layer.vectors:,} windows of "
+                           f"{layer.mw:,} values per frame, more than hwgen supports",
+                           field="kernel")
+            try:
+                layer.out_dtype
+            except ValueError:
+                lo, hi = layer.acc_range
+                self.error(f"dot products from {lo} to {hi} need more than {MAX_BITS}-bit "
+                           "accumulators: narrower datatypes or fewer inputs per output",
+                           field="weight_datatype")
+
     def calibrate(self, layer):
         """Propagate seeded random frames, so that generated thresholds see real accumulators."""
         if isinstance(layer, InputLayer):
             rng = np.random.default_rng([self.seed, 0, 2])
-            values = layer.out_dtype.values()
-            self.calibration = rng.choice(values, size=(CALIBRATION_FRAMES, *layer.out_shape))
+            self.calibration = random_values(rng, layer.out_dtype,
+                                             (CALIBRATION_FRAMES, *layer.out_shape))
         else:
             self.calibration = layer.golden(self.calibration)
 
@@ -224,6 +273,8 @@ class _Loader:
         if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)) \
                 or not np.all(array == np.round(array)):
             self.error("values must be integers", field=key)
+        if np.any(np.abs(array) >= 2**MAX_BITS):
+            self.error(f"values must be below 2**{MAX_BITS} in magnitude", field=key)
         return array.astype(np.int64)
 
     # --- layer kinds --------------------------------------------------------------------------
@@ -267,8 +318,13 @@ class _Loader:
         return engine, mode
 
     def weights(self, spec, shape, dtype):
+        count = int(np.prod(shape, dtype=object))
+        if count > MAX_WEIGHTS:
+            self.error(f"{count:,} weights of shape {shape}, more than hwgen supports "
+                       f"({MAX_WEIGHTS:,} per layer)", field="weights")
+
         def generate():
-            return self.rng(1).choice(dtype.values(), size=shape)
+            return random_values(self.rng(1), dtype, shape)
         weights = self.integers(self.array(spec.get("weights"), "weights", shape, generate),
                                 "weights")
         bad = ~dtype.allows(weights)
@@ -285,6 +341,9 @@ class _Loader:
         stride = self.pair(spec, "stride", default=1)
         pads = self.pads(spec)
         ph, pw = h + pads[0] + pads[1], w + pads[2] + pads[3]
+        if ph * pw * c > MAX_FEATURES:
+            self.error(f"the padded input {ph}x{pw}x{c} holds more values than hwgen supports "
+                       f"({MAX_FEATURES:,})", field="padding")
         if kernel[0] > ph or kernel[1] > pw:
             self.error(f"kernel {kernel[0]}x{kernel[1]} is larger than the "
                        f"{'padded ' if any(pads) else ''}input {ph}x{pw}", field="kernel")
@@ -325,6 +384,9 @@ class _Loader:
         channels = prev.out_shape[-1]
         lo, hi = prev.out_dtype.min, prev.out_dtype.max
         n = threshold_count(dtype)
+        if n * channels > MAX_WEIGHTS:
+            self.error(f"{dtype} outputs need {n:,} thresholds per channel, {n * channels:,} in "
+                       f"all: more than hwgen supports ({MAX_WEIGHTS:,})", field="datatype")
         if "batchnorm" in spec and "thresholds" in spec:
             self.error("give either thresholds or batchnorm, not both", field="batchnorm")
         if "batchnorm" in spec:

@@ -226,8 +226,8 @@ class VerilatorSim:
     ``verilog``: the design; ``top``: its top module (default: the one marked ``(* top = 1 *)``,
     as Amaranth marks it); ``cache_dir``: where builds are cached (default
     ``$HWGEN_CACHE/verilator`` or ``~/.cache/hwgen/verilator``); ``progress``: called with the
-    elapsed seconds about once a second while Verilator and the compiler run (default: an elapsed
-    time counter on stderr when stderr is a terminal and ``$CI`` is unset, else silence);
+    elapsed seconds about once a second while Verilator and the compiler run (default: the
+    compile is a step of :data:`hwgen.external.reporter`, its elapsed time on stderr);
     ``frame_words``: (input, output) words per frame of the design. With them the harness raises
     ``s_axis_tlast`` on the last word of every input frame and checks ``m_axis_tlast`` on every
     output word; without them ``s_axis_tlast`` stays low and ``m_axis_tlast`` is not checked.
