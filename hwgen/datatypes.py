@@ -96,6 +96,13 @@ class DataType:
         return np.array([-1, 1] if self.kind == "BIPOLAR" else range(self.min, self.max + 1),
                         dtype=np.int64)
 
+    def random_values(self, rng, size):
+        """``rng.choice(self.values(), size)`` (the same values) without listing the values: a
+        32-bit type has 2**32 of them."""
+        if self.kind == "BIPOLAR":
+            return 2 * rng.integers(0, 2, size=size) - 1
+        return self.min + rng.integers(0, self.max - self.min + 1, size=size)
+
     def encode(self, values):
         """True values -> unsigned codes (``uint64``); ValueError if any is not representable."""
         values = np.asarray(values, dtype=np.int64)

@@ -55,3 +55,15 @@ def test_parse_and_errors():
                                         (-5, 128, "INT9"), (-576, 576, "INT11")])
 def test_for_range(lo, hi, name):
     assert DataType.for_range(lo, hi).name == name
+
+
+@pytest.mark.parametrize("name", ["BIPOLAR", "BINARY", "UINT3", "INT5", "INT32", "UINT32"])
+def test_random_values_are_those_of_a_choice_among_all_values(name):
+    """The same values as ``rng.choice(values())`` for small types, without listing the values
+    (a 32-bit type has 2**32): every value representable, both extremes reachable."""
+    dtype = DataType.parse(name)
+    drawn = dtype.random_values(np.random.default_rng(5), 4000)
+    assert dtype.allows(drawn).all()
+    if dtype.bits <= 8:
+        assert (drawn == np.random.default_rng(5).choice(dtype.values(), 4000)).all()
+        assert set(drawn) == set(dtype.values())

@@ -41,14 +41,6 @@ _FIELDS = {
 _BATCHNORM_FIELDS = ("gamma", "beta", "mean", "var", "eps", "scale")
 
 
-def random_values(rng, dtype, size):
-    """``rng.choice(dtype.values(), size)`` (the same values), without listing the values: a
-    32-bit type has 2**32 of them."""
-    index = rng.integers(0, dtype.max - dtype.min + 1 if dtype.kind != "BIPOLAR" else 2,
-                         size=size)
-    return 2 * index - 1 if dtype.kind == "BIPOLAR" else dtype.min + index
-
-
 def load_network(path):
     """Read, validate and build the network described by the YAML file at ``path``."""
     return _Loader(Path(path)).load()
@@ -178,7 +170,7 @@ class _Loader:
         """Propagate seeded random frames, so that generated thresholds see real accumulators."""
         if isinstance(layer, InputLayer):
             rng = np.random.default_rng([self.seed, 0, 2])
-            self.calibration = random_values(rng, layer.out_dtype,
+            self.calibration = layer.out_dtype.random_values(rng,
                                              (CALIBRATION_FRAMES, *layer.out_shape))
         else:
             self.calibration = layer.golden(self.calibration)
@@ -324,7 +316,7 @@ class _Loader:
                        f"({MAX_WEIGHTS:,} per layer)", field="weights")
 
         def generate():
-            return random_values(self.rng(1), dtype, shape)
+            return dtype.random_values(self.rng(1), shape)
         weights = self.integers(self.array(spec.get("weights"), "weights", shape, generate),
                                 "weights")
         bad = ~dtype.allows(weights)

@@ -29,7 +29,7 @@ class Network:
     def random_frames(self, count, seed=0):
         """``count`` frames of uniformly random input values, reproducible from ``seed``."""
         rng = np.random.default_rng([seed, 1])
-        return rng.choice(self.input.out_dtype.values(), size=(count, *self.input.out_shape))
+        return self.input.out_dtype.random_values(rng, (count, *self.input.out_shape))
 
     def run(self, frames):
         """Golden outputs of every layer for a batch of input frames: a list, one per layer."""
