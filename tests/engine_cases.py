@@ -11,7 +11,7 @@ from amaranth.hdl import UnusedElaboratable
 from hwgen import golden
 from hwgen.datatypes import DataType, pack
 from hwgen.engines.thresholds import n_thresholds
-from hwgen.simulation.streams import run_stream
+from hwgen.simulation.streams import run_stream, run_streams
 
 IN_TYPES = ["BIPOLAR", "BINARY"] + [f"UINT{b}" for b in range(1, 9)] + \
            [f"INT{b}" for b in range(2, 9)]
@@ -24,6 +24,15 @@ def run_with_backpressure(dut, inputs, n_outputs, seed, **kwargs):
     return run_stream(dut, inputs, n_outputs, seed=seed,
                       gap_prob=float(rng.uniform(0.3, 0.5)),
                       stall_prob=float(rng.uniform(0.3, 0.5)), **kwargs)
+
+
+def run_streams_with_backpressure(dut, inputs, n_outputs, seed, **kwargs):
+    """``run_streams`` with a gap probability per input and a stall probability per output,
+    each drawn in [0.3, 0.5)."""
+    rng = np.random.default_rng(seed + 1000)
+    return run_streams(dut, inputs, n_outputs, seed=seed,
+                       gap_prob=[float(rng.uniform(0.3, 0.5)) for _ in inputs],
+                       stall_prob=[float(rng.uniform(0.3, 0.5)) for _ in n_outputs], **kwargs)
 
 
 def assert_rejected(make, message):
