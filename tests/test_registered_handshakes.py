@@ -21,6 +21,7 @@ from hwgen.engines.maxpool import MaxPool, MaxPoolParams, RunningMax
 from hwgen.engines.pad import Pad, PadParams
 from hwgen.engines.sliding_window import SlidingWindow, SlidingWindowParams
 from hwgen.engines.add import AddParams, AddStreams
+from hwgen.engines.concat import ConcatParams, ConcatStreams
 from hwgen.engines.fork import DuplicateStreams, DuplicateStreamsParams
 from hwgen.simulation.streams import stream_ports
 
@@ -43,6 +44,7 @@ ENGINES = {
     "label_select": lambda: LabelSelect(LabelSelectParams(6, 3, INT3)),
     "label_select_top3": lambda: LabelSelect(LabelSelectParams(6, 2, INT3, 3)),
     "fork": lambda: DuplicateStreams(DuplicateStreamsParams(5, 3, 4)),
+    "concat": lambda: ConcatStreams(ConcatParams((4, 2, 6), 2, INT3, 3)),
     "add": lambda: AddStreams(AddParams(4, 2, (INT3, BIPOLAR, DataType.parse("UINT2")), 3)),
     "add_fused": lambda: AddStreams(AddParams(4, 2, (INT3, INT3), 3, INT3),
                                     np.tile(np.arange(-3, 4), (4, 1))),
