@@ -23,6 +23,7 @@ from hwgen.engines.sliding_window import SlidingWindow, SlidingWindowParams
 from hwgen.engines.add import AddParams, AddStreams
 from hwgen.engines.concat import ConcatParams, ConcatStreams
 from hwgen.engines.fork import DuplicateStreams, DuplicateStreamsParams
+from hwgen.engines.global_avgpool import GlobalAccPool, GlobalAccPoolParams
 from hwgen.simulation.streams import stream_ports
 
 INT3 = DataType.parse("INT3")
@@ -44,6 +45,8 @@ ENGINES = {
     "label_select": lambda: LabelSelect(LabelSelectParams(6, 3, INT3)),
     "label_select_top3": lambda: LabelSelect(LabelSelectParams(6, 2, INT3, 3)),
     "fork": lambda: DuplicateStreams(DuplicateStreamsParams(5, 3, 4)),
+    "global_pool": lambda: GlobalAccPool(GlobalAccPoolParams(6, 2, INT3, 4)),
+    "global_pool_one_fold": lambda: GlobalAccPool(GlobalAccPoolParams(2, 2, INT3, 4)),
     "concat": lambda: ConcatStreams(ConcatParams((4, 2, 6), 2, INT3, 3)),
     "add": lambda: AddStreams(AddParams(4, 2, (INT3, BIPOLAR, DataType.parse("UINT2")), 3)),
     "add_fused": lambda: AddStreams(AddParams(4, 2, (INT3, INT3), 3, INT3),
