@@ -9,7 +9,8 @@ from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
 from hwgen.engines.add import AddParams, AddStreams, sum_dtype
 from hwgen.simulation.streams import run_streams
 
-from engine_cases import assert_rejected, random_thresholds, run_streams_with_backpressure
+from engine_cases import (assert_rejected, assert_resources_near_yosys, random_thresholds,
+                          run_streams_with_backpressure)
 
 IN_TYPES = ["BIPOLAR", "BINARY", "UINT1", "UINT2", "UINT4", "UINT8", "INT2", "INT3", "INT4",
             "INT8", "INT12"]
@@ -116,6 +117,14 @@ def test_cycles_latency_resources():
     assert fused.resources().lut > raw.resources().lut
     assert AddParams(16, 8, (int4, int4), 9).resources().lut > raw.resources().lut
     assert raw.resources().bram18 == 0
+
+
+
+def test_resources_near_yosys(tmp_path):
+    """The raw sum (the fused activation's model is the Thresholds engine's)."""
+    uint4 = DataType.parse("UINT4")
+    params = AddParams(16, 16, (uint4, uint4), 64)
+    assert_resources_near_yosys(AddStreams(params), params.resources(), tmp_path)
 
 
 @pytest.mark.parametrize("make, message", [

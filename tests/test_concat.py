@@ -9,7 +9,8 @@ from hwgen.datatypes import BIPOLAR, DataType, pack
 from hwgen.engines.concat import ConcatParams, ConcatStreams
 from hwgen.simulation.streams import run_streams
 
-from engine_cases import assert_rejected, run_streams_with_backpressure
+from engine_cases import (assert_rejected, assert_resources_near_yosys,
+                          run_streams_with_backpressure)
 
 DTYPES = ["BIPOLAR", "BINARY", "UINT2", "UINT4", "UINT8", "INT2", "INT4", "INT8"]
 
@@ -67,6 +68,12 @@ def test_resources():
     assert small.bram18 == 0 and small.lut > 0
     assert ConcatParams((8, 8, 8, 8), 4, DataType.parse("INT4"), 4).resources().lut > small.lut
     assert ConcatParams((8, 8), 8, DataType.parse("INT4"), 4).resources().lut > small.lut
+
+
+
+def test_resources_near_yosys(tmp_path):
+    params = ConcatParams((32, 32), 16, DataType.parse("UINT4"), 64)
+    assert_resources_near_yosys(ConcatStreams(params), params.resources(), tmp_path)
 
 
 @pytest.mark.parametrize("make, message", [

@@ -6,7 +6,8 @@ import pytest
 from hwgen.engines.fork import DuplicateStreams, DuplicateStreamsParams
 from hwgen.simulation.streams import run_streams
 
-from engine_cases import assert_rejected, run_streams_with_backpressure
+from engine_cases import (assert_rejected, assert_resources_near_yosys,
+                          run_streams_with_backpressure)
 
 # First seeds: (width, outputs) corners, then random ones.
 CORNERS = [(1, 2), (8, 2), (37, 3), (64, 5), (3, 8)]
@@ -64,6 +65,12 @@ def test_resources():
     assert small.bram18 == 0 and small.lut > 0
     assert DuplicateStreamsParams(8, 3, 1).resources().lut > small.lut
     assert DuplicateStreamsParams(32, 2, 1).resources().lut > small.lut
+
+
+
+def test_resources_near_yosys(tmp_path):
+    params = DuplicateStreamsParams(64, 2, 1024)
+    assert_resources_near_yosys(DuplicateStreams(params), params.resources(), tmp_path)
 
 
 @pytest.mark.parametrize("make, message", [

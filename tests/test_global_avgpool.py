@@ -9,7 +9,7 @@ from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
 from hwgen.engines.global_avgpool import GlobalAccPool, GlobalAccPoolParams, pooled_dtype
 from hwgen.simulation.streams import run_stream
 
-from engine_cases import assert_rejected, run_with_backpressure
+from engine_cases import assert_rejected, assert_resources_near_yosys, run_with_backpressure
 
 DTYPES = ["BIPOLAR", "BINARY", "UINT1", "UINT2", "UINT4", "UINT8", "INT2", "INT3", "INT4",
           "INT8", "INT16"]
@@ -83,6 +83,13 @@ def test_storage_and_datatypes():
     wide = GlobalAccPoolParams(256, 2, int8, 3)
     assert wide.storage == "block" and wide.read_latency == 2
     assert wide.resources().bram18 > 0 and resnet8.resources().bram18 == 0
+
+
+
+def test_resources_near_yosys(tmp_path):
+    """ResNet-8's pool (accumulators in LUT RAM)."""
+    params = GlobalAccPoolParams(64, 4, DataType.parse("UINT4"), 64)
+    assert_resources_near_yosys(GlobalAccPool(params), params.resources(), tmp_path)
 
 
 @pytest.mark.parametrize("make, message", [
