@@ -13,17 +13,17 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwgen.datatypes import BIPOLAR, DataType
+from hwgen.engines.add import AddParams, AddStreams
 from hwgen.engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
+from hwgen.engines.concat import ConcatParams, ConcatStreams
+from hwgen.engines.fork import DuplicateStreams, DuplicateStreamsParams
+from hwgen.engines.global_avgpool import GlobalAccPool, GlobalAccPoolParams
 from hwgen.engines.label_select import LabelSelect, LabelSelectParams
 from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
 from hwgen.engines.thresholds import Thresholds, ThresholdsParams
 from hwgen.engines.maxpool import MaxPool, MaxPoolParams, RunningMax
 from hwgen.engines.pad import Pad, PadParams
 from hwgen.engines.sliding_window import SlidingWindow, SlidingWindowParams
-from hwgen.engines.add import AddParams, AddStreams
-from hwgen.engines.concat import ConcatParams, ConcatStreams
-from hwgen.engines.fork import DuplicateStreams, DuplicateStreamsParams
-from hwgen.engines.global_avgpool import GlobalAccPool, GlobalAccPoolParams
 from hwgen.simulation.streams import stream_ports
 
 INT3 = DataType.parse("INT3")

@@ -12,9 +12,13 @@ Each input has a one-word holding register with a "full" flag. The sum of the he
 *fires* when every register is full and the output queue has a credit; a register takes a word
 while it is empty or firing, so ``i[k].ready`` comes from registers only (the flags and the
 queue's credit flag, one LUT), never from another input's ``valid``. Firing empties the
-registers into a free-running registered adder tree per lane (:func:`~hwgen.engines.datapath.
-sum_tree`, one level for up to four inputs), then the activation, then the
-:class:`~hwgen.engines.credits.OutputQueue`. So a word per cycle when every input has one.
+registers into a free-running registered adder tree per lane
+(:func:`~hwgen.engines.datapath.sum_tree`, one level for up to four inputs), then the
+activation, then the :class:`~hwgen.engines.credits.OutputQueue`. So a word per cycle when
+every input has one.
+
+The holding registers load with an enable (``pe`` x bits wide per input, as a FIFO's memory
+writes): a join must hold one input's word while another's is missing.
 """
 
 from dataclasses import dataclass
