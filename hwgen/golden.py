@@ -10,7 +10,7 @@ import numpy as np
 from .datatypes import BIPOLAR
 
 __all__ = ["pad", "sliding_window", "matmul", "xnor_popcount", "dense", "conv2d",
-           "multithreshold", "maxpool", "label_select"]
+           "multithreshold", "maxpool", "add", "concat", "global_sum", "label_select"]
 
 
 def pad(x, pads, value=0):
@@ -93,6 +93,22 @@ def maxpool(x, kernel, stride):
     windows = sliding_window(x, kernel, stride)
     n, oh, ow, _ = windows.shape
     return windows.reshape(n, oh, ow, kh * kw, c).max(axis=3)
+
+
+def add(*xs):
+    """Elementwise sum of same-shape tensors (a residual join), exact (int64)."""
+    return np.sum([np.asarray(x, dtype=np.int64) for x in xs], axis=0)
+
+
+def concat(*xs):
+    """Tensors joined along the channels (last axis), in order."""
+    return np.concatenate(xs, axis=-1)
+
+
+def global_sum(x):
+    """Sum over every pixel of (N, H, W, C), per channel: (N, 1, 1, C). (Global average
+    pooling without its scaling by 1/(H*W), which a description folds into what follows.)"""
+    return np.asarray(x, dtype=np.int64).sum(axis=(1, 2), keepdims=True)
 
 
 def label_select(scores, k=1):

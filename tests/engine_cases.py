@@ -6,12 +6,14 @@ import warnings
 
 import numpy as np
 import pytest
+from amaranth.back import verilog
 from amaranth.hdl import UnusedElaboratable
 
 from hwgen import golden
 from hwgen.datatypes import DataType, pack
 from hwgen.engines.thresholds import n_thresholds
-from hwgen.simulation.streams import run_stream
+from hwgen.simulation.streams import run_stream, run_streams
+from hwgen.synthesis import synthesize
 
 IN_TYPES = ["BIPOLAR", "BINARY"] + [f"UINT{b}" for b in range(1, 9)] + \
            [f"INT{b}" for b in range(2, 9)]
@@ -24,6 +26,25 @@ def run_with_backpressure(dut, inputs, n_outputs, seed, **kwargs):
     return run_stream(dut, inputs, n_outputs, seed=seed,
                       gap_prob=float(rng.uniform(0.3, 0.5)),
                       stall_prob=float(rng.uniform(0.3, 0.5)), **kwargs)
+
+
+def run_streams_with_backpressure(dut, inputs, n_outputs, seed, **kwargs):
+    """``run_streams`` with a gap probability per input and a stall probability per output,
+    each drawn in [0.3, 0.5)."""
+    rng = np.random.default_rng(seed + 1000)
+    return run_streams(dut, inputs, n_outputs, seed=seed,
+                       gap_prob=[float(rng.uniform(0.3, 0.5)) for _ in inputs],
+                       stall_prob=[float(rng.uniform(0.3, 0.5)) for _ in n_outputs], **kwargs)
+
+
+def assert_resources_near_yosys(dut, model, cache_dir, lut=0.2, ff=0.1):
+    """The first-order ``model`` (a Resources) within ``lut`` and ``ff`` (relative) of Yosys'
+    synth_xilinx count for ``dut``, and the same block RAMs."""
+    text = verilog.convert(dut, name="unit", emit_src=False)
+    totals = synthesize(text, "unit", "xc7", cache_dir=cache_dir).totals()
+    assert abs(model.lut - totals["lut"]) <= lut * totals["lut"], (model, totals)
+    assert abs(model.ff - totals["ff"]) <= ff * totals["ff"], (model, totals)
+    assert model.bram18 == totals["bram18"], (model, totals)
 
 
 def assert_rejected(make, message):

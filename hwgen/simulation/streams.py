@@ -1,9 +1,12 @@
-"""Drive a one-input, one-output streaming component in Amaranth's simulator.
+"""Drive streaming components in Amaranth's simulator.
 
-A producer feeds words to ``dut.i`` with random gaps and a consumer takes words from ``dut.o``
-with random stalls; the consumer also checks the stream rules of the output (once valid, the
-payload stays put and valid stays high until the transfer). Used by the engine tests and by
-``hwgen sim --backend amaranth``.
+A producer per input stream feeds words with random gaps and a consumer per output stream takes
+words with random stalls, each independently; every consumer also checks the stream rules of
+its output (once valid, the payload stays put and valid stays high until the transfer).
+:func:`run_stream` drives the one-input, one-output engines (``dut.i``, ``dut.o``);
+:func:`run_streams` any number of either (``dut.i[k]``, ``dut.o[k]`` for the arrays of
+streams that ``In(...).array(n)`` and ``Out(...).array(n)`` make). Used by the engine tests and
+by ``hwgen sim --backend amaranth``.
 """
 
 import random
@@ -11,7 +14,8 @@ from dataclasses import dataclass
 
 from amaranth.sim import Simulator
 
-__all__ = ["StreamRun", "StreamProtocolError", "run_stream"]
+__all__ = ["StreamRun", "StreamsRun", "StreamProtocolError", "run_stream", "run_streams",
+           "stream_ports"]
 
 
 class StreamProtocolError(AssertionError):
@@ -26,6 +30,21 @@ class StreamRun:
     cycles: int            # cycles until the last output
 
 
+@dataclass
+class StreamsRun:
+    """As :class:`StreamRun`, with a list per port (in port order) for each of the three."""
+
+    outputs: list
+    output_cycles: list
+    input_cycles: list
+    cycles: int            # cycles until the last output on any port
+
+
+def stream_ports(port):
+    """The streams of a port: itself, or the members of an array of streams."""
+    return list(port) if isinstance(port, (list, tuple)) else [port]
+
+
 def run_stream(dut, inputs, n_outputs, *, gap_prob=0.0, stall_prob=0.0, seed=0,
                max_cycles=None, drain_cycles=16, vcd=None):
     """Stream ``inputs`` through ``dut`` and collect ``n_outputs`` words.
@@ -36,66 +55,130 @@ def run_stream(dut, inputs, n_outputs, *, gap_prob=0.0, stall_prob=0.0, seed=0,
     any further word appears. ``max_cycles`` (default: generous, from the stream lengths) bounds
     the run so that a deadlock fails instead of hanging.
     """
-    inputs = list(inputs)
-    if max_cycles is None:
-        max_cycles = 1000 + 20 * (len(inputs) + n_outputs)
-    rng_in, rng_out = random.Random(seed), random.Random(seed + 1)
-    run = StreamRun([], [], [], 0)
+    run = run_streams(dut, [inputs], [n_outputs], gap_prob=gap_prob, stall_prob=stall_prob,
+                      seed=seed, max_cycles=max_cycles, drain_cycles=drain_cycles, vcd=vcd)
+    return StreamRun(run.outputs[0], run.output_cycles[0], run.input_cycles[0], run.cycles)
 
-    async def producer(ctx):
-        cycle = 0
-        for word in inputs:
-            while gap_prob and rng_in.random() < gap_prob:
-                await ctx.tick()
-                cycle += 1
-            ctx.set(dut.i.payload, word)
-            ctx.set(dut.i.valid, 1)
-            while True:
-                _, _, ready = await ctx.tick().sample(dut.i.ready)
-                cycle += 1
-                if ready:
-                    run.input_cycles.append(cycle - 1)
-                    break
-                if cycle > max_cycles:
-                    return
-            ctx.set(dut.i.valid, 0)
 
-    async def consumer(ctx):
-        pending = None      # payload offered but not taken on the previous cycle
-        for cycle in range(max_cycles + drain_cycles):
-            draining = len(run.outputs) >= n_outputs
-            if draining and cycle >= run.cycles + drain_cycles:
-                return
-            ready = draining or not (stall_prob and rng_out.random() < stall_prob)
-            ctx.set(dut.o.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
-            if pending is not None and (not valid or payload != pending):
-                raise StreamProtocolError(
-                    f"cycle {cycle}: output withdrawn or changed before it was taken "
-                    f"(was {pending:#x}, now valid={valid} payload={payload:#x})")
-            pending = None
-            if valid and ready:
-                if draining:
-                    raise StreamProtocolError(
-                        f"cycle {cycle}: output word {len(run.outputs)} beyond the "
-                        f"{n_outputs} expected ({payload:#x})")
-                run.outputs.append(payload)
-                run.output_cycles.append(cycle)
-                if len(run.outputs) == n_outputs:
-                    run.cycles = cycle + 1
-            elif valid:
-                pending = payload
-        raise StreamProtocolError(
-            f"no progress: {len(run.outputs)} of {n_outputs} outputs after {max_cycles} cycles "
-            f"({len(run.input_cycles)} of {len(inputs)} inputs taken)")
+def run_streams(dut, inputs, n_outputs, *, gap_prob=0.0, stall_prob=0.0, seed=0,
+                max_cycles=None, drain_cycles=16, vcd=None):
+    """Stream ``inputs[k]`` (a list of words) into input stream k of ``dut`` and collect
+    ``n_outputs[k]`` words from output stream k (streams as :func:`stream_ports` lists them).
 
+    Each producer and consumer draws its own gaps or stalls: ``gap_prob`` and ``stall_prob``
+    are one probability for all, or a list with one per port. Producer k's generator is seeded
+    with ``seed + 2k``, consumer k's with ``seed + 2k + 1`` (so one port each is exactly
+    :func:`run_stream`). The consumers stay ready for ``drain_cycles`` after the last expected
+    word of every port and fail if any further word appears; ``max_cycles`` (default: generous,
+    from the stream lengths) bounds the run so that a deadlock fails instead of hanging.
+    """
+    in_ports, out_ports = stream_ports(dut.i), stream_ports(dut.o)
+    bench = _Bench([list(words) for words in inputs], list(n_outputs), max_cycles, drain_cycles)
+    if (len(bench.inputs), len(bench.n_outputs)) != (len(in_ports), len(out_ports)):
+        raise ValueError(f"the component has {len(in_ports)} input and {len(out_ports)} output "
+                         f"streams, not {len(inputs)} and {len(n_outputs)}")
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
+    for k, (port, prob) in enumerate(zip(in_ports, _per_port(gap_prob, len(in_ports)))):
+        sim.add_testbench(bench.producer(k, port, prob, random.Random(seed + 2 * k)))
+    for k, (port, prob) in enumerate(zip(out_ports, _per_port(stall_prob, len(out_ports)))):
+        sim.add_testbench(bench.consumer(k, port, prob, random.Random(seed + 2 * k + 1)))
     if vcd:
         with sim.write_vcd(str(vcd)):
             sim.run()
     else:
         sim.run()
-    return run
+    return bench.run
+
+
+def _per_port(prob, ports):
+    probs = list(prob) if isinstance(prob, (list, tuple)) else [prob] * ports
+    if len(probs) != ports:
+        raise ValueError(f"{len(probs)} probabilities for {ports} streams")
+    return probs
+
+
+class _Bench:
+    """The producers and consumers of one run, and what they record (:attr:`run`)."""
+
+    def __init__(self, inputs, n_outputs, max_cycles, drain_cycles):
+        self.inputs, self.n_outputs, self.drain_cycles = inputs, n_outputs, drain_cycles
+        self.max_cycles = (1000 + 20 * (sum(map(len, inputs)) + sum(n_outputs))
+                           if max_cycles is None else max_cycles)
+        self.run = StreamsRun([[] for _ in n_outputs], [[] for _ in n_outputs],
+                              [[] for _ in inputs], 0)
+
+    def producer(self, k, port, gap_prob, rng):
+        """A testbench offering input k's words on ``port``, idling before each word with
+        probability ``gap_prob``."""
+        words, input_cycles = self.inputs[k], self.run.input_cycles[k]
+
+        async def producer(ctx):
+            cycle = 0
+            for word in words:
+                while gap_prob and rng.random() < gap_prob:
+                    await ctx.tick()
+                    cycle += 1
+                ctx.set(port.payload, word)
+                ctx.set(port.valid, 1)
+                while True:
+                    _, _, ready = await ctx.tick().sample(port.ready)
+                    cycle += 1
+                    if ready:
+                        input_cycles.append(cycle - 1)
+                        break
+                    if cycle > self.max_cycles:
+                        return
+                ctx.set(port.valid, 0)
+        return producer
+
+    def consumer(self, k, port, stall_prob, rng):
+        """A testbench taking output k's words from ``port``, stalling with probability
+        ``stall_prob`` per cycle, and checking the stream rules; it stays ready and watchful
+        until ``drain_cycles`` after every output's last expected word."""
+        run, expected = self.run, self.n_outputs[k]
+        outputs, output_cycles = run.outputs[k], run.output_cycles[k]
+        name = "output" if len(self.n_outputs) == 1 else f"output {k}"
+
+        async def consumer(ctx):
+            pending = None      # payload offered but not taken on the previous cycle
+            for cycle in range(self.max_cycles + self.drain_cycles):
+                draining = len(outputs) >= expected
+                if self._all_out() and cycle >= run.cycles + self.drain_cycles:
+                    return
+                ready = draining or not (stall_prob and rng.random() < stall_prob)
+                ctx.set(port.ready, ready)
+                _, _, valid, payload = await ctx.tick().sample(port.valid, port.payload)
+                if pending is not None and (not valid or payload != pending):
+                    raise StreamProtocolError(
+                        f"cycle {cycle}: {name} withdrawn or changed before it was taken "
+                        f"(was {pending:#x}, now valid={valid} payload={payload:#x})")
+                pending = None
+                if valid and ready:
+                    if draining:
+                        raise StreamProtocolError(
+                            f"cycle {cycle}: {name} word {len(outputs)} beyond the "
+                            f"{expected} expected ({payload:#x})")
+                    outputs.append(payload)
+                    output_cycles.append(cycle)
+                    if len(outputs) == expected:
+                        run.cycles = max(run.cycles, cycle + 1)
+                elif valid:
+                    pending = payload
+            raise StreamProtocolError(f"no progress: {self._progress()}")
+        return consumer
+
+    def _all_out(self):
+        return all(len(got) >= n for got, n in zip(self.run.outputs, self.n_outputs))
+
+    def _progress(self):
+        """How far the run got (worded as it always was when there is one stream each)."""
+        outputs = _counts(self.run.outputs, self.n_outputs, "outputs")
+        inputs = _counts(self.run.input_cycles, list(map(len, self.inputs)), "inputs taken")
+        return f"{outputs} after {self.max_cycles} cycles ({inputs})"
+
+
+def _counts(done, totals, what):
+    """"3 of 5 inputs taken", or one such count per stream."""
+    return ", ".join(f"{len(d)} of {total} {what}" + (f" (stream {k})" if len(totals) > 1 else "")
+                     for k, (d, total) in enumerate(zip(done, totals)))
