@@ -32,12 +32,6 @@ MIN_ECP5_MHZ = 120
 MAX_LUT_LEVELS = 8
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    """One synthesis cache for the whole module run, away from the user's."""
-    monkeypatch.setenv("HWGEN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 def test_cells_fold_into_figures():
     modules = {"top": {"LUT6": 3, "RAM64M": 2, "FDRE": 5, "MUXF7": 4, "BUFG": 1},
                "top.pipeline.a": {"RAMB36E1": 1, "RAMB18E1": 1, "CARRY4": 2, "SRLC32E": 1},
@@ -192,11 +186,11 @@ def _mini_mlp_estimate(target, cache_dir=None):
 
 
 @pytest.fixture(scope="module")
-def engine_depths(tmp_path_factory):
+def engine_depths(hwgen_cache):
     """{(network, node): logic depth} of the DEPTH_CHECKED engines on ECP5: the mini-MLP's from
     its design, the others' from one synthesis of them side by side."""
-    # The `cache` fixture's directory, which a module-scoped fixture cannot take from it.
-    cache_dir = tmp_path_factory.getbasetemp() / "cache" / "synthesis"
+    # The session's cache, which $HWGEN_CACHE names only once a test runs (after this fixture).
+    cache_dir = hwgen_cache / "synthesis"
     depths = {("mini-mlp", node["name"]): node["timing"]
               for node in _mini_mlp_estimate("ecp5", cache_dir)["nodes"]}
     engines = {}

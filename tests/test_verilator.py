@@ -281,7 +281,8 @@ def test_design_errors(cache_dir):
 
 
 def test_concurrent_builds_share_one_entry(tmp_path):
-    """Two processes building the same design at once both succeed and leave one entry."""
+    """Two processes building the same design at once both succeed and leave one entry (and
+    its lock file)."""
     (tmp_path / "design.v").write_text(emit("fifo8"))
     script = textwrap.dedent(f"""
         from hwgen.simulation.verilator import VerilatorSim
@@ -291,5 +292,5 @@ def test_concurrent_builds_share_one_entry(tmp_path):
     """)
     processes = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
     assert [process.wait() for process in processes] == [0, 0]
-    assert [path.name for path in (tmp_path / "cache").iterdir()] == \
-        [VerilatorSim(emit("fifo8"), cache_dir=tmp_path / "cache").build().key]
+    key = VerilatorSim(emit("fifo8"), cache_dir=tmp_path / "cache").build().key
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == [key, f"{key}.lock"]

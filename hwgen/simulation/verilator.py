@@ -24,8 +24,9 @@ used, so an old system install cannot be picked up by accident.
 Builds are cached in ``$HWGEN_CACHE`` (default ``~/.cache/hwgen``) under ``verilator/<key>``,
 the key being the SHA-256 of everything that goes into the executable: the Verilog, the harness
 source, the Verilator version, the flags and whether tracing is on. A hit skips compilation. A
-build happens in a temporary directory renamed into place when complete, so concurrent builds of
-the same design cannot leave a half-written entry (the loser of the race discards its copy).
+build happens in a temporary directory renamed into place when complete, so that no process ever
+sees a half-written entry; while one process compiles a design, another that wants the same one
+waits for it (on the lock file ``verilator/<key>.lock``) and then takes it from the cache.
 """
 
 import functools
@@ -43,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..external import cache_root, wait_with_progress
+from ..external import cache_lock, cache_root, wait_with_progress
 from ..resources import template
 
 __all__ = ["SimulationError", "VerilatorBuild", "VerilatorRun", "VerilatorSim",
@@ -315,7 +316,11 @@ class VerilatorSim:
         executable = entry / "sim"
         cached = executable.is_file()
         if not cached:
-            self._compile(command, harness, entry)
+            # One process compiles a design at a time; another that wants it waits, then finds it.
+            with cache_lock(self.cache_dir / f"{key}.lock", self.progress):
+                cached = executable.is_file()
+                if not cached:
+                    self._compile(command, harness, entry)
         build = VerilatorBuild(executable, key, cached, time.monotonic() - start)
         self._builds[trace] = build
         return build
