@@ -195,6 +195,16 @@ def test_second_build_is_a_cache_hit(sims, cache_dir, monkeypatch):
     assert build.executable == sims("fifo8").build().executable
 
 
+def test_run_time_library_is_compiled_once(sims, cache_dir):
+    """Verilator's run-time library is compiled by the first build of the cache (of each kind:
+    tracing builds have their own); later builds take it from the cache."""
+    for name in ("fifo8", "conv8to72", "conv72to64"):
+        sims(name)
+    logs = [path.read_text() for path in cache_dir.glob("*/build.log")]
+    compiled = sum("verilated.cpp" in log for log in logs)
+    assert len(logs) >= 3 and compiled == len(list((cache_dir / "runtime").iterdir()))
+
+
 def test_vcd_trace(sims, tmp_path):
     vcd = tmp_path / "fifo8.vcd"
     run = sims("fifo8").run([1, 2, 3], 3, vcd=vcd)
@@ -282,7 +292,7 @@ def test_design_errors(cache_dir):
 
 def test_concurrent_builds_share_one_entry(tmp_path):
     """Two processes building the same design at once both succeed and leave one entry (and
-    its lock file)."""
+    its lock file, and the run-time library's objects)."""
     (tmp_path / "design.v").write_text(emit("fifo8"))
     script = textwrap.dedent(f"""
         from hwgen.simulation.verilator import VerilatorSim
@@ -293,4 +303,5 @@ def test_concurrent_builds_share_one_entry(tmp_path):
     processes = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
     assert [process.wait() for process in processes] == [0, 0]
     key = VerilatorSim(emit("fifo8"), cache_dir=tmp_path / "cache").build().key
-    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == [key, f"{key}.lock"]
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == \
+        [key, f"{key}.lock", "runtime"]
