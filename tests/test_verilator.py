@@ -1,7 +1,7 @@
 """Verilator back end: emitted Verilog against exact expectations and Amaranth's simulator.
 
 Each design is a small core (a StreamFIFO or WidthConverter) behind hwgen's AxiStreamTop, compiled
-once per test module into a temporary cache; every run checks m_axis_tlast on every output word
+once per test session into the session's cache; every run checks m_axis_tlast on every output word
 and that tlast_error stays low. Widths 8, 64, 72 and 200 bits appear on both ports (ports above
 64 bits are VlWide arrays in Verilator). Amaranth's simulator runs the core alone, whose streams
 open at cycle 0; AxiStreamTop registers its reset, so in Verilator every transfer comes
@@ -95,8 +95,10 @@ def emit(name):
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("verilator-cache")
+def cache_dir(hwgen_cache):
+    """The session's Verilator cache: the run-time library compiled for an earlier test's build
+    serves these too."""
+    return hwgen_cache / "verilator"
 
 
 @pytest.fixture(scope="module")
