@@ -1,7 +1,9 @@
-"""What the drivers of external tools (Verilator, Yosys) share: the cache directory, waiting for a
-long run, and the report on stderr of what hwgen is doing (:data:`reporter`)."""
+"""What the drivers of external tools (Verilator, Yosys) share: the cache directory, a lock that
+lets one process fill a cache entry while others wait for it, waiting for a long run, and the
+report on stderr of what hwgen is doing (:data:`reporter`)."""
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -10,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["cache_root", "wait_with_progress", "StepReporter", "reporter"]
+__all__ = ["cache_root", "cache_lock", "wait_with_progress", "StepReporter", "reporter"]
 
 
 def cache_root(kind, cache_dir=None):
@@ -101,6 +103,27 @@ class StepReporter:
 
 
 reporter = StepReporter()
+
+
+@contextlib.contextmanager
+def cache_lock(path, progress=None):
+    """Hold an exclusive lock on the file ``path`` (made if missing, never removed: removing it
+    would let a third process lock a new file while the old one is held) across processes, so
+    that one process fills a cache entry while another that wants the same one waits and then
+    finds it. ``progress(seconds)`` is called about once a second while waiting. The lock goes
+    with the process: one that dies releases it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        start = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if progress:
+                    progress(time.monotonic() - start)
+                time.sleep(1)
+        yield       # closing the file releases the lock
 
 
 def wait_with_progress(process, progress, label):

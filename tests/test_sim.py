@@ -17,12 +17,6 @@ from hwgen.simulation.verilator import LINT_WAIVERS, lint
 NETWORKS = Path(__file__).parent.parent / "networks"
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory, monkeypatch):
-    """One Verilator build cache for the whole module run, away from the user's."""
-    monkeypatch.setenv("HWGEN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 def net(name):
     return load_network(NETWORKS / f"{name}.yaml")
 

