@@ -153,24 +153,28 @@ def test_ctrl_c_during_a_verilator_compile_leaves_nothing(tmp_path):
         process, lambda: any((cache / "verilator").glob(".*/obj")))
     assert status == 130 and err.splitlines()[-1] == "hwgen: interrupted", err
     assert "Traceback" not in err
-    assert list((cache / "verilator").iterdir()) == []
+    # No build (whole or half-written) is left; the lock file stays, by design.
+    assert [p.name for p in (cache / "verilator").iterdir()
+            if p.suffix != ".lock" and p.name != "runtime"] == []
     assert processes_using(cache) == []
 
 
 def test_ctrl_c_during_synthesis_and_build_leaves_nothing(tmp_path):
-    env = dict(os.environ, HWGEN_CACHE=str(tmp_path / "cache"), TMPDIR=str(tmp_path))
+    work = tmp_path / "work"        # the temporary files and the output; the cache beside it
+    work.mkdir()
+    env = dict(os.environ, HWGEN_CACHE=str(tmp_path / "cache"), TMPDIR=str(work))
     process = hwgen("estimate", MLP, "--target", "ice40", env=env)
-    status, err = interrupt_when(process, lambda: any(tmp_path.glob("hwgen-synth-*")))
+    status, err = interrupt_when(process, lambda: any(work.glob("hwgen-synth-*")))
     assert status == 130 and err.splitlines()[-1] == "hwgen: interrupted", err
     assert "Traceback" not in err
-    assert not any(tmp_path.glob("hwgen-synth-*")) and processes_using(tmp_path) == []
+    assert not any(work.glob("hwgen-synth-*")) and processes_using(tmp_path) == []
     # In a build: while the Verilog is emitted, nothing is written yet; nothing stays.
-    process = hwgen("build", NETWORKS / "cnv-w1a1.yaml", "-o", tmp_path / "out", env=env)
+    process = hwgen("build", NETWORKS / "cnv-w1a1.yaml", "-o", work / "out", env=env)
     start = time.monotonic()
     status, err = interrupt_when(process, lambda: time.monotonic() > start + 5)
     assert status == 130 and err.splitlines()[-1] == "hwgen: interrupted", err
     assert "Traceback" not in err
-    assert list(tmp_path.iterdir()) == [] and processes_using(tmp_path) == []
+    assert list(work.iterdir()) == [] and processes_using(tmp_path) == []
 
 
 def test_no_compiler_says_install_g_plus_plus_and_make(tmp_path):
