@@ -34,9 +34,14 @@ def one_error(err):
 
 
 def hwgen(*args, **kwargs):
+    """hwgen in a process group of its own, with Ctrl-C's default action even where the tests
+    run with SIGINT ignored (a job started in the background by a shell: Python would keep
+    ignoring it)."""
     return subprocess.Popen([sys.executable, "-m", "hwgen", *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, **kwargs)
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                            **kwargs)
 
 
 def test_build_replaces_only_a_previous_build(tmp_path, capsys):
