@@ -190,11 +190,19 @@ class ReadOnlyMemory(wiring.Component):
         step = (SELECT_FANIN - 1).bit_length()
         while len(words) > 1:
             select, bank = bank[:step], bank[step:]
-            words = [register(m, Array(words[g:g + SELECT_FANIN])[select])
+            words = [register(m, self._pick(words[g:g + SELECT_FANIN], select))
                      for g in range(0, len(words), SELECT_FANIN)]
             bank = register(m, bank)
         m.d.comb += self.data.eq(words[0])
         return m
+
+    @staticmethod
+    def _pick(group, select):
+        """The word of ``group`` that ``select`` names, by a multiplexer defined for every
+        value of ``select`` (the last word repeated): none is left to a simulator's choice."""
+        if len(group) == 1:
+            return group[0]
+        return Array(group + group[-1:] * ((1 << len(select)) - len(group)))[select]
 
 
 def ram(width, depth, *, collision_free=False):
