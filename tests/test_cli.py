@@ -192,3 +192,15 @@ def test_no_compiler_says_install_g_plus_plus_and_make(tmp_path):
     _, err = process.communicate(timeout=300)
     assert process.returncode == 2
     assert "install g++ and make" in one_error(err)
+
+
+def test_ctrl_c_during_the_imports_is_one_line():
+    """Ctrl-C a moment after the start, while Python imports numpy and Amaranth."""
+    process = hwgen("check", MLP)
+    time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err
+    # Killed before Python's handler was up (-SIGINT), or caught: one line, exit 130.
+    assert process.returncode == -signal.SIGINT or (
+        process.returncode == 130 and err == "hwgen: interrupted\n"), (process.returncode, err)
