@@ -44,11 +44,11 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import BINARY, pack
-from .credits import OutputQueue
+from .credits import OutputQueue, issue_gate
 from .datapath import (counter, elements, range_bits, register, sum_tree, tree_levels,
                        tree_resources, value_of)
 from .memories import ReadOnlyMemory
-from .mvau import MatrixParams, connect_output, issue_gate, vector_input
+from .mvau import MatrixParams, connect_output, vector_input
 from .resources import Resources
 from .thresholds import ThresholdUnit, threshold_latency
 
@@ -252,7 +252,7 @@ class BitSerialMatrixVectorUnit(wiring.Component):
         t, t_first, t_last = counter(m, step & s_last, planes, "t")
         f, f_first, f_last = counter(m, step & s_last & t_last, nf, "f")
         fresh = f_first & t_first
-        issue_gate(m, step, queue, self.i, fresh, s_last & t_last)
+        issue_gate(m, step, queue, self.i, s_last & t_last, fresh=fresh)
         x = vector_input(m, self.i, s, fresh, step, sf, reused=nf * planes > 1)
 
         # The weight address (f * wp + i_t) * sf + s, counted: within a plane it steps by one;

@@ -22,7 +22,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import MAX_BITS, DataType
-from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
 from .datapath import Counter, elements, range_bits, register, require_positive, value_of
 from .memories import memory_resources, memory_style, ram
 from .resources import Resources
@@ -160,9 +160,8 @@ class GlobalAccPool(wiring.Component):
 
         # Fold and pixel of the word on the input; a last-pixel word needs a credit.
         fold, pixel = Counter(p.folds, "fold"), Counter(p.pixels, "pixel")
-        m.d.comb += self.i.ready.eq(~pixel.last | queue.available)
-        take = self.i.valid & self.i.ready
-        m.d.comb += queue.take.eq(take & pixel.last)
+        take = Signal()
+        issue_gate(m, take, queue, self.i, pixel.last)
         with m.If(take):
             m.d.sync += fold.step()
             with m.If(fold.last):

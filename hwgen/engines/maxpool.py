@@ -18,7 +18,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
 from .datapath import Counter, require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
@@ -138,9 +138,8 @@ class RunningMax(wiring.Component):
 
         # Fold and kernel position of the word on the input.
         fold, pos = Counter(p.folds, "fold"), Counter(positions, "pos")
-        m.d.comb += self.i.ready.eq(~pos.last | queue.available)
-        accept = self.i.valid & self.i.ready
-        m.d.comb += queue.take.eq(accept & pos.last)
+        accept = Signal()
+        issue_gate(m, accept, queue, self.i, pos.last)
         with m.If(accept):
             m.d.sync += fold.step()
             with m.If(fold.last):

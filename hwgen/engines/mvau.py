@@ -12,7 +12,7 @@ Weights live in one memory of ``nf*sf`` words, word ``f*sf + s`` holding the ``p
 
 Shared with :mod:`hwgen.engines.bitserial_mvau`: :class:`MatrixParams` (fields, checks, sizes,
 the weight-memory block order, the output credits), :func:`vector_input` (the input buffer that
-streams a vector once), :func:`issue_gate` (when a step may issue) and :func:`connect_output`
+streams a vector once) and :func:`connect_output`
 (raw or fused-threshold output into the queue).
 
 Pipeline, free-running (no clock enable anywhere; a valid bit travels with the data). A step is
@@ -51,7 +51,7 @@ from ..datatypes import DataType, pack, product_range
 from .memories import (ReadOnlyMemory, memory_resources, memory_style, ram, rom_latency,
                        rom_resources)
 from .resources import Resources
-from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
 from .datapath import (counter, elements, register, require_positive, sum_tree, tree_levels,
                        tree_resources, value_of)
 from .thresholds import ThresholdUnit, check_thresholds, threshold_latency, threshold_resources
@@ -252,19 +252,6 @@ def vector_input(m, i, s, fresh, step, sf, reused):
     return read.data
 
 
-def issue_gate(m, step, queue, i, fresh, completes):
-    """Stage 0 of a matrix unit: drive ``step`` (high on the cycles a step is issued) and
-    ``i.ready``.
-
-    A step needs an input word when ``fresh`` (the first pass over a vector), and a credit of
-    ``queue`` when it ``completes`` an output word (it is the last of its pass). ``fresh`` and
-    ``completes`` should be registered flags: ``i.ready`` then comes from three registers
-    through one LUT."""
-    allowed = ~completes | queue.available
-    m.d.comb += [i.ready.eq(fresh & allowed), step.eq(allowed & (i.valid | ~fresh)),
-                 queue.take.eq(step & completes)]
-
-
 def connect_output(m, queue, accs, done, fold_done, activation, nf):
     """Feed ``queue`` (an :class:`~hwgen.engines.credits.OutputQueue`) from the per-PE
     accumulators ``accs``, raw or through ``activation``.
@@ -420,7 +407,7 @@ class MatrixVectorUnit(wiring.Component):
         s, s_first, s_last = counter(m, step, sf, "s")
         _, fresh, _ = counter(m, step & s_last, nf, "f")
         addr, _, _ = counter(m, step, nf * sf, "addr")
-        issue_gate(m, step, queue, self.i, fresh, s_last)
+        issue_gate(m, step, queue, self.i, s_last, fresh=fresh)
 
         m.submodules.weights = weights = self._weights
         m.d.comb += weights.addr.eq(addr)
