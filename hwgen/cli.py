@@ -30,6 +30,7 @@ def layer_summary(layer):
     row = {
         "name": layer.name,
         "kind": layer.kind,
+        "inputs": list(layer.inputs),
         "in_shape": list(layer.in_shape),
         "out_shape": list(layer.out_shape),
         "in_datatype": str(layer.in_dtype),
@@ -79,19 +80,22 @@ def cmd_check(args):
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    rows = []
+    rows, previous = [], None
     for row in report["layers"]:
+        reads = ", ".join(row["inputs"]) if row["inputs"] != [previous] and previous else None
+        previous = row["name"]
         shapes = f"{'x'.join(map(str, row['in_shape']))} -> {'x'.join(map(str, row['out_shape']))}"
         types = f"{row['in_datatype']} -> {row['out_datatype']}"
         if "weight_datatype" in row:
             types += f" (w {row['weight_datatype']}, {row['engine']})"
         if "fused_into" in row:
             types += f" (fused into {row['fused_into']})"
-        rows.append(dict(row, shapes=shapes, types=types,
+        rows.append(dict(row, shapes=shapes, types=types, reads=reads,
                          matrix=f"{row['mw']}x{row['mh']}" if "mw" in row else None,
                          cycles=row["ideal_cycles"] or None))
     print(f"{report['network']} ({report['file']})")
-    print(format_table(rows, [("name", "layer"), ("kind", "kind"), ("shapes", "shape"),
+    print(format_table(rows, [("name", "layer"), ("kind", "kind"), ("reads", "reads"),
+                              ("shapes", "shape"),
                               ("types", "datatypes"), ("matrix", "MWxMH"), ("pe", "PE"),
                               ("simd", "SIMD"), ("macs", "MACs"), ("weight_bits", "weight bits"),
                               ("cycles", "ideal cycles")]))

@@ -49,13 +49,15 @@ BUILD_FILES = ("report.json", "report.md", "network.yaml", "params.npz")   # and
 class Design:
     """A network ready for hardware: folded, lowered, FIFOs sized."""
     network: object
-    nodes: list
+    nodes: list              # in topological order
+    input_stream: object     # the pipeline's input Stream
+    output: object           # the Port the pipeline's output reads
     choices: list            # FoldingChoice per layer when folded automatically, else []
     target_cycles: int       # None unless folded automatically
 
     def pipeline(self):
         """The engines as one component with ``i``/``o`` streams (for Amaranth's simulator)."""
-        return Pipeline(self.nodes)
+        return Pipeline(self.nodes, self.input_stream, self.output)
 
     def top(self):
         """The top level with AXI4-Stream style ports, as emitted to Verilog."""
@@ -67,12 +69,8 @@ class Design:
         return "".join(c if c.isalnum() else "_" for c in self.network.name)
 
     @property
-    def input_stream(self):
-        return self.nodes[0].source
-
-    @property
     def output_stream(self):
-        return self.nodes[-1].sink
+        return self.output.stream
 
     @property
     def bottleneck(self):
@@ -81,7 +79,7 @@ class Design:
     def latency_estimate(self):
         """Estimated cycles from the first input word to the first output word, the input
         offered every cycle (:func:`~.latency.latency_estimate`; `hwgen sim` measures it)."""
-        return latency_estimate(self.nodes)
+        return latency_estimate(self.nodes, self.input_stream, self.output)
 
     def verilog(self):
         with reporter.step(f"emitting Verilog for {plural(len(self.nodes), 'engine')}"):
@@ -97,10 +95,12 @@ def design(network, target_cycles=None, *, ignore_hints=False):
     elif ignore_hints:
         raise HwgenError("needs a target to fold for: --target-cycles or --fps",
                          field="--ignore-hints")
-    nodes = lower(network)
-    if not nodes:
-        raise HwgenError("the network has no layer that needs hardware", file=network.path)
-    return Design(network, with_fifos(nodes), choices, target_cycles)
+    try:
+        nodes, input_stream, output = lower(network)
+    except ValueError as exc:
+        raise HwgenError(str(exc), file=network.path) from None
+    nodes, output = with_fifos(nodes, input_stream, output)
+    return Design(network, nodes, input_stream, output, choices, target_cycles)
 
 
 def report(design, clock_mhz):
@@ -119,6 +119,8 @@ def report(design, clock_mhz):
         for key in ("pe", "simd", "style", "depth"):
             if hasattr(params, key):
                 row["fifo_depth" if key == "depth" else key] = getattr(params, key)
+        if node.reason:
+            row["fifo_reason"] = node.reason
         nodes.append(row)
     totals = {}
     for row in nodes:
@@ -204,8 +206,10 @@ def report_markdown(rep):
 def built_description(network):
     """The description as built: explicit folding, every array in params.npz."""
     arrays, layers = {}, []
-    for layer in network.layers:
+    for index, layer in enumerate(network.layers):
         spec = {"name": layer.name, "kind": layer.kind}
+        if index and list(layer.inputs) != [network.layers[index - 1].name]:
+            spec["inputs"] = list(layer.inputs)
         if layer.kind == "input":
             spec.update(shape=list(layer.out_shape), datatype=str(layer.out_dtype))
         elif isinstance(layer, (Conv2d, Dense)):
@@ -229,6 +233,8 @@ def built_description(network):
             spec.update(kernel=list(layer.kernel), stride=list(layer.stride), pe=layer.pe)
         elif layer.kind == "label_select":
             spec.update(k=layer.k, pe=layer.pe)
+        elif layer.kind in ("add", "concat", "global_avgpool"):
+            spec.update(pe=layer.pe)
         layers.append(spec)
     doc = {"name": network.name, "seed": network.seed, "params": "params.npz", "layers": layers}
     return doc, arrays

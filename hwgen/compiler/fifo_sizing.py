@@ -1,4 +1,4 @@
-"""FIFO sizing: a depth for the FIFO in front of every engine, computed from access patterns.
+"""FIFO sizing: a depth for the FIFO on every edge, computed from access patterns.
 
 A linear chain of engines that each make progress whenever their input has data and their output
 has room cannot deadlock, whatever the FIFO depths; depths matter only for throughput. The
@@ -24,25 +24,42 @@ also reuses its vector once per bit plane.) So:
   (:class:`~hwgen.engines.credits.OutputQueue`: registered valid and payload, ``o.ready`` reaching
   only the queue and a credit counter) that FIFO would add nothing, and is left out.
 
+Where paths rejoin (an add or a concat reading a fork's outputs through different engines), the
+FIFO in front of each input of the join must also hold that input's words while the join waits
+for the others: on a residual block, the shortcut's words while the convolutions' output for
+the same pixel is computed. Too shallow, the fork stalls the long path's input while the join
+waits for it, and the design deadlocks; so every join input gets the most words it ever holds
+in the timed schedule of a frame (:func:`~.latency.schedule`, the input paced at the
+bottleneck's rate, as in steady state), plus an eighth (at least ``SLACK``) for what the models
+round away. The schedule's long path produces a word no sooner than the input it needs has
+been forked, so that depth covers everything the fork must pass before the join can take the
+shortcut's word: no pattern of input gaps or output stalls can deadlock the join. A depth
+beyond :data:`~hwgen.engines.stream_fifo.LUTRAM_MAX_DEPTH` maps to block RAM.
+
 The pipeline tests and ``hwgen sim`` check the result: measured cycles per frame against the
-bottleneck's ideal cycles.
+bottleneck's ideal cycles, and each FIFO's largest occupancy.
 """
 
-from .lowering import Node
-from ..engines.stream_fifo import StreamFIFOParams
+from dataclasses import replace
 
-__all__ = ["MIN_DEPTH", "SLACK", "fifo_depth", "with_fifos"]
+import numpy as np
+
+from ..engines.stream_fifo import StreamFIFOParams
+from .latency import join_consumption, schedule
+from .lowering import Node, Port
+
+__all__ = ["MIN_DEPTH", "SLACK", "fifo_depth", "join_depths", "with_fifos"]
 
 MIN_DEPTH = 3
 SLACK = 2
 
 # Engine kinds whose output leaves from an OutputQueue.
-QUEUED_OUTPUT = {"mvau", "thresholds"}
+QUEUED_OUTPUT = {"mvau", "thresholds", "add", "concat", "global_avgpool"}
 
 
 def fifo_depth(consumer):
     """Depth of the FIFO in front of ``consumer`` (a :class:`~.lowering.Node`), or behind the
-    last engine when ``consumer`` is None."""
+    last engine when ``consumer`` is None, before any join's needs."""
     if consumer is not None and consumer.kind == "mvau":
         params = consumer.params
         if params.neuron_folds * getattr(params, "planes", 1) > 1:
@@ -52,21 +69,47 @@ def fifo_depth(consumer):
     return MIN_DEPTH
 
 
-def with_fifos(nodes):
-    """``nodes`` with a StreamFIFO in front of each engine and one behind the last, but for the
-    ``MIN_DEPTH`` ones behind an engine with a queued output."""
-    chained = []
-    for producer, node in zip([None] + nodes, nodes + [None]):
-        if (producer is not None and producer.kind in QUEUED_OUTPUT
-                and fifo_depth(node) == MIN_DEPTH):
-            if node is not None:
-                chained.append(node)
+def join_depths(nodes, input_stream):
+    """{(join node name, input index): (depth, reason)} for every input of every add and
+    concat among ``nodes`` (see the module docstring)."""
+    bottleneck = max(node.cycles() for node in nodes)
+    times = schedule(nodes, np.arange(input_stream.words) * bottleneck / input_stream.words)
+    depths = {}
+    for node in nodes:
+        if len(node.inputs) < 2:
             continue
-        stream = node.source if node is not None else nodes[-1].sink
-        layer = node.layer if node is not None else nodes[-1].layer
-        name = f"{node.name}_fifo" if node is not None else "output_fifo"
-        params = StreamFIFOParams(stream.width, fifo_depth(node))
-        chained.append(Node(name, "fifo", layer, params, stream, stream))
-        if node is not None:
-            chained.append(node)
-    return chained
+        arrivals = [times[port.node] for port in node.inputs]
+        held = [int(np.max(np.searchsorted(a, taken, side="right") - np.arange(len(a))))
+                for a, taken in zip(arrivals, join_consumption(node, arrivals))]
+        for k, port in enumerate(node.inputs):
+            depth = max(MIN_DEPTH, held[k] + max(SLACK, -(-held[k] // 8)))
+            late = min(range(len(held)), key=held.__getitem__)
+            reason = (f"holds up to {held[k]} words of input {k} while {node.name} waits for "
+                      f"input {late} ({node.inputs[late].node})" if k != late else
+                      f"the latest input of {node.name}")
+            depths[node.name, k] = (depth, reason)
+    return depths
+
+
+def with_fifos(nodes, input_stream, output):
+    """``nodes`` with a StreamFIFO on every edge, and behind the ``output`` port, but for the
+    ``MIN_DEPTH`` ones behind an engine with a queued output; and the new output port."""
+    joins = join_depths(nodes, input_stream)
+    kinds = {node.name: node.kind for node in nodes}
+    fifod = []
+
+    def fifo(port, name, layer, depth, reason=None):
+        if kinds.get(port.node) in QUEUED_OUTPUT and depth == MIN_DEPTH:
+            return port
+        fifod.append(Node(name, "fifo", layer, StreamFIFOParams(port.stream.width, depth),
+                          [port], port.stream, reason=reason))
+        return Port(name, 0, port.stream)
+
+    for node in nodes:
+        ports = []
+        for k, port in enumerate(node.inputs):
+            depth, reason = joins.get((node.name, k), (fifo_depth(node), None))
+            name = f"{node.name}_fifo{k}" if len(node.inputs) > 1 else f"{node.name}_fifo"
+            ports.append(fifo(port, name, node.layer, max(depth, fifo_depth(node)), reason))
+        fifod.append(replace(node, inputs=ports))
+    return fifod, fifo(output, "output_fifo", nodes[-1].layer, MIN_DEPTH)

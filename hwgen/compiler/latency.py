@@ -1,28 +1,59 @@
-"""An estimate of a design's latency: cycles from a frame's first input word to its first output
-word, with the input offered every cycle and the output always ready.
+"""A timed schedule of a frame through a design: when each word of each edge moves.
 
-The first frame is replayed word by word through the engines' timing models: for each engine,
-the cycle at which each of its output words can leave, from the cycles at which its input words
+A frame is replayed word by word through the engines' timing models: for each engine, the
+cycle at which each of its output words can leave, from the cycles at which its input words
 arrive. An output word leaves once the input it needs has arrived (a sliding window needs the
-window's words, an MVAU the whole input vector, a label select the whole frame) plus the
-engine's own ``latency()``, and no sooner after the previous word than the engine's pace allows
-(one word per cycle, or its cycles per frame over its words). What the replay leaves out: the
-back-pressure of a slower engine downstream on the ones before it (FIFOs absorb most of it),
-and the first cycles of a pad's top border. ``hwgen sim`` measures the latency exactly.
+window's words, an MVAU the whole input vector, an add the word of every input, a label select
+or a global pool the whole frame) plus the engine's own ``latency()``, and no sooner after the
+previous word than the engine's pace allows (one word per cycle, or its cycles per frame over
+its words). What the replay leaves out: the back-pressure of a slower engine downstream on the
+ones before it (FIFOs absorb most of it), and the first cycles of a pad's top border.
+
+Two uses: the latency estimate (the input offered every cycle; ``hwgen sim`` measures the
+latency exactly), and the depths of the FIFOs where paths rejoin (:mod:`.fifo_sizing`, with
+the input paced at the bottleneck's rate).
 """
 
 import numpy as np
 
-__all__ = ["latency_estimate"]
+__all__ = ["latency_estimate", "schedule", "join_consumption", "paced"]
 
 
-def latency_estimate(nodes):
+def latency_estimate(nodes, input_stream, output):
     """Estimated cycles from the first input word's transfer to the first output word's, for
-    the engine ``nodes`` of a design (FIFOs included), in stream order."""
-    arrivals = np.arange(nodes[0].source.words, dtype=np.float64)
+    the engine ``nodes`` of a design (FIFOs included) in topological order and its ``output``
+    port."""
+    times = schedule(nodes, np.arange(input_stream.words, dtype=np.float64))
+    return int(round(times[output.node][0]))
+
+
+def schedule(nodes, input_times):
+    """{node name: the cycles at which its output words leave} (a fork's outputs all alike),
+    and under None the pipeline input's ``input_times``."""
+    times = {None: input_times}
     for node in nodes:
-        arrivals = _replay(node, arrivals)
-    return int(round(arrivals[0]))
+        times[node.name] = _replay(node, [times[port.node] for port in node.inputs])
+    return times
+
+
+def join_consumption(node, arrivals):
+    """For a node reading several inputs (add, concat), the cycles at which it takes each
+    input's words, given their ``arrivals``: a list of arrays, one per input."""
+    if node.kind == "add":
+        fire = paced(np.maximum.reduce(arrivals), 1)
+        return [fire] * len(arrivals)
+    taken = paced(np.concatenate(arrivals)[_concat_order(node.params)], 1)
+    order = np.argsort(_concat_order(node.params), kind="stable")
+    ends = np.cumsum([len(a) for a in arrivals])
+    return np.split(taken[order], ends[:-1])
+
+
+def _concat_order(p):
+    """The index, into all inputs' words laid end to end, of each output word of a concat."""
+    starts = np.concatenate([[0], np.cumsum([w * p.pixels for w in p.in_words])[:-1]])
+    per_pixel = [start + np.arange(p.pixels)[:, None] * w + np.arange(w)[None, :]
+                 for start, w in zip(starts, p.in_words)]
+    return np.concatenate(per_pixel, axis=1).ravel()
 
 
 def paced(ready, period):
@@ -32,10 +63,21 @@ def paced(ready, period):
     return steps + np.maximum.accumulate(ready - steps)
 
 
-def _replay(node, arrivals):
-    """The cycles at which the output words of ``node`` leave, given its input words'."""
+def _replay(node, inputs):
+    """The cycles at which the output words of ``node`` leave, given its input words' (a list
+    of arrays, one per input)."""
     p = node.params
     kind = node.kind
+    if kind in ("add", "concat"):
+        taken = join_consumption(node, inputs)
+        if kind == "add":
+            return taken[0] + p.latency()
+        return np.sort(np.concatenate(taken)) + p.latency()
+    arrivals = inputs[0]
+    if kind == "fork":
+        return arrivals + p.latency()
+    if kind == "global_avgpool":
+        return paced(arrivals[(p.pixels - 1) * p.folds + np.arange(p.folds)], 1) + p.latency()
     if kind == "mvau":
         sf, nf, planes = p.synapse_folds, p.neuron_folds, getattr(p, "planes", 1)
         last_taken = paced(arrivals[sf - 1::sf], nf * planes * sf)     # each vector's last word

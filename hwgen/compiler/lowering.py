@@ -1,30 +1,38 @@
-"""Lowering: the layers of a network become a chain of streaming engine nodes.
+"""Lowering: the layers of a network become a graph of streaming engine nodes.
 
-As in FINN: conv2d -> [Pad] + SlidingWindow + MVAU; dense -> MVAU (bit-parallel, or bit-serial for
-``engine: bitserial``; both are nodes of kind "mvau"); an activation after a matrix
-layer -> thresholds fused into its MVAU, otherwise a Thresholds engine; maxpool -> MaxPool;
-label_select -> LabelSelect; flatten -> nothing (NHWC is the stream order). A WidthConverter goes
-wherever neighbouring engines disagree on elements per word, and a StreamFIFO between every two
-engines (:mod:`.fifo_sizing` chooses its depth).
+Each layer kind lowers itself (:meth:`~hwgen.network.layers.Layer.lower`) into a
+:class:`Graph`: as in FINN, conv2d -> [Pad] + SlidingWindow + MVAU; dense -> MVAU (bit-parallel,
+or bit-serial for ``engine: bitserial``; both are nodes of kind "mvau"); an activation that is
+the only reader of a matrix layer or an add -> thresholds fused into that engine, otherwise a
+Thresholds engine; maxpool, label_select, add, concat, global_avgpool -> their engines;
+flatten -> nothing (NHWC is the stream order). The graph adds the plumbing: a DuplicateStreams
+engine (kind "fork") behind every layer read by several, and a WidthConverter on every edge
+whose two ends disagree on elements per word. :mod:`.fifo_sizing` then puts a StreamFIFO on the
+edges.
+
+Nodes are kept in topological order (the description's dataflow order), the node that produces
+the network's output last.
 """
 
 from dataclasses import dataclass, field
 from math import prod
 
 from ..datatypes import DataType
-from ..engines.label_select import LabelSelect, LabelSelectParams
-from ..engines.maxpool import MaxPool, MaxPoolParams
+from ..engines.add import AddStreams
 from ..engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
-from ..engines.mvau import MatrixVectorUnit, MVAUParams
-from ..engines.pad import Pad, PadParams
-from ..engines.sliding_window import SlidingWindow, SlidingWindowParams
+from ..engines.concat import ConcatStreams
+from ..engines.fork import DuplicateStreams, DuplicateStreamsParams
+from ..engines.global_avgpool import GlobalAccPool
+from ..engines.label_select import LabelSelect
+from ..engines.maxpool import MaxPool
+from ..engines.mvau import MatrixVectorUnit
+from ..engines.pad import Pad
+from ..engines.sliding_window import SlidingWindow
 from ..engines.stream_fifo import StreamFIFO
-from ..engines.thresholds import Thresholds, ThresholdsParams
+from ..engines.thresholds import Thresholds
 from ..engines.width_converter import WidthConverter, WidthConverterParams
-from ..network.layers import Activation, Conv2d, Dense, Flatten, InputLayer, LabelSelect as \
-    LabelSelectLayer, MaxPool as MaxPoolLayer
 
-__all__ = ["Stream", "Node", "lower", "matrix_params"]
+__all__ = ["Stream", "Node", "Port", "Graph", "lower"]
 
 
 def _matrix_unit(params, **arrays):
@@ -34,16 +42,6 @@ def _matrix_unit(params, **arrays):
     return MatrixVectorUnit(params, **arrays)
 
 
-def matrix_params(layer, out_dtype, pe, simd):
-    """The MVAU parameters of a conv2d/dense ``layer`` at folding (pe, simd), with thresholds
-    to ``out_dtype`` fused (None: raw dot products). ValueError beyond what the engine can
-    generate."""
-    shape = (layer.mw, layer.mh, pe, simd, layer.in_dtype, layer.weight_dtype, layer.vectors,
-             out_dtype)
-    if layer.engine == "bitserial":
-        return BitSerialMVAUParams(*shape, mode=layer.bitserial_mode)
-    return MVAUParams(*shape, style=layer.engine)
-
 ENGINES = {
     "pad": Pad,
     "sliding_window": SlidingWindow,
@@ -51,9 +49,16 @@ ENGINES = {
     "thresholds": Thresholds,
     "maxpool": MaxPool,
     "label_select": LabelSelect,
+    "add": AddStreams,
+    "concat": ConcatStreams,
+    "global_avgpool": GlobalAccPool,
+    "fork": DuplicateStreams,
     "width_converter": WidthConverter,
     "fifo": StreamFIFO,
 }
+# Engine kinds with an array of input streams i[k], and with an array of outputs o[k].
+MULTI_INPUT = {"add", "concat"}
+MULTI_OUTPUT = {"fork"}
 
 
 @dataclass(frozen=True)
@@ -73,16 +78,33 @@ class Stream:
         return self.frame // self.elems
 
 
+@dataclass(frozen=True)
+class Port:
+    """Output ``index`` of node ``node`` (None: the pipeline's input), carrying ``stream``."""
+    node: str
+    index: int
+    stream: Stream
+
+
 @dataclass
 class Node:
-    """One engine of the pipeline, with the streams it consumes and produces."""
+    """One engine of the pipeline: ``inputs[k]`` is the :class:`Port` its input k reads."""
     name: str
     kind: str
     layer: str               # the description layer it implements
     params: object
-    source: Stream
+    inputs: list             # Port per input
     sink: Stream
     arrays: dict = field(default_factory=dict)   # weights, thresholds
+    reason: str = None       # why a FIFO has its depth
+
+    @property
+    def sources(self):
+        return [port.stream for port in self.inputs]
+
+    @property
+    def source(self):
+        return self.inputs[0].stream
 
     def component(self):
         return ENGINES[self.kind](self.params, **self.arrays)
@@ -97,87 +119,105 @@ class Node:
         return self.params.resources()
 
 
-class _Chain:
-    """Appends nodes, converting the running stream's word width where a node needs another.
+class Graph:
+    """Engine nodes being built from layers, and each layer's output stream.
 
-    The pipeline's input stream takes the word width of the first engine.
-    """
+    A layer reads an input with :meth:`read` (once per input it names) and registers its output
+    with :meth:`produce`. A layer read by several layers gets a fork whose outputs are handed
+    out in reading order; a reader that wants another number of elements per word gets a width
+    converter on its edge."""
 
-    def __init__(self, dtype, frame):
+    PLUMBING = {"width_converter", "fifo", "fork"}
+
+    def __init__(self, readers, input_stream=None):
         self.nodes = []
-        self.stream = None
-        self.input = (dtype, frame)
+        self.readers = readers       # layer name -> how many layers read its output
+        self.outputs = {}            # layer name -> _Output
+        self.input_stream = input_stream   # the pipeline's input; elems fixed by its reader
 
-    def add(self, name, kind, layer, params, elems, sink, **arrays):
-        if self.stream is None:
-            self.stream = Stream(elems, *self.input)
-        elif self.stream.elems != elems:
-            converted = Stream(elems, self.stream.dtype, self.stream.frame)
-            self.nodes.append(Node(
-                f"{layer}_dwc", "width_converter", layer,
-                WidthConverterParams(self.stream.elems, elems, self.stream.dtype.bits,
-                                     self.stream.frame), self.stream, converted))
-            self.stream = converted
-        self.nodes.append(Node(name, kind, layer, params, self.stream, sink, arrays))
-        self.stream = sink
+    @classmethod
+    def for_layer(cls, layer):
+        """A graph in which ``layer`` can be lowered alone: each of its inputs is a pipeline
+        input of its shape and datatype."""
+        graph = cls({})
+        for name in layer.inputs:
+            graph.outputs[name] = _Output(Port(None, 0, Stream(None, layer.in_dtype,
+                                                              prod(layer.in_shape))), 1)
+        return graph
+
+    def pipeline_input(self):
+        return Port(None, 0, self.input_stream)
+
+    def produce(self, layer, port):
+        self.outputs[layer] = _Output(port, self.readers.get(layer, 1))
+
+    def alias(self, layer, source):
+        """``layer``'s output is ``source``'s (a layer without hardware of its own)."""
+        output = self.outputs[layer] = self.outputs[source]
+        output.readers += self.readers.get(layer, 1) - 1
+
+    def read(self, layer):
+        """A port carrying ``layer``'s output for one reader."""
+        output = self.outputs[layer]
+        taken, output.taken = output.taken, output.taken + 1
+        if output.readers == 1:
+            return output.port
+        if taken == 0:       # the first of several readers: put a fork behind the layer
+            port = self.fix(output.port, None)
+            self.nodes.append(Node(f"{layer}_fork", "fork", layer,
+                                   DuplicateStreamsParams(port.stream.width, output.readers,
+                                                          port.stream.words),
+                                   [port], port.stream))
+            output.port = Port(f"{layer}_fork", 0, port.stream)
+        return Port(output.port.node, taken, output.port.stream)
+
+    def fix(self, port, elems):
+        """``port``; if it is a pipeline input whose word width is not fixed yet, fixed at
+        ``elems`` (one element if None)."""
+        if port.node is not None or port.stream.elems is not None:
+            return port
+        stream = Stream(elems or 1, port.stream.dtype, port.stream.frame)
+        if port.stream == self.input_stream:
+            self.input_stream = stream
+        return Port(None, 0, stream)
+
+    def add(self, name, kind, layer, params, inputs, sink, **arrays):
+        """Append engine ``name`` reading ``inputs`` (pairs of a port and the elements per word
+        the engine takes there, converted if they differ); returns its output port."""
+        ports = []
+        for port, elems in inputs:
+            port = self.fix(port, elems)
+            stream = port.stream
+            if stream.elems != elems:
+                converted = Stream(elems, stream.dtype, stream.frame)
+                converter = f"{layer}_dwc{len(ports)}" if len(inputs) > 1 else f"{layer}_dwc"
+                self.nodes.append(Node(
+                    converter, "width_converter", layer,
+                    WidthConverterParams(stream.elems, elems, stream.dtype.bits, stream.frame),
+                    [port], converted))
+                port = Port(converter, 0, converted)
+            ports.append(port)
+        self.nodes.append(Node(name, kind, layer, params, ports, sink, arrays))
+        return Port(name, 0, sink)
 
 
-def _fused_activation(network, index):
-    following = network.layers[index + 1] if index + 1 < len(network.layers) else None
-    return following if isinstance(following, Activation) and following.fused_into else None
+@dataclass
+class _Output:
+    """A layer's output in a :class:`Graph`: its port, read by ``readers`` layers, ``taken``
+    of them so far."""
+    port: Port
+    readers: int
+    taken: int = 0
 
 
 def lower(network):
-    """The engine nodes of ``network`` (already folded), in stream order, without FIFOs."""
-    chain = _Chain(network.input.out_dtype, prod(network.input.out_shape))
-    for index, layer in enumerate(network.layers):
-        dtype = layer.in_dtype
-        if isinstance(layer, (Conv2d, Dense)):
-            _lower_matrix(chain, layer, _fused_activation(network, index))
-        elif isinstance(layer, Activation):
-            if layer.fused_into:
-                continue
-            params = ThresholdsParams(layer.channels, layer.pe, dtype, layer.out_dtype,
-                                      prod(layer.in_shape) // layer.channels)
-            chain.add(layer.name, "thresholds", layer.name, params, layer.pe,
-                      Stream(layer.pe, layer.out_dtype, prod(layer.in_shape)),
-                      thresholds=layer.thresholds)
-        elif isinstance(layer, MaxPoolLayer):
-            h, w, c = layer.in_shape
-            params = MaxPoolParams(h, w, c, tuple(layer.kernel), tuple(layer.stride), layer.pe,
-                                   dtype)
-            chain.add(layer.name, "maxpool", layer.name, params, layer.pe,
-                      Stream(layer.pe, dtype, prod(layer.out_shape)))
-        elif isinstance(layer, LabelSelectLayer):
-            params = LabelSelectParams(layer.classes, layer.pe, dtype, layer.k)
-            chain.add(layer.name, "label_select", layer.name, params, layer.pe,
-                      Stream(1, layer.out_dtype, layer.k))
-        else:
-            assert isinstance(layer, (InputLayer, Flatten))
-    if not chain.nodes:
+    """The engine nodes of ``network`` (already folded), in topological order, without FIFOs,
+    and the pipeline's input and output ports. ValueError if no layer needs hardware."""
+    graph = Graph(network.read_counts(),
+                  Stream(None, network.input.out_dtype, prod(network.input.out_shape)))
+    for layer in network.layers:
+        layer.lower(graph)
+    output = graph.read(network.output.name)
+    if not graph.nodes:
         raise ValueError("the network has no layer that needs hardware")
-    return chain.nodes
-
-
-def _lower_matrix(chain, layer, activation):
-    dtype = layer.in_dtype
-    if isinstance(layer, Conv2d):
-        h, w, c = layer.in_shape
-        if any(layer.pads):
-            ph, pw, _ = layer.padded_shape
-            chain.add(f"{layer.name}_pad", "pad", layer.name,
-                      PadParams(h, w, c, tuple(layer.pads), layer.simd, dtype), layer.simd,
-                      Stream(layer.simd, dtype, ph * pw * c))
-            h, w = ph, pw
-        kh, kw = layer.kernel
-        chain.add(f"{layer.name}_swg", "sliding_window", layer.name,
-                  SlidingWindowParams(h, w, c, (kh, kw), tuple(layer.stride), layer.simd, dtype),
-                  layer.simd, Stream(layer.simd, dtype, layer.vectors * layer.mw))
-    out_dtype = activation.out_dtype if activation else layer.out_dtype
-    params = matrix_params(layer, activation.out_dtype if activation else None, layer.pe,
-                           layer.simd)
-    arrays = {"weights": layer.weights.reshape(layer.mh, layer.mw)}
-    if activation:
-        arrays["thresholds"] = activation.thresholds
-    chain.add(f"{layer.name}_mvau", "mvau", layer.name, params, layer.simd,
-              Stream(layer.pe, out_dtype, layer.vectors * layer.mh), **arrays)
+    return graph.nodes, graph.input_stream, output

@@ -26,6 +26,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..engines.datapath import counter, register
+from .lowering import MULTI_INPUT, MULTI_OUTPUT
 
 __all__ = ["Pipeline", "AxiStreamTop", "axis_width"]
 
@@ -36,23 +37,43 @@ def axis_width(bits):
 
 
 class Pipeline(wiring.Component):
-    """Engines ``nodes`` (see :mod:`.lowering`; FIFOs included) connected in order."""
+    """Engines ``nodes`` (see :mod:`.lowering`; FIFOs included) connected as their ``inputs``
+    say, the pipeline's ``i`` stream (``input_stream``) feeding the ports of node None and the
+    ``output`` port feeding ``o``."""
 
-    def __init__(self, nodes):
+    def __init__(self, nodes, input_stream, output):
         self.nodes = nodes
-        super().__init__({"i": In(stream.Signature(unsigned(nodes[0].source.width))),
-                          "o": Out(stream.Signature(unsigned(nodes[-1].sink.width)))})
+        self.output = output
+        super().__init__({"i": In(stream.Signature(unsigned(input_stream.width))),
+                          "o": Out(stream.Signature(unsigned(output.stream.width)))})
 
     def elaborate(self, platform):
         m = Module()
-        engines = [node.component() for node in self.nodes]
-        for node, engine in zip(self.nodes, engines):
-            m.submodules[node.name] = engine
-        for upstream, downstream in zip(engines, engines[1:]):
-            wiring.connect(m, upstream.o, downstream.i)
-        wiring.connect(m, wiring.flipped(self.i), engines[0].i)
-        wiring.connect(m, engines[-1].o, wiring.flipped(self.o))
+        engines, multi_output = {}, set()
+        for node in self.nodes:
+            engines[node.name] = m.submodules[node.name] = node.component()
+            if node.kind in MULTI_OUTPUT:
+                multi_output.add(node.name)
+
+        def source(port):
+            if port.node is None:
+                return self.i
+            outputs = engines[port.node].o
+            return outputs[port.index] if port.node in multi_output else outputs
+
+        for node in self.nodes:
+            inputs = engines[node.name].i
+            for k, port in enumerate(node.inputs):
+                _connect(m, source(port), inputs[k] if node.kind in MULTI_INPUT else inputs)
+        _connect(m, source(self.output), self.o)
         return m
+
+
+def _connect(m, producer, consumer):
+    """Connect two streams; a narrower payload is zero-extended (an add takes all its inputs
+    at its widest input's width)."""
+    m.d.comb += [consumer.payload.eq(producer.payload), consumer.valid.eq(producer.valid),
+                 producer.ready.eq(consumer.ready)]
 
 
 # Vivado IP integrator's interface descriptions (UG994, "HDL Parameters for Interface Inference").

@@ -11,10 +11,12 @@ import numpy as np
 import yaml
 
 from ..datatypes import MAX_BITS, DataType
+from ..engines.add import sum_dtype
 from ..engines.bitserial_mvau import MODES as BITSERIAL_MODES
 from ..errors import HwgenError
 from .batchnorm import fold_batchnorm, threshold_count
-from .layers import Activation, Conv2d, Dense, Flatten, InputLayer, LabelSelect, MaxPool
+from .layers import (Activation, Add, Concat, Conv2d, Dense, Flatten, GlobalAvgPool, InputLayer,
+                     LabelSelect, MaxPool, natural_pe)
 from .network import Network
 
 __all__ = ["load_network"]
@@ -37,7 +39,12 @@ _FIELDS = {
     "activation": {"datatype", "thresholds", "batchnorm", "pe"},
     "flatten": set(),
     "label_select": {"k", "pe"},
+    "add": {"pe"},
+    "concat": {"pe"},
+    "global_avgpool": {"pe"},
 }
+# Kinds that read two or more inputs; every other kind but the input reads exactly one.
+_JOINS = ("add", "concat")
 _BATCHNORM_FIELDS = ("gamma", "beta", "mean", "var", "eps", "scale")
 
 
@@ -50,6 +57,7 @@ class _Loader:
     def __init__(self, path):
         self.path = path
         self.npz = {}
+        self.negated = {}       # matrix layer -> the activation that negated its weights
         self.layer = None       # name of the layer being read, for error messages
 
     def error(self, message, field=None):
@@ -111,8 +119,9 @@ class _Loader:
         return network
 
     def read_layers(self, specs):
-        layers, names = [], set()
-        self.calibration = None      # golden outputs of seeded frames, for generated thresholds
+        layers, by_name = [], {}
+        self.calibration = {}    # golden outputs of seeded frames per layer, for thresholds
+        names = [spec.get("name") for spec in specs if isinstance(spec, dict)]
         for index, spec in enumerate(specs):
             self.layer = f"#{index}"
             if not isinstance(spec, dict):
@@ -128,25 +137,91 @@ class _Loader:
                 self.error("a layer name must be an identifier (letters, digits, _)",
                            field="name")
             self.layer = name
-            if name in names:
+            if name in by_name:
                 self.error("another layer has this name", field="name")
-            names.add(name)
-            unknown = set(spec) - _FIELDS[kind] - {"kind", "name"}
+            allowed = _FIELDS[kind] | ({"kind", "name"} if kind == "input"
+                                       else {"kind", "name", "inputs"})
+            unknown = set(spec) - allowed
             if unknown:
                 self.error(f"unknown field for a {kind} layer (expected: "
-                           f"{', '.join(sorted(_FIELDS[kind])) or 'none'})",
+                           f"{', '.join(sorted(allowed - {'kind', 'name'})) or 'none'})",
                            field=sorted(unknown)[0])
             if (kind == "input") != (index == 0):
                 self.error("the first layer, and only the first, must be the input",
                            field="kind")
             self.index = index
-            prev = layers[-1] if layers else None
-            layer = getattr(self, f"read_{kind}")(spec, name, prev)
+            inputs = [] if kind == "input" else self.inputs(spec, kind, layers, by_name, names)
+            layer = getattr(self, f"read_{kind}")(spec, name, *inputs)
+            layer.inputs = tuple(i.name for i in inputs)
             self.check_size(layer)
             layer.hints = frozenset(key for key in ("pe", "simd") if key in spec)
             layers.append(layer)
+            by_name[name] = layer
             self.calibrate(layer)
+        self.check_read(layers)
+        self.fuse(layers, specs)
         return layers
+
+    def inputs(self, spec, kind, layers, by_name, names):
+        """The layers a layer reads: those its ``inputs`` names (default: the layer before)."""
+        value = spec.get("inputs", [layers[-1].name])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or \
+                not all(isinstance(v, str) for v in value):
+            self.error(f"must be a list of layer names, not {value!r}", field="inputs")
+        for name in value:
+            if name == self.layer:
+                self.error("a layer cannot read its own output", field="inputs")
+            if name not in by_name:
+                later = name in names
+                self.error(f"names {name!r}, " + (
+                    "a layer listed after this one: list every layer after the layers it "
+                    "reads (that also rules out cycles)" if later else "which is no layer"),
+                    field="inputs")
+        repeated = next((name for name in value if value.count(name) > 1), None)
+        if repeated:
+            self.error(f"names {repeated!r} twice", field="inputs")
+        if kind in _JOINS and len(value) < 2:
+            self.error(f"a {kind} layer reads two or more layers, not {len(value)}",
+                       field="inputs")
+        if kind not in _JOINS and len(value) != 1:
+            self.error(f"a {kind} layer reads one layer, not {len(value)} (only "
+                       f"{' and '.join(_JOINS)} read several)", field="inputs")
+        return [by_name[name] for name in value]
+
+    def check_read(self, layers):
+        """Every layer but the last (the network's output) is read by some layer."""
+        read = {name for layer in layers for name in layer.inputs}
+        for layer in layers[:-1]:
+            if layer.name not in read:
+                self.layer = layer.name
+                self.error(f"no layer reads its output (only the last layer, "
+                           f"'{layers[-1].name}', is the network's output)", field="name")
+        for source, activation in self.negated.items():
+            others = [layer.name for layer in layers
+                      if source in layer.inputs and layer.name != activation]
+            if others:
+                self.layer = activation
+                self.error(f"a gamma is negative, which negates weights of '{source}', but "
+                           f"'{others[0]}' reads '{source}' too", field="batchnorm.gamma")
+
+    def fuse(self, layers, specs):
+        """Fuse each activation into the engine of the layer it reads, where that layer's
+        engine can apply it and the activation is its only reader."""
+        by_name = {layer.name: layer for layer in layers}
+        for layer, spec in zip(layers, specs):
+            if not isinstance(layer, Activation):
+                continue
+            source = by_name[layer.inputs[0]]
+            readers = [other for other in layers if source.name in other.inputs]
+            if not source.fusable or readers != [layer]:
+                continue
+            if "pe" in spec:
+                self.layer = layer.name
+                self.error(f"this activation is fused into '{source.name}' and runs at its PE",
+                           field="pe")
+            layer.pe, layer.fused_into, source.fused = source.pe, source.name, layer
 
     def check_size(self, layer):
         features = int(np.prod(layer.out_shape, dtype=object))
@@ -170,10 +245,10 @@ class _Loader:
         """Propagate seeded random frames, so that generated thresholds see real accumulators."""
         if isinstance(layer, InputLayer):
             rng = np.random.default_rng([self.seed, 0, 2])
-            self.calibration = layer.out_dtype.random_values(rng,
-                                             (CALIBRATION_FRAMES, *layer.out_shape))
+            output = layer.out_dtype.random_values(rng, (CALIBRATION_FRAMES, *layer.out_shape))
         else:
-            self.calibration = layer.golden(self.calibration)
+            output = layer.golden(*(self.calibration[name] for name in layer.inputs))
+        self.calibration[layer.name] = output
 
     # --- fields -------------------------------------------------------------------------------
 
@@ -271,7 +346,7 @@ class _Loader:
 
     # --- layer kinds --------------------------------------------------------------------------
 
-    def read_input(self, spec, name, prev):
+    def read_input(self, spec, name):
         shape = spec.get("shape")
         if isinstance(shape, int) and not isinstance(shape, bool):
             shape = [shape]
@@ -368,10 +443,11 @@ class _Loader:
         if kernel[0] > h or kernel[1] > w:
             self.error(f"kernel {kernel[0]}x{kernel[1]} is larger than the input {h}x{w}",
                        field="kernel")
-        pe = self.folding(spec, "pe", c, "channels", default=gcd(c, prev.out_elems))
+        pe = self.folding(spec, "pe", c, "channels", default=natural_pe(c, prev.out_elems))
         return MaxPool(name, prev.out_shape, prev.out_dtype, kernel, stride, pe)
 
     def read_activation(self, spec, name, prev):
+        self.source = prev.name
         dtype = self.datatype(spec, "datatype")
         channels = prev.out_shape[-1]
         lo, hi = prev.out_dtype.min, prev.out_dtype.max
@@ -385,20 +461,14 @@ class _Loader:
             thresholds = self.batchnorm(spec["batchnorm"], prev, dtype, channels)
         else:
             thresholds = self.thresholds(spec.get("thresholds"), channels, n, lo, hi)
-        if isinstance(prev, (Conv2d, Dense)):
-            # Fused into the matrix-vector unit, so it runs at that layer's PE.
-            if "pe" in spec:
-                self.error(f"this activation is fused into '{prev.name}' and runs at its PE",
-                           field="pe")
-            return Activation(name, prev.out_shape, prev.out_dtype, thresholds, dtype, prev.pe,
-                              fused_into=prev.name)
-        pe = self.folding(spec, "pe", channels, "channels", default=gcd(channels, prev.out_elems))
+        pe = self.folding(spec, "pe", channels, "channels",
+                          default=natural_pe(channels, prev.out_elems))
         return Activation(name, prev.out_shape, prev.out_dtype, thresholds, dtype, pe)
 
     def thresholds(self, value, channels, n, lo, hi):
         def generate():
             # Quantiles of the accumulators that seeded frames produce: every output level occurs.
-            acc = self.calibration.reshape(-1, channels)
+            acc = self.calibration[self.source].reshape(-1, channels)
             levels = (np.arange(n) + 1) / (n + 1)
             return np.ceil(np.quantile(acc, levels, axis=0).T)
         thresholds = self.integers(self.array(value, "thresholds", None, generate), "thresholds")
@@ -456,16 +526,19 @@ class _Loader:
     def absorb_negative_gamma(self, prev, negative):
         """y = g (x - m)/s + b equals (-g)(-x - (-m))/s + b: negate the weights feeding x."""
         channel = int(np.argmax(negative))
-        if not isinstance(prev, (Conv2d, Dense)):
+        if not isinstance(prev, (Conv2d, Dense)) or self.negated.get(prev.name, self.layer) \
+                != self.layer:
             self.error(f"gamma of channel {channel} is negative; that needs the activation "
-                       f"to follow a conv2d or dense layer directly", field="batchnorm.gamma")
+                       f"to be the only reader of a conv2d or dense layer",
+                       field="batchnorm.gamma")
+        self.negated[prev.name] = self.layer
         flipped = prev.weights.copy()
         flipped[negative] *= -1
         if not prev.weight_dtype.allows(flipped).all():
             self.error(f"gamma of channel {channel} is negative and the negated weights of "
                        f"'{prev.name}' do not fit {prev.weight_dtype}", field="batchnorm.gamma")
         prev.weights = flipped
-        self.calibration[..., negative] *= -1
+        self.calibration[prev.name][..., negative] *= -1
 
     def read_flatten(self, spec, name, prev):
         return Flatten(name, prev.out_shape, prev.out_dtype, prev.out_elems)
@@ -475,5 +548,47 @@ class _Loader:
         k = self.integer(spec, "k", default=1)
         if k > classes:
             self.error(f"k={k} exceeds the {classes} classes", field="k")
-        pe = self.folding(spec, "pe", classes, "classes", default=gcd(classes, prev.out_elems))
+        pe = self.folding(spec, "pe", classes, "classes",
+                          default=natural_pe(classes, prev.out_elems))
         return LabelSelect(name, prev.out_shape, prev.out_dtype, k, pe)
+
+    def same_shapes(self, inputs, shape_of, what):
+        """Check that ``shape_of(layer)`` agrees over the ``inputs`` of a join."""
+        first = inputs[0]
+        for other in inputs[1:]:
+            if shape_of(other) != shape_of(first):
+                self.error(f"{what} of its inputs differ: '{first.name}' gives "
+                           f"{shape_of(first)}, '{other.name}' gives {shape_of(other)}",
+                           field="inputs")
+
+    def read_add(self, spec, name, *inputs):
+        self.same_shapes(inputs, lambda layer: layer.out_shape, "the shapes")
+        dtypes = tuple(layer.out_dtype for layer in inputs)
+        try:
+            sum_dtype(dtypes)
+        except ValueError:
+            self.error(f"the sum of {', '.join(map(str, dtypes))} is wider than {MAX_BITS} bits",
+                       field="inputs")
+        channels = inputs[0].out_shape[-1]
+        pe = self.folding(spec, "pe", channels, "channels",
+                          default=natural_pe(channels, *(i.out_elems for i in inputs)))
+        return Add(name, inputs[0].out_shape, inputs[0].out_dtype, dtypes, pe)
+
+    def read_concat(self, spec, name, *inputs):
+        self.same_shapes(inputs, lambda layer: layer.out_shape[:-1],
+                         "the heights and widths" if len(inputs[0].out_shape) == 3
+                         else "the shapes")
+        self.same_shapes(inputs, lambda layer: layer.out_dtype, "the datatypes")
+        channels = tuple(layer.out_shape[-1] for layer in inputs)
+        pe = self.folding(spec, "pe", gcd(*channels), "the inputs' channels' gcd",
+                          default=natural_pe(gcd(*channels), *(i.out_elems for i in inputs)))
+        return Concat(name, inputs[0].out_shape, inputs[0].out_dtype, channels, pe)
+
+    def read_global_avgpool(self, spec, name, prev):
+        h, w, c = self.feature_map(prev, "global_avgpool")
+        pooled = prev.out_dtype.min * h * w, prev.out_dtype.max * h * w
+        if max(abs(v) for v in pooled) >= 2**(MAX_BITS - 1):
+            self.error(f"the sum of {h * w} {prev.out_dtype} values is wider than {MAX_BITS} bits",
+                       field="kind")
+        pe = self.folding(spec, "pe", c, "channels", default=natural_pe(c, prev.out_elems))
+        return GlobalAvgPool(name, prev.out_shape, prev.out_dtype, pe)
