@@ -246,7 +246,7 @@ def fuzz_places(node):
 
 def fuzzed(doc, rng):
     """``doc`` with one to three seeded mutations: a value replaced, a key or item removed, a
-    stray key added, two layers swapped, a layer repeated."""
+    stray key added, two layers swapped, a layer repeated, a layer's inputs renamed."""
     doc = copy.deepcopy(doc)
     for _ in range(rng.randint(1, 3)):
         container, key = rng.choice(list(fuzz_places(doc)))
@@ -262,6 +262,11 @@ def fuzzed(doc, rng):
         elif action < 0.3 and doc.get("layers"):
             doc["layers"].insert(rng.randrange(len(doc["layers"])),
                                  copy.deepcopy(rng.choice(doc["layers"])))
+        elif action < 0.4 and doc.get("layers") and isinstance(rng.choice(doc["layers"]), dict):
+            # Inputs renamed: to other layers (earlier, later, itself) or to nothing known.
+            names = [spec.get("name") for spec in doc["layers"] if isinstance(spec, dict)]
+            layer = rng.choice([spec for spec in doc["layers"] if isinstance(spec, dict)])
+            layer["inputs"] = rng.sample(names + ["nope"], rng.randint(1, min(3, len(names))))
         else:
             container[key] = copy.deepcopy(rng.choice(FUZZ_VALUES))
         if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
@@ -270,7 +275,7 @@ def fuzzed(doc, rng):
 
 
 # Seeded mutations per shipped network: fewer of the large ones, whose check takes seconds.
-FUZZ_RUNS = {path.stem: (6 if path.stem.startswith("cnv") else 30)
+FUZZ_RUNS = {path.stem: (6 if path.stem.startswith(("cnv", "resnet")) else 30)
              for path in sorted(NETWORKS.glob("*.yaml"))}
 
 
