@@ -39,14 +39,7 @@ def layer_summary(layer):
         "simd": layer.folding().get("simd"),
         "ideal_cycles": layer.ideal_cycles(),
     }
-    if hasattr(layer, "weights"):
-        engine = layer.engine + (f" ({layer.bitserial_mode})" if layer.engine == "bitserial"
-                                 else "")
-        row.update(weight_datatype=str(layer.weight_dtype), engine=engine,
-                   mw=layer.mw, mh=layer.mh, macs=layer.macs,
-                   weight_bits=layer.weights.size * layer.weight_dtype.bits)
-    if getattr(layer, "fused_into", None):
-        row["fused_into"] = layer.fused_into
+    row.update(layer.summary())
     return row
 
 

@@ -32,7 +32,6 @@ from amaranth.back import verilog
 from .. import __version__
 from ..errors import HwgenError, frames_per_second, plural
 from ..external import reporter
-from ..network.layers import Activation, Conv2d, Dense
 from .fifo_sizing import with_fifos
 from .folding import fold_network
 from .latency import latency_estimate
@@ -210,31 +209,7 @@ def built_description(network):
         spec = {"name": layer.name, "kind": layer.kind}
         if index and list(layer.inputs) != [network.layers[index - 1].name]:
             spec["inputs"] = list(layer.inputs)
-        if layer.kind == "input":
-            spec.update(shape=list(layer.out_shape), datatype=str(layer.out_dtype))
-        elif isinstance(layer, (Conv2d, Dense)):
-            arrays[f"{layer.name}.weights"] = layer.weights
-            spec.update(weight_datatype=str(layer.weight_dtype),
-                        weights={"key": f"{layer.name}.weights"},
-                        pe=layer.pe, simd=layer.simd, engine=layer.engine)
-            if layer.engine == "bitserial":
-                spec["bitserial_mode"] = layer.bitserial_mode
-            if isinstance(layer, Conv2d):
-                spec.update(channels=layer.mh, kernel=list(layer.kernel),
-                            stride=list(layer.stride), padding=list(layer.pads))
-            else:
-                spec.update(outputs=layer.mh)
-        elif isinstance(layer, Activation):
-            arrays[f"{layer.name}.thresholds"] = layer.thresholds
-            spec.update(datatype=str(layer.out_dtype), thresholds={"key": f"{layer.name}.thresholds"})
-            if not layer.fused_into:
-                spec["pe"] = layer.pe
-        elif layer.kind == "maxpool":
-            spec.update(kernel=list(layer.kernel), stride=list(layer.stride), pe=layer.pe)
-        elif layer.kind == "label_select":
-            spec.update(k=layer.k, pe=layer.pe)
-        elif layer.kind in ("add", "concat", "global_avgpool"):
-            spec.update(pe=layer.pe)
+        spec.update(layer.spec(arrays))
         layers.append(spec)
     doc = {"name": network.name, "seed": network.seed, "params": "params.npz", "layers": layers}
     return doc, arrays

@@ -1,6 +1,6 @@
 """Lowering: the layers of a network become a graph of streaming engine nodes.
 
-Each layer kind lowers itself (:meth:`~hwgen.network.layers.Layer.lower`) into a
+Each layer kind lowers itself (:meth:`~hwgen.network.kinds.Layer.lower`) into a
 :class:`Graph`: as in FINN, conv2d -> [Pad] + SlidingWindow + MVAU; dense -> MVAU (bit-parallel,
 or bit-serial for ``engine: bitserial``; both are nodes of kind "mvau"); an activation that is
 the only reader of a matrix layer or an add -> thresholds fused into that engine, otherwise a

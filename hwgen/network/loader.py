@@ -4,56 +4,37 @@ Every user mistake becomes one :class:`~hwgen.errors.HwgenError` that names the 
 and the field. The description format is documented in README.md ("Network descriptions").
 """
 
-from math import gcd
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from ..datatypes import MAX_BITS, DataType
-from ..engines.add import sum_dtype
-from ..engines.bitserial_mvau import MODES as BITSERIAL_MODES
 from ..errors import HwgenError
-from .batchnorm import fold_batchnorm, threshold_count
-from .layers import (Activation, Add, Concat, Conv2d, Dense, Flatten, GlobalAvgPool, InputLayer,
-                     LabelSelect, MaxPool, natural_pe)
+from .kinds import KINDS, LabelSelect, MatrixLayer
 from .network import Network
 
-__all__ = ["load_network"]
+__all__ = ["load_network", "Reader"]
 
-ENGINES = ("parallel", "xnor", "bitserial")
 CALIBRATION_FRAMES = 8
 # Bounds far beyond any network an FPGA holds (CNV: 65,536 values in its largest feature map,
 # 589,824 weights in its largest layer), so that a typo such as a huge channel count is an error
 # rather than gigabytes of generated weights.
 MAX_FEATURES = 1 << 22       # values in one layer's output (padded input) per frame
-MAX_WEIGHTS = 1 << 24        # weights of one layer
 MAX_MACS = 1 << 30           # multiply-accumulates of one layer per frame
-
-_FIELDS = {
-    "input": {"shape", "datatype"},
-    "conv2d": {"channels", "kernel", "stride", "padding", "weight_datatype", "weights",
-               "pe", "simd", "engine", "bitserial_mode"},
-    "dense": {"outputs", "weight_datatype", "weights", "pe", "simd", "engine", "bitserial_mode"},
-    "maxpool": {"kernel", "stride", "pe"},
-    "activation": {"datatype", "thresholds", "batchnorm", "pe"},
-    "flatten": set(),
-    "label_select": {"k", "pe"},
-    "add": {"pe"},
-    "concat": {"pe"},
-    "global_avgpool": {"pe"},
-}
-# Kinds that read two or more inputs; every other kind but the input reads exactly one.
-_JOINS = ("add", "concat")
-_BATCHNORM_FIELDS = ("gamma", "beta", "mean", "var", "eps", "scale")
 
 
 def load_network(path):
     """Read, validate and build the network described by the YAML file at ``path``."""
-    return _Loader(Path(path)).load()
+    return Reader(Path(path)).load()
 
 
-class _Loader:
+class Reader:
+    """Reads a description: the document and its graph here, each layer's fields in its
+    kind's :meth:`~hwgen.network.kinds.Layer.read`, with the field readers below."""
+
+    MAX_FEATURES = MAX_FEATURES
+
     def __init__(self, path):
         self.path = path
         self.npz = {}
@@ -129,9 +110,10 @@ class _Loader:
             if isinstance(spec.get("name"), str):
                 self.layer = spec["name"]
             kind = spec.get("kind")
-            if not isinstance(kind, str) or kind not in _FIELDS:
+            if not isinstance(kind, str) or kind not in KINDS:
                 self.error(f"unknown layer kind {kind!r} (expected one of: "
-                           f"{', '.join(_FIELDS)})", field="kind")
+                           f"{', '.join(KINDS)})", field="kind")
+            cls = KINDS[kind]
             name = spec.get("name", f"{kind}{index}")
             if not isinstance(name, str) or not name.isidentifier():
                 self.error("a layer name must be an identifier (letters, digits, _)",
@@ -139,8 +121,8 @@ class _Loader:
             self.layer = name
             if name in by_name:
                 self.error("another layer has this name", field="name")
-            allowed = _FIELDS[kind] | ({"kind", "name"} if kind == "input"
-                                       else {"kind", "name", "inputs"})
+            allowed = cls.FIELDS | ({"kind", "name"} if kind == "input"
+                                    else {"kind", "name", "inputs"})
             unknown = set(spec) - allowed
             if unknown:
                 self.error(f"unknown field for a {kind} layer (expected: "
@@ -150,8 +132,8 @@ class _Loader:
                 self.error("the first layer, and only the first, must be the input",
                            field="kind")
             self.index = index
-            inputs = [] if kind == "input" else self.inputs(spec, kind, layers, by_name, names)
-            layer = getattr(self, f"read_{kind}")(spec, name, *inputs)
+            inputs = [] if kind == "input" else self.inputs(spec, cls, layers, by_name, names)
+            layer = cls.read(self, spec, name, *inputs)
             layer.inputs = tuple(i.name for i in inputs)
             self.check_size(layer)
             layer.hints = frozenset(key for key in ("pe", "simd") if key in spec)
@@ -162,7 +144,7 @@ class _Loader:
         self.fuse(layers, specs)
         return layers
 
-    def inputs(self, spec, kind, layers, by_name, names):
+    def inputs(self, spec, cls, layers, by_name, names):
         """The layers a layer reads: those its ``inputs`` names (default: the layer before)."""
         value = spec.get("inputs", [layers[-1].name])
         if isinstance(value, str):
@@ -182,12 +164,12 @@ class _Loader:
         repeated = next((name for name in value if value.count(name) > 1), None)
         if repeated:
             self.error(f"names {repeated!r} twice", field="inputs")
-        if kind in _JOINS and len(value) < 2:
-            self.error(f"a {kind} layer reads two or more layers, not {len(value)}",
-                       field="inputs")
-        if kind not in _JOINS and len(value) != 1:
-            self.error(f"a {kind} layer reads one layer, not {len(value)} (only "
-                       f"{' and '.join(_JOINS)} read several)", field="inputs")
+        if cls.JOIN and len(value) < 2:
+            self.error(f"{cls.kind} reads two or more layers, not {len(value)}", field="inputs")
+        if not cls.JOIN and len(value) != 1:
+            joins = " and ".join(kind for kind, other in KINDS.items() if other.JOIN)
+            self.error(f"{cls.kind} reads one layer, not {len(value)} (only {joins} read "
+                       "several)", field="inputs")
         return [by_name[name] for name in value]
 
     def check_read(self, layers):
@@ -211,7 +193,7 @@ class _Loader:
         engine can apply it and the activation is its only reader."""
         by_name = {layer.name: layer for layer in layers}
         for layer, spec in zip(layers, specs):
-            if not isinstance(layer, Activation):
+            if layer.kind != "activation":
                 continue
             source = by_name[layer.inputs[0]]
             readers = [other for other in layers if source.name in other.inputs]
@@ -228,7 +210,7 @@ class _Loader:
         if features > MAX_FEATURES:
             self.error(f"its output of shape {layer.out_shape} holds {features:,} values per "
                        f"frame, more than hwgen supports ({MAX_FEATURES:,})", field="kind")
-        if isinstance(layer, (Conv2d, Dense)):
+        if isinstance(layer, MatrixLayer):
             if layer.vectors * layer.mw > MAX_FEATURES or layer.macs > MAX_MACS:
                 self.error(f"{layer.macs:,} multiply-accumulates on {layer.vectors:,} windows of "
                            f"{layer.mw:,} values per frame, more than hwgen supports",
@@ -243,7 +225,7 @@ class _Loader:
 
     def calibrate(self, layer):
         """Propagate seeded random frames, so that generated thresholds see real accumulators."""
-        if isinstance(layer, InputLayer):
+        if not layer.inputs:
             rng = np.random.default_rng([self.seed, 0, 2])
             output = layer.out_dtype.random_values(rng, (CALIBRATION_FRAMES, *layer.out_shape))
         else:
@@ -344,18 +326,7 @@ class _Loader:
             self.error(f"values must be below 2**{MAX_BITS} in magnitude", field=key)
         return array.astype(np.int64)
 
-    # --- layer kinds --------------------------------------------------------------------------
-
-    def read_input(self, spec, name):
-        shape = spec.get("shape")
-        if isinstance(shape, int) and not isinstance(shape, bool):
-            shape = [shape]
-        if (not isinstance(shape, list) or len(shape) not in (1, 3)
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                           for v in shape)):
-            self.error(f"must be [features] or [height, width, channels] of positive "
-                       f"integers, not {spec.get('shape')!r}", field="shape")
-        return InputLayer(name, tuple(shape), self.datatype(spec, "datatype"))
+    # --- what the layer kinds read with ---------------------------------------------------
 
     def feature_map(self, prev, kind):
         if len(prev.out_shape) != 3:
@@ -363,196 +334,7 @@ class _Loader:
                        f"'{prev.name}' gives {prev.out_shape[0]} features", field="kind")
         return prev.out_shape
 
-    def engine(self, spec, prev, weight_dtype):
-        """(engine, bitserial_mode) of a matrix layer; the mode is None unless bit-serial."""
-        bipolar = prev.out_dtype.kind == weight_dtype.kind == "BIPOLAR"
-        engine = spec.get("engine", "xnor" if bipolar else "parallel")
-        if engine not in ENGINES:
-            self.error(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})",
-                       field="engine")
-        if engine == "xnor" and not bipolar:
-            self.error("the xnor engine needs BIPOLAR inputs and weights (inputs are "
-                       f"{prev.out_dtype}, weights {weight_dtype})", field="engine")
-        if engine != "bitserial":
-            if "bitserial_mode" in spec:
-                self.error(f"only for engine: bitserial (the engine is {engine})",
-                           field="bitserial_mode")
-            return engine, None
-        mode = spec.get("bitserial_mode", BITSERIAL_MODES[0])
-        if mode not in BITSERIAL_MODES:
-            self.error(f"unknown bit-serial mode {mode!r} (expected one of: "
-                       f"{', '.join(BITSERIAL_MODES)})", field="bitserial_mode")
-        return engine, mode
-
-    def weights(self, spec, shape, dtype):
-        count = int(np.prod(shape, dtype=object))
-        if count > MAX_WEIGHTS:
-            self.error(f"{count:,} weights of shape {shape}, more than hwgen supports "
-                       f"({MAX_WEIGHTS:,} per layer)", field="weights")
-
-        def generate():
-            return dtype.random_values(self.rng(1), shape)
-        weights = self.integers(self.array(spec.get("weights"), "weights", shape, generate),
-                                "weights")
-        bad = ~dtype.allows(weights)
-        if bad.any():
-            where = tuple(int(i) for i in np.argwhere(bad)[0])
-            self.error(f"value {weights[where]} at index {where} is outside {dtype}",
-                       field="weights")
-        return weights
-
-    def read_conv2d(self, spec, name, prev):
-        h, w, c = self.feature_map(prev, "conv2d")
-        ofm = self.integer(spec, "channels")
-        kernel = self.pair(spec, "kernel")
-        stride = self.pair(spec, "stride", default=1)
-        pads = self.pads(spec)
-        ph, pw = h + pads[0] + pads[1], w + pads[2] + pads[3]
-        if ph * pw * c > MAX_FEATURES:
-            self.error(f"the padded input {ph}x{pw}x{c} holds more values than hwgen supports "
-                       f"({MAX_FEATURES:,})", field="padding")
-        if kernel[0] > ph or kernel[1] > pw:
-            self.error(f"kernel {kernel[0]}x{kernel[1]} is larger than the "
-                       f"{'padded ' if any(pads) else ''}input {ph}x{pw}", field="kernel")
-        if any(pads) and not prev.out_dtype.allows(0):
-            self.error(f"zero padding is not representable in {prev.out_dtype} inputs",
-                       field="padding")
-        weight_dtype = self.datatype(spec, "weight_datatype")
-        engine, mode = self.engine(spec, prev, weight_dtype)
-        weights = self.weights(spec, (ofm, *kernel, c), weight_dtype)
-        pe = self.folding(spec, "pe", ofm, "output channels")
-        simd = self.folding(spec, "simd", c, "input channels")
-        return Conv2d(name, prev.out_shape, prev.out_dtype, weight_dtype, weights, pe, simd,
-                      engine, mode, stride, pads)
-
-    def read_dense(self, spec, name, prev):
-        mw = int(np.prod(prev.out_shape))
-        mh = self.integer(spec, "outputs")
-        weight_dtype = self.datatype(spec, "weight_datatype")
-        engine, mode = self.engine(spec, prev, weight_dtype)
-        weights = self.weights(spec, (mh, mw), weight_dtype)
-        pe = self.folding(spec, "pe", mh, "outputs (MH)")
-        simd = self.folding(spec, "simd", mw, "inputs (MW)")
-        return Dense(name, prev.out_shape, prev.out_dtype, weight_dtype, weights, pe, simd,
-                     engine, mode)
-
-    def read_maxpool(self, spec, name, prev):
-        h, w, c = self.feature_map(prev, "maxpool")
-        kernel = self.pair(spec, "kernel")
-        stride = self.pair(spec, "stride", default=list(kernel))
-        if kernel[0] > h or kernel[1] > w:
-            self.error(f"kernel {kernel[0]}x{kernel[1]} is larger than the input {h}x{w}",
-                       field="kernel")
-        pe = self.folding(spec, "pe", c, "channels", default=natural_pe(c, prev.out_elems))
-        return MaxPool(name, prev.out_shape, prev.out_dtype, kernel, stride, pe)
-
-    def read_activation(self, spec, name, prev):
-        self.source = prev.name
-        dtype = self.datatype(spec, "datatype")
-        channels = prev.out_shape[-1]
-        lo, hi = prev.out_dtype.min, prev.out_dtype.max
-        n = threshold_count(dtype)
-        if n * channels > MAX_WEIGHTS:
-            self.error(f"{dtype} outputs need {n:,} thresholds per channel, {n * channels:,} in "
-                       f"all: more than hwgen supports ({MAX_WEIGHTS:,})", field="datatype")
-        if "batchnorm" in spec and "thresholds" in spec:
-            self.error("give either thresholds or batchnorm, not both", field="batchnorm")
-        if "batchnorm" in spec:
-            thresholds = self.batchnorm(spec["batchnorm"], prev, dtype, channels)
-        else:
-            thresholds = self.thresholds(spec.get("thresholds"), channels, n, lo, hi)
-        pe = self.folding(spec, "pe", channels, "channels",
-                          default=natural_pe(channels, prev.out_elems))
-        return Activation(name, prev.out_shape, prev.out_dtype, thresholds, dtype, pe)
-
-    def thresholds(self, value, channels, n, lo, hi):
-        def generate():
-            # Quantiles of the accumulators that seeded frames produce: every output level occurs.
-            acc = self.calibration[self.source].reshape(-1, channels)
-            levels = (np.arange(n) + 1) / (n + 1)
-            return np.ceil(np.quantile(acc, levels, axis=0).T)
-        thresholds = self.integers(self.array(value, "thresholds", None, generate), "thresholds")
-        if thresholds.ndim == 1:
-            thresholds = thresholds[None, :]
-        if thresholds.ndim != 2 or thresholds.shape[1] != n or \
-                thresholds.shape[0] not in (1, channels):
-            self.error(f"expected {n} thresholds per channel as shape ({channels}, {n}) or "
-                       f"(1, {n}), got shape {thresholds.shape}", field="thresholds")
-        unsorted = np.argwhere(np.diff(thresholds, axis=1) < 0)
-        if len(unsorted):
-            self.error(f"thresholds of channel {unsorted[0][0]} are not ascending",
-                       field="thresholds")
-        # Values beyond the input's range act exactly like its bounds.
-        return np.clip(np.broadcast_to(thresholds, (channels, n)), lo, hi + 1)
-
-    def batchnorm(self, value, prev, dtype, channels):
-        if not isinstance(value, dict):
-            self.error("must be a mapping of gamma, beta, mean, var (and eps, scale)",
-                       field="batchnorm")
-        unknown = set(value) - set(_BATCHNORM_FIELDS)
-        if unknown:
-            self.error(f"unknown batchnorm field {sorted(unknown)[0]!r}", field="batchnorm")
-        defaults = {"gamma": 1.0, "beta": 0.0, "eps": 1e-5, "scale": 1.0}
-        stats = {}
-        for key in _BATCHNORM_FIELDS:
-            field = f"batchnorm.{key}"
-            if key not in value and key not in defaults:
-                self.error("is required", field=field)
-            raw = value.get(key, defaults.get(key))
-            if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-                array = np.array(float(raw))
-            else:
-                array = self.array(raw, field, None,
-                                   lambda: self.error("must be given, not generated", field=field))
-            if array.ndim > 1 or (array.ndim == 1 and array.size not in (1, channels)):
-                self.error(f"expected one value or {channels} (one per channel), "
-                           f"got shape {array.shape}", field=field)
-            if not np.all(np.isfinite(array)):
-                self.error("values must be finite", field=field)
-            stats[key] = np.broadcast_to(array.astype(np.float64), (channels,)).copy()
-        if np.any(stats["var"] + stats["eps"] <= 0):
-            self.error("var + eps must be positive", field="batchnorm.var")
-        if np.any(stats["scale"] <= 0):
-            self.error("scale must be positive", field="batchnorm.scale")
-        negative = stats["gamma"] < 0
-        if negative.any():
-            self.absorb_negative_gamma(prev, negative)
-            stats["gamma"][negative] *= -1
-            stats["mean"][negative] *= -1
-        acc_lo, acc_hi = prev.out_dtype.min, prev.out_dtype.max
-        return fold_batchnorm(stats["gamma"], stats["beta"], stats["mean"], stats["var"],
-                              stats["eps"], stats["scale"], dtype, acc_lo, acc_hi)
-
-    def absorb_negative_gamma(self, prev, negative):
-        """y = g (x - m)/s + b equals (-g)(-x - (-m))/s + b: negate the weights feeding x."""
-        channel = int(np.argmax(negative))
-        if not isinstance(prev, (Conv2d, Dense)) or self.negated.get(prev.name, self.layer) \
-                != self.layer:
-            self.error(f"gamma of channel {channel} is negative; that needs the activation "
-                       f"to be the only reader of a conv2d or dense layer",
-                       field="batchnorm.gamma")
-        self.negated[prev.name] = self.layer
-        flipped = prev.weights.copy()
-        flipped[negative] *= -1
-        if not prev.weight_dtype.allows(flipped).all():
-            self.error(f"gamma of channel {channel} is negative and the negated weights of "
-                       f"'{prev.name}' do not fit {prev.weight_dtype}", field="batchnorm.gamma")
-        prev.weights = flipped
-        self.calibration[prev.name][..., negative] *= -1
-
-    def read_flatten(self, spec, name, prev):
-        return Flatten(name, prev.out_shape, prev.out_dtype, prev.out_elems)
-
-    def read_label_select(self, spec, name, prev):
-        classes = int(np.prod(prev.out_shape))
-        k = self.integer(spec, "k", default=1)
-        if k > classes:
-            self.error(f"k={k} exceeds the {classes} classes", field="k")
-        pe = self.folding(spec, "pe", classes, "classes",
-                          default=natural_pe(classes, prev.out_elems))
-        return LabelSelect(name, prev.out_shape, prev.out_dtype, k, pe)
-
-    def same_shapes(self, inputs, shape_of, what):
+    def same(self, inputs, shape_of, what):
         """Check that ``shape_of(layer)`` agrees over the ``inputs`` of a join."""
         first = inputs[0]
         for other in inputs[1:]:
@@ -560,35 +342,3 @@ class _Loader:
                 self.error(f"{what} of its inputs differ: '{first.name}' gives "
                            f"{shape_of(first)}, '{other.name}' gives {shape_of(other)}",
                            field="inputs")
-
-    def read_add(self, spec, name, *inputs):
-        self.same_shapes(inputs, lambda layer: layer.out_shape, "the shapes")
-        dtypes = tuple(layer.out_dtype for layer in inputs)
-        try:
-            sum_dtype(dtypes)
-        except ValueError:
-            self.error(f"the sum of {', '.join(map(str, dtypes))} is wider than {MAX_BITS} bits",
-                       field="inputs")
-        channels = inputs[0].out_shape[-1]
-        pe = self.folding(spec, "pe", channels, "channels",
-                          default=natural_pe(channels, *(i.out_elems for i in inputs)))
-        return Add(name, inputs[0].out_shape, inputs[0].out_dtype, dtypes, pe)
-
-    def read_concat(self, spec, name, *inputs):
-        self.same_shapes(inputs, lambda layer: layer.out_shape[:-1],
-                         "the heights and widths" if len(inputs[0].out_shape) == 3
-                         else "the shapes")
-        self.same_shapes(inputs, lambda layer: layer.out_dtype, "the datatypes")
-        channels = tuple(layer.out_shape[-1] for layer in inputs)
-        pe = self.folding(spec, "pe", gcd(*channels), "the inputs' channels' gcd",
-                          default=natural_pe(gcd(*channels), *(i.out_elems for i in inputs)))
-        return Concat(name, inputs[0].out_shape, inputs[0].out_dtype, channels, pe)
-
-    def read_global_avgpool(self, spec, name, prev):
-        h, w, c = self.feature_map(prev, "global_avgpool")
-        pooled = prev.out_dtype.min * h * w, prev.out_dtype.max * h * w
-        if max(abs(v) for v in pooled) >= 2**(MAX_BITS - 1):
-            self.error(f"the sum of {h * w} {prev.out_dtype} values is wider than {MAX_BITS} bits",
-                       field="kind")
-        pe = self.folding(spec, "pe", c, "channels", default=natural_pe(c, prev.out_elems))
-        return GlobalAvgPool(name, prev.out_shape, prev.out_dtype, pe)

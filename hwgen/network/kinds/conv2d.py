@@ -1,0 +1,85 @@
+"""conv2d: a convolution, lowered as in FINN to [Pad] + SlidingWindow + MVAU."""
+
+from dataclasses import dataclass
+
+from ... import golden
+from ...compiler.lowering import Stream
+from ...engines.pad import PadParams
+from ...engines.sliding_window import SlidingWindowParams
+from .matrix import MatrixLayer
+
+__all__ = ["Conv2d"]
+
+
+@dataclass
+class Conv2d(MatrixLayer):
+    """Convolution; weights (OFM, KH, KW, IFM); pads (top, bottom, left, right)."""
+    stride: tuple = (1, 1)
+    pads: tuple = (0, 0, 0, 0)
+    kind = "conv2d"
+    FIELDS = MatrixLayer.FIELDS | {"channels", "kernel", "stride", "padding"}
+
+    @classmethod
+    def read(cls, reader, spec, name, prev):
+        h, w, c = reader.feature_map(prev, "conv2d")
+        ofm = reader.integer(spec, "channels")
+        kernel = reader.pair(spec, "kernel")
+        stride = reader.pair(spec, "stride", default=1)
+        pads = reader.pads(spec)
+        ph, pw = h + pads[0] + pads[1], w + pads[2] + pads[3]
+        if ph * pw * c > reader.MAX_FEATURES:
+            reader.error(f"the padded input {ph}x{pw}x{c} holds more values than hwgen "
+                         f"supports ({reader.MAX_FEATURES:,})", field="padding")
+        if kernel[0] > ph or kernel[1] > pw:
+            reader.error(f"kernel {kernel[0]}x{kernel[1]} is larger than the "
+                         f"{'padded ' if any(pads) else ''}input {ph}x{pw}", field="kernel")
+        if any(pads) and not prev.out_dtype.allows(0):
+            reader.error(f"zero padding is not representable in {prev.out_dtype} inputs",
+                         field="padding")
+        matrix = cls.read_matrix(reader, spec, prev, (ofm, *kernel, c), c, "input channels")
+        return cls(name, prev.out_shape, prev.out_dtype, stride=stride, pads=pads, **matrix)
+
+    @property
+    def kernel(self):
+        return self.weights.shape[1:3]
+
+    @property
+    def padded_shape(self):
+        h, w, c = self.in_shape
+        top, bottom, left, right = self.pads
+        return (h + top + bottom, w + left + right, c)
+
+    @property
+    def out_shape(self):
+        (h, w, _), (kh, kw), (sh, sw) = self.padded_shape, self.kernel, self.stride
+        return ((h - kh) // sh + 1, (w - kw) // sw + 1, self.mh)
+
+    @property
+    def vectors(self):
+        return self.out_shape[0] * self.out_shape[1]
+
+    @property
+    def simd_channels(self):
+        return self.in_shape[-1]
+
+    def golden(self, x):
+        return golden.conv2d(x, self.weights, self.stride, self.pads)
+
+    def lower(self, graph):
+        dtype, simd = self.in_dtype, self.simd
+        (h, w, c), source = self.in_shape, graph.read(self.inputs[0])
+        if any(self.pads):
+            ph, pw, _ = self.padded_shape
+            source = graph.add(f"{self.name}_pad", "pad", self.name,
+                               PadParams(h, w, c, tuple(self.pads), simd, dtype), [(source, simd)],
+                               Stream(simd, dtype, ph * pw * c))
+            h, w = ph, pw
+        source = graph.add(f"{self.name}_swg", "sliding_window", self.name,
+                           SlidingWindowParams(h, w, c, tuple(self.kernel), tuple(self.stride),
+                                               simd, dtype),
+                           [(source, simd)], Stream(simd, dtype, self.vectors * self.mw))
+        self.lower_matrix(graph, source)
+
+    def spec(self, arrays):
+        return {**super().spec(arrays), "channels": self.mh, "kernel": list(self.kernel),
+                "stride": list(self.stride), "padding": list(self.pads)}
