@@ -4,9 +4,13 @@ resource models, and its Verilog in Verilator's lint."""
 import numpy as np
 import pytest
 from amaranth.back import verilog
+from amaranth.hdl import Module, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
 
 from hwgen import golden
 from hwgen.datatypes import DataType, pack
+from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
 from hwgen.engines.sliding_window import SlidingWindowParams
 from hwgen.engines.subsample import Subsample, SubsampleParams
 from hwgen.simulation.streams import run_stream
@@ -37,14 +41,6 @@ def case(params, frames, rng):
     return pack(x, params.dtype, params.simd), pack(expected, params.dtype, params.simd)
 
 
-def kept(params, frames):
-    """Indices of the input words that are kept, in order."""
-    sh, sw = params.stride
-    y, x, _ = np.indices((params.height, params.width, params.folds))
-    per_frame = np.flatnonzero((y % sh == 0) & (x % sw == 0))
-    return (np.arange(frames)[:, None] * params.in_words + per_frame[None, :]).ravel()
-
-
 @pytest.mark.parametrize("seed", range(60))
 def test_matches_golden_with_gaps_and_stalls(seed):
     rng = np.random.default_rng(seed)
@@ -66,7 +62,9 @@ def test_cycles_and_latency_without_stalls(seed):
     assert run.outputs == expected
     assert np.diff(run.input_cycles).tolist() == [1] * (len(words) - 1)
     assert run.input_cycles[-1] - run.input_cycles[0] + 1 == frames * params.cycles()
-    arrivals = np.asarray(run.input_cycles)[kept(params, frames)]
+    kept = (np.arange(frames)[:, None] * params.in_words + params.kept_words()).ravel()
+    assert len(kept) == len(expected)
+    arrivals = np.asarray(run.input_cycles)[kept]
     assert (np.asarray(run.output_cycles) - arrivals).tolist() == \
         [params.latency()] * len(expected)
 
@@ -80,6 +78,53 @@ def test_replaces_a_one_by_one_sliding_window():
     assert params.cycles() == window.cycles() == params.in_words
     assert (params.resources().bram18, window.resources().bram18) == (0, 1)
     assert window.latency() - params.latency() == 3
+
+
+class Chain(wiring.Component):
+    """``engines`` connected one after the other."""
+
+    def __init__(self, *engines):
+        self.engines = engines
+        super().__init__({
+            "i": In(stream.Signature(unsigned(len(engines[0].i.payload)))),
+            "o": Out(stream.Signature(unsigned(len(engines[-1].o.payload))))})
+
+    def elaborate(self, platform):
+        m = Module()
+        for k, engine in enumerate(self.engines):
+            m.submodules[f"engine{k}"] = engine
+        for a, b in zip(self.engines, self.engines[1:]):
+            wiring.connect(m, a.o, b.i)
+        wiring.connect(m, wiring.flipped(self.i), self.engines[0].i)
+        wiring.connect(m, self.engines[-1].o, wiring.flipped(self.o))
+        return m
+
+
+@pytest.mark.parametrize("seed", range(200, 216))
+def test_one_by_one_convolution_without_a_sliding_window(seed):
+    """A 1x1 convolution lowered without a sliding window: Subsample then the MVAU (stride
+    other than 1x1), or the MVAU reading the pixels directly (stride 1x1), with the MVAU's
+    parameters of the sliding window path (``mw`` = input channels, a vector per output pixel),
+    is exactly golden.conv2d, with gaps and stalls."""
+    rng = np.random.default_rng(seed)
+    params = random_params(rng)
+    if seed % 4 == 0:
+        params = SubsampleParams(params.height, params.width, params.channels, 1, params.simd,
+                                 params.dtype)
+    w_dtype = DataType.parse(str(rng.choice(["BIPOLAR", "INT2", "UINT3", "INT4"])))
+    pe = int(rng.integers(1, 3))
+    mh = pe * int(rng.integers(1, 4))
+    weights = rng.choice(w_dtype.values(), size=(mh, 1, 1, params.channels))
+    mvau = MVAUParams(params.channels, mh, pe, params.simd, params.dtype, w_dtype,
+                      params.out_height * params.out_width)
+    frames = 2
+    x = rng.choice(params.dtype.values(),
+                   size=(frames, params.height, params.width, params.channels))
+    expected = pack(golden.conv2d(x, weights, params.stride), mvau.output_dtype, pe)
+    unit = MatrixVectorUnit(mvau, weights.reshape(mh, params.channels))
+    dut = unit if params.stride == (1, 1) else Chain(Subsample(params), unit)
+    run = run_with_backpressure(dut, pack(x, params.dtype, params.simd), len(expected), seed)
+    assert run.outputs == expected
 
 
 @pytest.mark.parametrize("height, width, channels, stride, simd, name", [

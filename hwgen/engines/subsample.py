@@ -18,6 +18,7 @@ one LUT and ``o.ready`` drives only the queue.
 
 from dataclasses import dataclass
 
+import numpy as np
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -64,6 +65,12 @@ class SubsampleParams(FeatureMapWords):
     def out_words(self):
         """Output words per frame."""
         return self.out_height * self.out_width * self.folds
+
+    def kept_words(self):
+        """Indices, in a frame's input words, of the words that are kept, in order (for
+        schedules of the words' timing)."""
+        y, x, _ = np.indices((self.height, self.width, self.folds))
+        return np.flatnonzero((y % self.stride[0] == 0) & (x % self.stride[1] == 0))
 
     def cycles(self):
         """Cycles per frame with no stalls: one per input word (exact)."""
