@@ -7,11 +7,11 @@ order and words: frames of ``out_height x out_width x channels``. The other pixe
 taken and dropped. A 1x1 window is one pixel, so no line buffer is needed: the engine takes one
 input word per cycle, whatever it keeps, and frames follow each other without a gap.
 
-Whether the word on the input is kept is the AND of two registered flags, the first values of a
-column phase counter (modulo ``stride[1]``, restarted at every row) and a row phase counter
-(modulo ``stride[0]``, restarted at every frame), which step with the fold, column and row
-counters and their registered "last" flags: no comparison of a frame-wide position is on the
-stream path. Kept words go out through an :class:`~hwgen.engines.credits.OutputQueue` (a kept
+Whether the word on the input is kept is the AND of two registered flags, the "first" flags of
+a column phase counter (modulo ``stride[1]``, restarted at every row) and of a row phase counter
+(modulo ``stride[0]``, restarted at every frame). They step with the fold, column and row
+counters, whose registered "last" flags mark the ends of pixels, rows and frames: no comparison
+of a frame-wide position is on the stream path. Kept words go out through an :class:`~hwgen.engines.credits.OutputQueue` (a kept
 word needs one of its credits, a dropped one none), so ``i.ready`` comes from registers through
 one LUT and ``o.ready`` drives only the queue.
 """
@@ -67,8 +67,7 @@ class SubsampleParams(FeatureMapWords):
         return self.out_height * self.out_width * self.folds
 
     def kept_words(self):
-        """Indices, in a frame's input words, of the words that are kept, in order (for
-        schedules of the words' timing)."""
+        """Indices of the kept words among a frame's input words, in order."""
         y, x, _ = np.indices((self.height, self.width, self.folds))
         return np.flatnonzero((y % self.stride[0] == 0) & (x % self.stride[1] == 0))
 
@@ -82,12 +81,11 @@ class SubsampleParams(FeatureMapWords):
         return QUEUE_LATENCY
 
     def resources(self):
-        """First-order estimate: the fold, column, row and two phase counters, those of more
-        than one value (``n``) with ``(n - 1).bit_length()`` value bits and a flag each (one FF
-        per bit and per flag: the phases' "first" flags, the only ones used besides "last",
-        are left out, within the fit), about one LUT per value bit and two for the issue and
-        keep logic; and the output queue. Fitted to synth_xilinx on strides 1 to 3 and words of
-        8 to 256 bits."""
+        """First-order estimate: for each of the fold, column, row and two phase counters that
+        has more than one value (``n``), ``(n - 1).bit_length()`` value flip-flops and a "last"
+        flag, and about one LUT per value bit; two LUTs for the issue and keep logic; and the
+        output queue. Fitted to synth_xilinx on strides 1 to 3 and words of 8 to 256 bits (the
+        phases' "first" flags are left out, within the fit)."""
         sizes = [n for n in (self.folds, self.width, self.height, *self.stride) if n > 1]
         bits = sum((n - 1).bit_length() for n in sizes)
         return (Resources(lut=bits + 2, ff=bits + len(sizes))
