@@ -71,7 +71,8 @@ def test_cycles_and_latency_without_stalls(seed):
 
 def test_replaces_a_one_by_one_sliding_window():
     """A ResNet shortcut's input (32x32x64, SIMD 4, stride 2): the sliding window with a 1x1
-    kernel is as fast (both take an input word per cycle), but its line buffer takes a block RAM and its reads three cycles more."""
+    kernel is as fast (both take an input word per cycle), but its line buffer takes a block
+    RAM and its reads three cycles more."""
     int4 = DataType.parse("INT4")
     params = SubsampleParams(32, 32, 64, (2, 2), 4, int4)
     window = SlidingWindowParams(32, 32, 64, (1, 1), (2, 2), 4, int4)

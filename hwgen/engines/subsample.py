@@ -11,9 +11,10 @@ Whether the word on the input is kept is the AND of two registered flags, the "f
 a column phase counter (modulo ``stride[1]``, restarted at every row) and of a row phase counter
 (modulo ``stride[0]``, restarted at every frame). They step with the fold, column and row
 counters, whose registered "last" flags mark the ends of pixels, rows and frames: no comparison
-of a frame-wide position is on the stream path. Kept words go out through an :class:`~hwgen.engines.credits.OutputQueue` (a kept
-word needs one of its credits, a dropped one none), so ``i.ready`` comes from registers through
-one LUT and ``o.ready`` drives only the queue.
+of a frame-wide position is on the stream path. Kept words go out through an
+:class:`~hwgen.engines.credits.OutputQueue` (a kept word needs one of its credits, a dropped one
+none), so ``i.ready`` comes from registers through one LUT and ``o.ready`` drives only the
+queue.
 """
 
 from dataclasses import dataclass
