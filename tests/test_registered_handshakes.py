@@ -24,6 +24,7 @@ from hwgen.engines.thresholds import Thresholds, ThresholdsParams
 from hwgen.engines.maxpool import MaxPool, MaxPoolParams, RunningMax
 from hwgen.engines.pad import Pad, PadParams
 from hwgen.engines.sliding_window import SlidingWindow, SlidingWindowParams
+from hwgen.engines.subsample import Subsample, SubsampleParams
 from hwgen.simulation.streams import stream_ports
 
 INT3 = DataType.parse("INT3")
@@ -33,6 +34,7 @@ ENGINES = {
     "running_max": lambda: RunningMax(MaxPoolParams(6, 6, 4, (2, 2), (2, 2), 2, INT3)),
     "running_max_one_fold": lambda: RunningMax(MaxPoolParams(4, 4, 2, (2, 2), (1, 1), 2, INT3)),
     "pad": lambda: Pad(PadParams(3, 4, 2, (1, 2, 2, 1), 1, INT3)),
+    "subsample": lambda: Subsample(SubsampleParams(5, 4, 4, (2, 3), 2, INT3)),
     "mvau_xnor": lambda: MatrixVectorUnit(MVAUParams(8, 4, 2, 4, BIPOLAR, BIPOLAR, 1),
                                           np.ones((4, 8), dtype=int)),
     "mvau_fused": lambda: MatrixVectorUnit(MVAUParams(4, 4, 2, 2, INT3, INT3, 1, INT3),
