@@ -18,6 +18,11 @@ also reuses its vector once per bit plane.) So:
   cannot take the next frame's first rows; without room for them the producer in front stalls,
   and the next frame's first window then waits for a whole fill at the producer's pace (on
   CNV-w1a1 that cost 11% of throughput at conv3). With this FIFO the fill overlaps the last row;
+- in front of a pad: what its producer delivers, at the pipeline's steady rate (the pad's input
+  words per frame over the bottleneck's cycles), while the pad emits its longest run of border
+  words and takes no input (a frame's bottom rows and the next frame's top rows), plus
+  ``SLACK``; even behind a queued output, whose few credits cannot hold them (a producer at the
+  bottleneck's rate loses every cycle it is stalled: 2.5% on a random network);
 - everywhere else (and at the pipeline's ends): ``MIN_DEPTH``, the smallest SyncFIFOBuffered
   that passes one word per cycle, which also breaks the combinational ready paths between
   engines. Behind an engine whose output already leaves from a queue of its own
@@ -54,18 +59,26 @@ MIN_DEPTH = 3
 SLACK = 2
 
 # Engine kinds whose output leaves from an OutputQueue.
-QUEUED_OUTPUT = {"mvau", "thresholds", "add", "concat", "global_avgpool"}
+QUEUED_OUTPUT = {"mvau", "thresholds", "add", "concat", "global_avgpool", "subsample"}
+# Engine kinds that pause their input (a pad, during its borders): always behind a FIFO.
+PACED_INPUT = {"pad"}
 
 
-def fifo_depth(consumer):
+def fifo_depth(consumer, bottleneck):
     """Depth of the FIFO in front of ``consumer`` (a :class:`~.lowering.Node`), or behind the
-    last engine when ``consumer`` is None, before any join's needs."""
+    last engine when ``consumer`` is None, before any join's needs; ``bottleneck``: the
+    pipeline's cycles per frame."""
     if consumer is not None and consumer.kind == "mvau":
         params = consumer.params
         if params.neuron_folds * getattr(params, "planes", 1) > 1:
             return max(MIN_DEPTH, params.mw // params.simd + SLACK)
     if consumer is not None and consumer.kind == "sliding_window":
         return max(MIN_DEPTH, consumer.params.span + SLACK)
+    if consumer is not None and consumer.kind == "pad":
+        p = consumer.params
+        top, bottom, left, right = p.pads
+        border = ((top + bottom) * p.out_width + left + right) * p.folds
+        return max(MIN_DEPTH, -(-border * consumer.source.words // bottleneck) + SLACK)
     return MIN_DEPTH
 
 
@@ -95,11 +108,13 @@ def with_fifos(nodes, input_stream, output):
     """``nodes`` with a StreamFIFO on every edge, and behind the ``output`` port, but for the
     ``MIN_DEPTH`` ones behind an engine with a queued output; and the new output port."""
     joins = join_depths(nodes, input_stream)
+    bottleneck = max(node.cycles() for node in nodes)
     kinds = {node.name: node.kind for node in nodes}
     fifod = []
 
-    def fifo(port, name, layer, depth, reason=None):
-        if kinds.get(port.node) in QUEUED_OUTPUT and depth == MIN_DEPTH:
+    def fifo(port, name, layer, depth, reason=None, consumer=None):
+        if (kinds.get(port.node) in QUEUED_OUTPUT and depth == MIN_DEPTH
+                and consumer not in PACED_INPUT):
             return port
         fifod.append(Node(name, "fifo", layer, StreamFIFOParams(port.stream.width, depth),
                           [port], port.stream, reason=reason))
@@ -108,8 +123,9 @@ def with_fifos(nodes, input_stream, output):
     for node in nodes:
         ports = []
         for k, port in enumerate(node.inputs):
-            depth, reason = joins.get((node.name, k), (fifo_depth(node), None))
+            own = fifo_depth(node, bottleneck)
+            depth, reason = joins.get((node.name, k), (own, None))
             name = f"{node.name}_fifo{k}" if len(node.inputs) > 1 else f"{node.name}_fifo"
-            ports.append(fifo(port, name, node.layer, max(depth, fifo_depth(node)), reason))
+            ports.append(fifo(port, name, node.layer, max(depth, own), reason, node.kind))
         fifod.append(replace(node, inputs=ports))
     return fifod, fifo(output, "output_fifo", nodes[-1].layer, MIN_DEPTH)

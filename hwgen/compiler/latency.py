@@ -76,6 +76,8 @@ def _replay(node, inputs):
     arrivals = inputs[0]
     if kind == "fork":
         return arrivals + p.latency()
+    if kind == "subsample":
+        return paced(arrivals, 1)[p.kept_words()] + p.latency()
     if kind == "global_avgpool":
         return paced(arrivals[(p.pixels - 1) * p.folds + np.arange(p.folds)], 1) + p.latency()
     if kind == "mvau":

@@ -1,7 +1,8 @@
 """Lowering: the layers of a network become a graph of streaming engine nodes.
 
 Each layer kind lowers itself (:meth:`~hwgen.network.kinds.Layer.lower`) into a
-:class:`Graph`: as in FINN, conv2d -> [Pad] + SlidingWindow + MVAU; dense -> MVAU (bit-parallel,
+:class:`Graph`: as in FINN, conv2d -> [Pad] + SlidingWindow + MVAU (for a 1x1 kernel no window
+engine, or a Subsample at a stride); dense -> MVAU (bit-parallel,
 or bit-serial for ``engine: bitserial``; both are nodes of kind "mvau"); an activation that is
 the only reader of a matrix layer or an add -> thresholds fused into that engine, otherwise a
 Thresholds engine; maxpool, label_select, add, concat, global_avgpool -> their engines;
@@ -29,6 +30,7 @@ from ..engines.mvau import MatrixVectorUnit
 from ..engines.pad import Pad
 from ..engines.sliding_window import SlidingWindow
 from ..engines.stream_fifo import StreamFIFO
+from ..engines.subsample import Subsample
 from ..engines.thresholds import Thresholds
 from ..engines.width_converter import WidthConverter, WidthConverterParams
 
@@ -45,6 +47,7 @@ def _matrix_unit(params, **arrays):
 ENGINES = {
     "pad": Pad,
     "sliding_window": SlidingWindow,
+    "subsample": Subsample,
     "mvau": _matrix_unit,
     "thresholds": Thresholds,
     "maxpool": MaxPool,

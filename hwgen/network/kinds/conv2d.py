@@ -1,4 +1,5 @@
-"""conv2d: a convolution, lowered as in FINN to [Pad] + SlidingWindow + MVAU."""
+"""conv2d: a convolution, lowered as in FINN to [Pad] + SlidingWindow + MVAU; a 1x1 kernel
+needs no window: [Pad] + Subsample (at a stride) + MVAU."""
 
 from dataclasses import dataclass
 
@@ -6,6 +7,7 @@ from ... import golden
 from ...compiler.lowering import Stream
 from ...engines.pad import PadParams
 from ...engines.sliding_window import SlidingWindowParams
+from ...engines.subsample import SubsampleParams
 from .matrix import MatrixLayer
 
 __all__ = ["Conv2d"]
@@ -74,10 +76,18 @@ class Conv2d(MatrixLayer):
                                PadParams(h, w, c, tuple(self.pads), simd, dtype), [(source, simd)],
                                Stream(simd, dtype, ph * pw * c))
             h, w = ph, pw
-        source = graph.add(f"{self.name}_swg", "sliding_window", self.name,
-                           SlidingWindowParams(h, w, c, tuple(self.kernel), tuple(self.stride),
-                                               simd, dtype),
-                           [(source, simd)], Stream(simd, dtype, self.vectors * self.mw))
+        kernel, stride = tuple(self.kernel), tuple(self.stride)
+        windows = Stream(simd, dtype, self.vectors * self.mw)
+        if kernel != (1, 1):
+            source = graph.add(f"{self.name}_swg", "sliding_window", self.name,
+                               SlidingWindowParams(h, w, c, kernel, stride, simd, dtype),
+                               [(source, simd)], windows)
+        elif stride != (1, 1):
+            # A 1x1 window is a pixel: keep the pixels that the stride does not skip.
+            source = graph.add(f"{self.name}_subsample", "subsample", self.name,
+                               SubsampleParams(h, w, c, stride, simd, dtype), [(source, simd)],
+                               windows)
+        # A 1x1 kernel at stride 1: the MVAU reads the pixels as they come.
         self.lower_matrix(graph, source)
 
     def spec(self, arrays):
