@@ -35,7 +35,7 @@ from ..external import reporter
 from .fifo_sizing import with_fifos
 from .folding import fold_network
 from .latency import latency_estimate
-from .lowering import lower
+from .lowering import Graph, lower
 from .pipeline import AxiStreamTop, Pipeline, axis_width
 
 __all__ = ["Design", "design", "build", "check_output_dir"]
@@ -73,7 +73,10 @@ class Design:
 
     @property
     def bottleneck(self):
-        return max(self.nodes, key=lambda node: node.cycles())
+        """The engine with the most cycles per frame (never a FIFO, width converter or fork:
+        they pass a word per cycle, as fast as the engines beside them)."""
+        return max((node for node in self.nodes if node.kind not in Graph.PLUMBING),
+                   key=lambda node: node.cycles())
 
     def latency_estimate(self):
         """Estimated cycles from the first input word to the first output word, the input
@@ -199,6 +202,12 @@ def report_markdown(rep):
                      f"{n['in_width']} | {n['out_width']} | {n['ideal_cycles']} | "
                      f"{n.get('fifo_depth', '')} | {r['lut']} | {r['ff']} | {r['bram18']} | "
                      f"{r['dsp']} |")
+    reasons = [n for n in rep["nodes"] if "fifo_reason" in n]
+    if reasons:
+        lines += ["", "FIFOs where paths rejoin, sized from the timed schedule of a frame so that "
+                  "the join cannot deadlock and the pipeline keeps its rate:", ""]
+        lines += [f"- `{n['name']}`: {n['fifo_depth']} words; {n['fifo_reason']}"
+                  for n in reasons]
     return "\n".join(lines) + "\n"
 
 
