@@ -161,3 +161,21 @@ def test_check_lists_joins_and_pooling(tmp_path, capsys):
     net = load_network(write(tmp_path, BASE))
     d = design(net)
     assert report["bottleneck_cycles"] == d.bottleneck.cycles()
+
+
+def test_strided_1x1_conv_costs_its_input_and_runs_at_it(tmp_path):
+    """A 1x1 stride-2 conv reads every input pixel: its cost is the Subsample's input words
+    (324), not the MVAU's 81 windows, in `hwgen check` and in simulation alike."""
+    from hwgen.simulation.run import simulate
+
+    doc = {"name": "s", "layers": [
+        {"name": "input", "kind": "input", "shape": [18, 18, 1], "datatype": "UINT2"},
+        {"name": "conv", "kind": "conv2d", "channels": 2, "kernel": 1, "stride": 2,
+         "weight_datatype": "INT2", "pe": 2},
+        {"name": "act", "kind": "activation", "datatype": "UINT2"}]}
+    net = load_network(write(tmp_path, doc))
+    assert net.layer("conv").ideal_cycles() == 18 * 18
+    d = design(net)
+    assert [node.kind for node in d.nodes if node.layer == "conv"][-2:] == ["subsample", "mvau"]
+    result = simulate(d, net.random_frames(3, seed=1), backend="amaranth", stall_prob=0.2)
+    assert result.mismatches == 0 and result.cycles_per_frame == 18 * 18

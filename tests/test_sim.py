@@ -21,7 +21,8 @@ def net(name):
     return load_network(NETWORKS / f"{name}.yaml")
 
 
-@pytest.mark.parametrize("name", ["mini-mlp", "mini-cnv"])
+@pytest.mark.parametrize("name", ["mini-mlp", "mini-cnv",
+                                  pytest.param("mini-resnet", marks=pytest.mark.slow)])
 def test_both_simulators_agree_with_golden_and_each_other(name):
     network = net(name)
     d = design(network)
