@@ -2,6 +2,8 @@
 
     python benchmarks/networks.py [NAME ...] [--frames-mlp 100] [--frames-cnv 8] [--stall-prob 0.1]
 
+(``--frames-cnv`` for networks with image inputs, ``--frames-mlp`` for the others.)
+
 Per network: build time (lower, emit Verilog), Verilator compile time (0 on a cache hit: set
 HWGEN_CACHE to an empty directory to measure it), whether every output of every frame matched
 the golden model with random stalls and without, cycles per frame against the ideal bottleneck,
@@ -56,7 +58,8 @@ def main():
         sorted((ROOT / "networks").glob("*.yaml"))
     rows = []
     for path in paths:
-        frames = args.frames_cnv if "cnv" in path.stem else args.frames_mlp
+        image = len(load_network(path).input.out_shape) == 3
+        frames = args.frames_cnv if image else args.frames_mlp
         rows.append(measure(path, frames, args.stall_prob))
         print(f"{path.stem} done", file=sys.stderr, flush=True)
     columns = list(rows[0])
