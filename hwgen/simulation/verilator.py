@@ -4,7 +4,7 @@
 ``amaranth.back.verilog.convert(top, name=NAME)`` for an
 :class:`~hwgen.compiler.pipeline.AxiStreamTop`: ports ``ap_clk``, ``ap_rst_n``,
 ``s_axis_tdata/tvalid/tready/tlast``, ``m_axis_tdata/tvalid/tready/tlast``, ``tlast_error``;
-TDATA widths whole bytes) together with ``templates/verilator_harness.cpp`` into an executable,
+TDATA widths whole bytes) together with ``sim/verilator_harness.cpp`` into an executable,
 and :meth:`VerilatorSim.run` streams words through it as
 :func:`hwgen.simulation.streams.run_stream` does in Amaranth's simulator: random input gaps and
 output stalls, the output checked against the stream rules, no extra output words allowed during
@@ -48,12 +48,12 @@ from pathlib import Path
 import numpy as np
 
 from ..external import cache_lock, cache_root, wait_with_progress
-from ..resources import template
+from ..resources import sim_source
 
 __all__ = ["SimulationError", "VerilatorBuild", "VerilatorRun", "VerilatorSim",
            "verilator_root", "lint", "LINT_WAIVERS", "HARNESS"]
 
-HARNESS = template("verilator_harness.cpp")
+HARNESS = sim_source("verilator_harness.cpp")
 
 # Verilator flags. -O3: all of Verilator's optimizations. --x-assign fast: X assignments take
 # whatever value is fastest (Amaranth emits none that matter). --x-initial unique: variables
