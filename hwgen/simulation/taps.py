@@ -26,7 +26,7 @@ from amaranth.hdl import Fragment, Value
 from amaranth.hdl._ir import PortDirection
 from amaranth.lib import wiring
 
-__all__ = ["Tap", "StreamProbe", "LevelProbe", "verilog_with_probes", "verilator_name",
+__all__ = ["Tap", "StreamProbe", "LevelProbe", "resolve", "verilog_with_probes", "verilator_name",
            "verilator_config", "harness_include"]
 
 
@@ -87,6 +87,15 @@ def _member(component, port):
     return value
 
 
+def resolve(fragment, tap):
+    """The member (a stream interface, a signal) that ``tap`` names in the elaborated design
+    ``fragment``; ValueError if there is none."""
+    try:
+        return _member(_component(fragment, tap.instance), tap.port)
+    except (KeyError, AttributeError, IndexError, TypeError) as error:
+        raise ValueError(f"tap {tap.name!r}: {tap.instance}.{tap.port}: {error}") from None
+
+
 def elaborate(top):
     """``top`` elaborated, with the ports ``verilog.convert`` gives it (from its signature)."""
     ports = {}
@@ -104,18 +113,13 @@ def verilog_with_probes(top, name, taps=(), levels=()):
     fragment, ports = elaborate(top)
     text, names = verilog.convert_fragment(fragment, ports, name, emit_src=False)
 
-    def resolve(tap):
-        try:
-            return _member(_component(fragment, tap.instance), tap.port)
-        except (KeyError, AttributeError, IndexError, TypeError) as error:
-            raise ValueError(f"tap {tap.name!r}: {tap.instance}.{tap.port}: {error}") from None
-
     streams = []
     for tap in taps:
-        stream = resolve(tap)
+        stream = resolve(fragment, tap)
         streams.append(StreamProbe(tap.name, names[stream.valid], names[stream.ready],
                                    names[Value.cast(stream.payload)], tap.width))
-    level_probes = [LevelProbe(tap.name, names[resolve(tap)], tap.width) for tap in levels]
+    level_probes = [LevelProbe(tap.name, names[resolve(fragment, tap)], tap.width)
+                    for tap in levels]
     return text, streams, level_probes
 
 
