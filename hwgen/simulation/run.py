@@ -25,7 +25,8 @@ from .frames import compare, compare_stream, expected_words, frame_metrics, inpu
 from .streams import StreamProtocolError, run_stream
 from .taps import Tap, resolve, verilog_with_probes
 
-__all__ = ["SimulationFailed", "SimResult", "EngineMismatch", "simulate", "tapped_nodes"]
+__all__ = ["SimulationFailed", "SimResult", "EngineMismatch", "simulate", "tapped_nodes",
+           "engine_taps", "fifo_levels", "first_engine_mismatch"]
 
 BACKENDS = ("verilator", "amaranth")
 COMPILE_TOOLS = ("c++", "make")      # what Verilator's generated makefile runs
@@ -109,20 +110,20 @@ def tapped_nodes(design):
     return tapped
 
 
-def _stream_taps(design):
+def engine_taps(design):
     """Taps on the output streams of :func:`tapped_nodes` (the first ``o`` of a fork)."""
     return [Tap(node.name, f"pipeline.{node.name}", "o[0]" if node.kind == "fork" else "o",
                 node.sink.width) for node, _ in tapped_nodes(design)]
 
 
-def _fifo_levels(design, below):
+def fifo_levels(design, below):
     """Taps on the fill level of every stream FIFO (SyncFIFOBuffered's ``level``, which counts
     the word in its output register), submodule paths starting with ``below``."""
     return [Tap(node.name, f"{below}{node.name}.fifo", "level", node.params.depth.bit_length())
             for node in design.nodes if node.kind == "fifo"]
 
 
-def _first_engine_mismatch(design, golden_outputs, taps):
+def first_engine_mismatch(design, golden_outputs, taps):
     """The first tapped engine whose stream differs from golden (an :class:`EngineMismatch`),
     or None; ``golden_outputs``: one array per description layer."""
     index = {layer.name: k for k, layer in enumerate(design.network.layers)}
@@ -146,7 +147,7 @@ def _cycle_budget(design, frames):
 
 
 def _amaranth_runner(design, frames, vcd):
-    levels = _fifo_levels(design, "")
+    levels = fifo_levels(design, "")
 
     def watch(fragment):
         return {tap.name: resolve(fragment, tap) for tap in levels}
@@ -171,8 +172,8 @@ def _verilator_runner(design, frames, vcd, progress):
 
     with reporter.step(f"emitting Verilog for {plural(len(design.nodes), 'engine')}"):
         verilog, taps, levels = verilog_with_probes(design.top(), design.top_name,
-                                                    _stream_taps(design),
-                                                    _fifo_levels(design, "pipeline."))
+                                                    engine_taps(design),
+                                                    fifo_levels(design, "pipeline."))
     sim = VerilatorSim(verilog, top=design.top_name, progress=progress,
                        frame_words=(design.input_stream.words, design.output_stream.words),
                        taps=taps, levels=levels)
@@ -230,7 +231,7 @@ def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, bur
             if count and first is None:
                 first = mismatch
                 if result.taps is not None:
-                    first = _first_engine_mismatch(design, golden_outputs, result.taps) or first
+                    first = first_engine_mismatch(design, golden_outputs, result.taps) or first
             sim_cycles += result.total_cycles
             sim_seconds += result.seconds
         if trace is not None and trace.exists():
