@@ -172,8 +172,8 @@ def verilator_config(streams, levels):
 
 def harness_include(streams, levels):
     """The C++ that ``sim/verilator_harness.cpp`` includes to read the probes: their counts and
-    ``sample_probes``, which hands every transfer and every
-    level of the cycle to a recorder (see the harness)."""
+    ``sample_probes``, which hands every transfer and every level of the cycle to a recorder
+    (see the harness)."""
     def ref(path):
         return f"root.{verilator_name(path)}"
 
