@@ -78,6 +78,10 @@ def test_tapped_nodes_carry_the_golden_output_of_their_layers():
     frames = network.random_frames(3, seed=8)
     golden = network.run(frames)
     text, taps, _ = verilog_with_probes(d.top(), d.top_name, engine_taps(d))
+    assert text == d.verilog()                  # what `hwgen build` writes
+    # pool0's own output is `o__payload$12` in its module: its window's `o` took `o__payload`.
+    assert next(tap.payload for tap in taps if tap.name == "pool0")[-2:] == \
+        ("pool0", "o__payload$12")
     expected = expected_words(d, golden[-1])
     run = VerilatorSim(text, taps=taps).run(input_words(d, frames), len(expected), seed=1,
                                              stall_prob=0.3, burst=3)

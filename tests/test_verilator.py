@@ -339,6 +339,10 @@ def probed(cache_dir):
     return VerilatorSim(text, cache_dir=cache_dir, taps=streams, levels=level_probes)
 
 
+def test_the_harness_is_found_in_sim():
+    assert verilator_module.HARNESS.parent.name == "sim" and verilator_module.HARNESS.is_file()
+
+
 def test_verilator_names():
     assert verilator_name(("top", "pipeline", "pool0", "o__payload$12")) == \
         "top__DOT__pipeline__DOT__pool0__DOT__o___05Fpayload__02412"
