@@ -296,8 +296,8 @@ static Options parse_options(int argc, char** argv) {
     }
     if (!opt.input || !opt.output || !opt.have_outputs)
         usage_error("usage: --input FILE --output FILE --outputs N [--seed S] [--gap P] "
-                    "[--stall P] [--burst B] [--max-cycles N] [--idle-limit N] [--drain N] [--in-frame N] "
-                    "[--out-frame N] [--vcd FILE]");
+                    "[--stall P] [--burst B] [--max-cycles N] [--idle-limit N] [--drain N] "
+                    "[--in-frame N] [--out-frame N] [--vcd FILE]");
 #if !VM_TRACE
     if (opt.vcd) usage_error("--vcd needs a build with tracing");
 #endif

@@ -82,8 +82,9 @@ def run_streams(dut, inputs, n_outputs, *, gap_prob=0.0, stall_prob=0.0, seed=0,
     alternates between on and off periods of random geometric lengths instead, off the same
     fraction of its draws, the periods ``burst`` times as long on average as with independent
     draws (as the Verilator harness's ``--burst``; a producer draws on the cycles in which it
-    has no word waiting, a consumer on every cycle before the drain). The consumers stay ready for ``drain_cycles`` after the last expected
-    word of every port and fail if any further word appears; ``max_cycles`` (default: generous,
+    has no word waiting, a consumer on every cycle before the drain). The consumers stay ready
+    for ``drain_cycles`` after the last expected word of every port and fail if any further
+    word appears; ``max_cycles`` (default: generous,
     from the stream lengths) bounds the run so that a deadlock fails instead of hanging.
 
     ``watch``: a function given ``dut`` elaborated (its :class:`~amaranth.hdl.Fragment`) that
@@ -175,8 +176,8 @@ class _Bench:
 
     def consumer(self, k, port, stalls):
         """A testbench taking output k's words from ``port``, stalling on the cycles that
-        ``stalls`` (an :class:`_OnOff`) draws off, and checking the stream rules; it stays ready and watchful
-        until ``drain_cycles`` after every output's last expected word."""
+        ``stalls`` (an :class:`_OnOff`) draws off, and checking the stream rules; it stays ready
+        and watchful until ``drain_cycles`` after every output's last expected word."""
         run, expected = self.run, self.n_outputs[k]
         outputs, output_cycles = run.outputs[k], run.output_cycles[k]
         name = "output" if len(self.n_outputs) == 1 else f"output {k}"

@@ -96,7 +96,7 @@ def resolve(fragment, tap):
         raise ValueError(f"tap {tap.name!r}: {tap.instance}.{tap.port}: {error}") from None
 
 
-def elaborate(top):
+def _elaborate(top):
     """``top`` elaborated, with the ports ``verilog.convert`` gives it (from its signature)."""
     ports = {}
     for path, member, value in top.signature.flatten(top):
@@ -110,7 +110,7 @@ def verilog_with_probes(top, name, taps=(), levels=()):
     emitted as module ``name``: the text is ``amaranth.back.verilog.convert(top, name=name,
     emit_src=False)``'s; ``taps`` name streams (each a :class:`Tap` whose port is a stream),
     ``levels`` signals (a :class:`Tap` whose port is a signal)."""
-    fragment, ports = elaborate(top)
+    fragment, ports = _elaborate(top)
     text, names = verilog.convert_fragment(fragment, ports, name, emit_src=False)
 
     streams = []

@@ -28,10 +28,10 @@ used, so an old system install cannot be picked up by accident.
 Builds are cached in ``$HWGEN_CACHE`` (default ``~/.cache/hwgen``) under ``verilator/<key>``,
 the key being the SHA-256 of everything that goes into the executable: the Verilog, the harness
 source, the probes' configuration file and include, the Verilator version, the flags and
-whether tracing is on. A hit skips compilation. A
-build happens in a temporary directory renamed into place when complete, so that no process ever
-sees a half-written entry; while one process compiles a design, another that wants the same one
-waits for it (on the lock file ``verilator/<key>.lock``) and then takes it from the cache.
+whether tracing is on. A hit skips compilation. A build happens in a temporary directory renamed
+into place when complete, so that no process ever sees a half-written entry; while one process
+compiles a design, another that wants the same one waits for it (on the lock file
+``verilator/<key>.lock``) and then takes it from the cache.
 Verilator's run-time library, the same for every design, is compiled once and kept under
 ``verilator/runtime/`` (see :class:`_RuntimeLibrary`).
 """
@@ -428,9 +428,8 @@ class VerilatorSim:
             config = [name for name in probe_files if name.endswith(".vlt")]
             with open(log_path, "w") as log:
                 self._step([str(verilator_root() / "bin" / "verilator"), *self._command(trace),
-                            "--Mdir", "obj", *config, "design.v", "harness.cpp"], work, log,
-                           log_path,
-                           f"verilator: translating {self.top}")
+                            "--Mdir", "obj", *config, "design.v", "harness.cpp"],
+                           work, log, log_path, f"verilator: translating {self.top}")
                 make = self._make(sys.executable)
                 runtime = _RuntimeLibrary(make, work / "obj", self.cache_dir)
                 runtime.restore()
@@ -477,8 +476,9 @@ class VerilatorSim:
         the producer and the consumer each alternate between on and off periods of random
         geometric lengths, off the same fraction of cycles, the periods ``burst`` times as long
         on average as with independent draws (off periods ``burst / (1 - p)`` cycles, on periods
-        ``burst / p``; 1, the default, is one independent draw per cycle). After the last expected word the consumer
-        stays ready for ``drain_cycles`` cycles and any further word is an error. The run fails
+        ``burst / p``; 1, the default, is one independent draw per cycle). After the last
+        expected word the consumer stays ready for ``drain_cycles`` cycles and any further word
+        is an error. The run fails
         after ``max_cycles`` cycles (default: no limit) or after ``idle_limit`` consecutive cycles
         with no transfer on either port (a deadlock; 0 disables the check): raise ``idle_limit``
         for designs that compute longer than that between two transfers. ``vcd``: write a VCD
