@@ -258,6 +258,8 @@ def cmd_sim(args):
 
     if not 0 <= args.stall_prob < 1:
         raise HwgenError("must be in [0, 1)", field="--stall-prob")
+    if not args.burst >= 1:
+        raise HwgenError("must be at least 1", field="--burst")
     if args.vcd:
         output_file(args.vcd, "--vcd")
     target = target_cycles(args)
@@ -267,7 +269,7 @@ def cmd_sim(args):
         design = make_design(network, target, ignore_hints=args.ignore_hints)
     try:
         result = simulate(design, frames, backend=args.backend, seed=args.seed,
-                          stall_prob=args.stall_prob, vcd=args.vcd)
+                          stall_prob=args.stall_prob, burst=args.burst, vcd=args.vcd)
     except SimulationFailed as exc:
         if args.json:
             print(json.dumps({"network": network.name, "backend": args.backend,
@@ -285,6 +287,7 @@ def cmd_sim(args):
             verdict = f"MISMATCH: 1 output element differs, at {result.first_mismatch}"
         print(f"{network.name} ({args.backend}): {plural(len(frames), 'frame')}"
               + (f" with stall probability {args.stall_prob}" if args.stall_prob else "")
+              + (f" in bursts of {args.burst:g}" if args.stall_prob and args.burst != 1 else "")
               + f": {verdict}")
         if result.cycles_per_frame is not None:
             print(f"{result.cycles_per_frame:.1f} cycles per frame (ideal "
@@ -434,6 +437,10 @@ def build_parser():
     add_frame_options(sim, 8)
     sim.add_argument("--stall-prob", type=float, default=0.0, metavar="P",
                      help="probability of an input gap and of an output stall on each cycle")
+    sim.add_argument("--burst", type=float, default=1.0, metavar="B",
+                     help="gaps and stalls in on/off periods B times as long on average as "
+                          "independent draws give, off the same fraction of cycles (default 1: "
+                          "an independent draw per cycle)")
     sim.add_argument("--backend", choices=["verilator", "amaranth"], default="verilator",
                      help="simulator (default verilator; amaranth is slow, for small networks)")
     sim.add_argument("--vcd", metavar="FILE", help="write a waveform trace")

