@@ -51,6 +51,7 @@ class Design:
     nodes: list              # in topological order
     input_stream: object     # the pipeline's input Stream
     output: object           # the Port the pipeline's output reads
+    producers: dict          # layer name -> the Port producing its output (engine layers)
     choices: list            # FoldingChoice per layer when folded automatically, else []
     target_cycles: int       # None unless folded automatically
 
@@ -98,11 +99,11 @@ def design(network, target_cycles=None, *, ignore_hints=False):
         raise HwgenError("needs a target to fold for: --target-cycles or --fps",
                          field="--ignore-hints")
     try:
-        nodes, input_stream, output = lower(network)
+        nodes, input_stream, output, producers = lower(network)
     except ValueError as exc:
         raise HwgenError(str(exc), file=network.path) from None
     nodes, output = with_fifos(nodes, input_stream, output)
-    return Design(network, nodes, input_stream, output, choices, target_cycles)
+    return Design(network, nodes, input_stream, output, producers, choices, target_cycles)
 
 
 def report(design, clock_mhz):

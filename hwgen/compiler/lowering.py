@@ -206,16 +206,22 @@ class Graph:
 
 @dataclass
 class _Output:
-    """A layer's output in a :class:`Graph`: its port, read by ``readers`` layers, ``taken``
-    of them so far."""
-    port: Port
+    """A layer's output in a :class:`Graph`: the port that produces it, the port its readers
+    read (a fork's, when there are several), read by ``readers`` layers, ``taken`` of them so
+    far."""
+    producer: Port
     readers: int
     taken: int = 0
+    port: Port = None
+
+    def __post_init__(self):
+        self.port = self.port or self.producer
 
 
 def lower(network):
-    """The engine nodes of ``network`` (already folded), in topological order, without FIFOs,
-    and the pipeline's input and output ports. ValueError if no layer needs hardware."""
+    """The engine nodes of ``network`` (already folded), in topological order, without FIFOs;
+    the pipeline's input stream and output port; and {layer name: the port that produces its
+    output} for the layers computed by an engine. ValueError if no layer needs hardware."""
     graph = Graph(network.read_counts(),
                   Stream(None, network.input.out_dtype, prod(network.input.out_shape)))
     for layer in network.layers:
@@ -223,4 +229,6 @@ def lower(network):
     output = graph.read(network.output.name)
     if not graph.nodes:
         raise ValueError("the network has no layer that needs hardware")
-    return graph.nodes, graph.input_stream, output
+    producers = {name: entry.producer for name, entry in graph.outputs.items()
+                 if entry.producer.node is not None}
+    return graph.nodes, graph.input_stream, output, producers

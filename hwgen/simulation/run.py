@@ -19,7 +19,6 @@ from pathlib import Path
 
 from ..errors import HwgenError, plural
 from ..external import reporter
-from ..network.layers import Activation
 
 from .frames import compare, compare_stream, expected_words, frame_metrics, input_words
 from .streams import StreamProtocolError, run_stream
@@ -88,32 +87,21 @@ class EngineMismatch:
 
 def tapped_nodes(design):
     """``[(node, layer name)]`` in design order: the nodes whose output stream carries a
-    description layer's golden output. For each layer, the last node implementing it that is
-    neither a FIFO nor a width converter; an MVAU with a fused activation (``params.out_dtype``
-    given) carries the output of that activation, the layer after its own."""
-    layers = design.network.layers
-    following = {layer.name: after for layer, after in zip(layers, layers[1:])}
-    computing = {node.layer: node for node in design.nodes
-                 if node.kind not in ("fifo", "width_converter")}
-    tapped = []
-    for node in design.nodes:
-        if computing.get(node.layer) is not node:
-            continue
-        layer = node.layer
-        if node.kind == "mvau" and node.params.out_dtype is not None:
-            activation = following.get(layer)
-            if not (isinstance(activation, Activation) and activation.fused_into == layer):
-                raise ValueError(f"{node.name} fuses an activation, but no activation fused "
-                                 f"into {layer} follows it")
-            layer = activation.name
-        tapped.append((node, layer))
-    return tapped
+    description layer's golden output (``design.producers``). Where several layers share a
+    stream, the layer that computed it: the activation fused into an engine rather than the
+    layer of that engine, the layer before a flatten rather than the flatten."""
+    carried = {}
+    for layer in design.network.layers:
+        port = design.producers.get(layer.name)
+        if port is not None and (port.node not in carried or getattr(layer, "fused_into", None)):
+            carried[port.node] = layer.name
+    return [(node, carried[node.name]) for node in design.nodes if node.name in carried]
 
 
 def engine_taps(design):
-    """Taps on the output streams of :func:`tapped_nodes` (the first ``o`` of a fork)."""
-    return [Tap(node.name, f"pipeline.{node.name}", "o[0]" if node.kind == "fork" else "o",
-                node.sink.width) for node, _ in tapped_nodes(design)]
+    """Taps on the output streams of :func:`tapped_nodes`."""
+    return [Tap(node.name, f"pipeline.{node.name}", "o", node.sink.width)
+            for node, _ in tapped_nodes(design)]
 
 
 def fifo_levels(design, below):
