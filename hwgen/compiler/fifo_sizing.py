@@ -29,14 +29,22 @@ also reuses its vector once per bit plane.) So:
   (:class:`~hwgen.engines.credits.OutputQueue`: registered valid and payload, ``o.ready`` reaching
   only the queue and a credit counter) that FIFO would add nothing, and is left out.
 
-Where paths rejoin (an add or a concat reading a fork's outputs through different engines), the
-FIFO in front of each input of the join must also hold that input's words while the join waits
-for the others: on a residual block, the shortcut's words while the convolutions' output for
-the same pixel is computed. Too shallow, the fork stalls the long path's input while the join
-waits for it, and the design deadlocks; so every join input gets the most words it ever holds
-in the timed schedule of a frame (:func:`~.latency.schedule`, the input paced at the
-bottleneck's rate, as in steady state), plus an eighth (at least ``SLACK``) for what the models
-round away. The schedule's long path produces a word no sooner than the input it needs has
+Where paths rejoin (an add or a concat reading a fork's outputs through different engines), a
+branch must also hold its words while the join waits for the others: on a residual block, the
+shortcut's words while the convolutions' output for the same pixel is computed. Too little
+room, the fork stalls the long path's input while the join waits for it, and the design
+deadlocks. So each join input's branch gets a FIFO of the most words that input ever holds in
+the timed schedule of a frame (:func:`~.latency.schedule`, the input paced at the bottleneck's
+rate, as in steady state), counted in the words of the branch's first edge (the same part of a
+frame), but never more than the other branches can hold (their engines' buffers and FIFOs: the
+fork gives every branch each word at once, so a branch is never ahead of the others by more),
+plus an eighth (at least ``SLACK``) for what the models round away. (Subtracting what the
+branch's own engines hold as well, estimated, deadlocked 2 of 11 random networks: the
+engines' room is not a model as exact as their timing.) It sits on the
+branch's first edge, right behind the fork, so that the fork never waits for the branch's own
+engines either: a shortcut whose Subsample takes a pixel only when its MVAU has room would
+otherwise hold the fork back whenever the long path wants words (21% of ResNet-8's
+throughput). The schedule's long path produces a word no sooner than the input it needs has
 been forked, so that depth covers everything the fork must pass before the join can take the
 shortcut's word: no pattern of input gaps or output stalls can deadlock the join. A depth
 beyond :data:`~hwgen.engines.stream_fifo.LUTRAM_MAX_DEPTH` maps to block RAM.
@@ -83,10 +91,12 @@ def fifo_depth(consumer, bottleneck):
 
 
 def join_depths(nodes, input_stream):
-    """{(join node name, input index): (depth, reason)} for every input of every add and
-    concat among ``nodes`` (see the module docstring)."""
+    """{(node name, input index): (depth, reason)}: for every input of every add and concat
+    among ``nodes``, the FIFO that holds what that input's words are early by, on the first
+    edge of its branch (see the module docstring)."""
     bottleneck = max(node.cycles() for node in nodes)
     times = schedule(nodes, np.arange(input_stream.words) * bottleneck / input_stream.words)
+    by_name = {node.name: node for node in nodes}
     depths = {}
     for node in nodes:
         if len(node.inputs) < 2:
@@ -94,14 +104,68 @@ def join_depths(nodes, input_stream):
         arrivals = [times[port.node] for port in node.inputs]
         held = [int(np.max(np.searchsorted(a, taken, side="right") - np.arange(len(a))))
                 for a, taken in zip(arrivals, join_consumption(node, arrivals))]
+        most = [_branch_room(by_name, node, k, bottleneck) for k in range(len(held))]
+        late = min(range(len(held)), key=held.__getitem__)
         for k, port in enumerate(node.inputs):
-            depth = max(MIN_DEPTH, held[k] + max(SLACK, -(-held[k] // 8)))
-            late = min(range(len(held)), key=held.__getitem__)
-            reason = (f"holds up to {held[k]} words of input {k} while {node.name} waits for "
-                      f"input {late} ({node.inputs[late].node})" if k != late else
-                      f"the latest input of {node.name}")
-            depths[node.name, k] = (depth, reason)
+            # As parts of a frame: what the input holds in the schedule, but never more than
+            # the other branches hold (the fork gives every branch each word at once).
+            part = min(held[k] / port.stream.words,
+                       max(r for j, r in enumerate(most) if j != k))
+            consumer, index = _branch_start(by_name, node, k)
+            words = int(np.ceil(part * consumer.inputs[index].stream.words))
+            if words <= 0:
+                continue
+            depth = max(MIN_DEPTH, words + max(SLACK, -(-words // 8)))
+            reason = (f"input {k} of {node.name} holds up to {held[k]} words while it waits "
+                      f"for input {late} ({node.inputs[late].node})" if k != late else
+                      f"input {k} of {node.name}, the one it waits for, holds up to "
+                      f"{held[k]} words")
+            # Two joins may reach back to one edge: the deeper FIFO serves both.
+            depths[consumer.name, index] = max(depths.get((consumer.name, index), (0, None)),
+                                               (depth, reason))
     return depths
+
+
+def _room(node, bottleneck):
+    """The most words of its input that ``node`` and the FIFO in front of it can hold (an
+    upper estimate): the FIFO, a line buffer, the vector an MVAU reuses and the next, and a
+    few words of registers and output queue."""
+    p, room = node.params, fifo_depth(node, bottleneck) + 4
+    if node.kind == "sliding_window":
+        room += p.depth
+    elif node.kind == "maxpool":
+        room += p.window.depth
+    elif node.kind == "mvau":
+        room += 2 * p.synapse_folds
+    return room
+
+
+def _branch_room(by_name, join, k, bottleneck):
+    """The most the engines of the branch ending at input ``k`` of ``join`` can hold
+    (:func:`_room`), as a part of a frame, back to where the branch starts
+    (:func:`_branch_start`)."""
+    consumer, index, part = join, k, 0.0
+    while True:
+        producer = by_name.get(consumer.inputs[index].node)
+        if producer is None or producer.kind == "fork" or len(producer.inputs) != 1:
+            return part
+        part += _room(producer, bottleneck) / producer.source.words
+        consumer, index = producer, 0
+
+
+def _branch_start(by_name, join, k):
+    """(node, input index) of the first edge of the branch that ends at input ``k`` of
+    ``join``: walking back from it through engines of one input to a fork (or a join, or the
+    pipeline input). A FIFO there takes the fork's words as soon as they come, so the fork
+    never waits for the branch's engines to take them (a Subsample waiting for its MVAU's
+    credit, say) while the other branches want words."""
+    consumer, index = join, k
+    while True:
+        port = consumer.inputs[index]
+        producer = by_name.get(port.node)
+        if producer is None or producer.kind == "fork" or len(producer.inputs) != 1:
+            return consumer, index
+        consumer, index = producer, 0
 
 
 def with_fifos(nodes, input_stream, output):
