@@ -14,10 +14,10 @@ from hwgen.simulation.run import simulate
 
 from random_networks import random_description
 
-# Seeds simulated in the default tier, chosen to cover between them: residual adds with
-# identity and 1x1 stride-2 shortcuts, a concat, global pooling, standalone activations, label
-# select; more under -m slow.
-SIMULATED = [0, 3, 13]
+# Seeds simulated in the default tier, chosen to cover between them: residual adds (one on the
+# network's input, forked), a concat, global pooling, max-pooling, a standalone activation,
+# label select (mini-resnet's test adds 1x1 stride-2 shortcuts); more under -m slow.
+SIMULATED = [3, 13]
 SIMULATED_SLOW = [seed for seed in range(1, 40) if seed not in SIMULATED]
 
 
