@@ -58,6 +58,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..engines.stream_fifo import StreamFIFOParams
+from ..errors import plural
 from .latency import join_consumption, schedule
 from .lowering import Node, Port
 
@@ -116,10 +117,10 @@ def join_depths(nodes, input_stream):
             if words <= 0:
                 continue
             depth = max(MIN_DEPTH, words + max(SLACK, -(-words // 8)))
-            reason = (f"input {k} of {node.name} holds up to {held[k]} words while it waits "
-                      f"for input {late} ({node.inputs[late].node})" if k != late else
+            reason = (f"input {k} of {node.name} holds up to {plural(held[k], 'word')} while it "
+                      f"waits for input {late} ({node.inputs[late].node})" if k != late else
                       f"input {k} of {node.name}, the one it waits for, holds up to "
-                      f"{held[k]} words")
+                      f"{plural(held[k], 'word')}")
             # Two joins may reach back to one edge: the deeper FIFO serves both.
             depths[consumer.name, index] = max(depths.get((consumer.name, index), (0, None)),
                                                (depth, reason))
