@@ -12,9 +12,11 @@ import json
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
+from amaranth.hdl import UnusedElaboratable
 
 from . import __version__
 from .errors import HwgenError, frames_per_second, plural
@@ -475,5 +477,8 @@ def main(argv=None):
         print(f"hwgen: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        # Components built before the interrupt were never elaborated: Amaranth would warn
+        # about each of them as the interpreter exits, after the one line said all there is.
+        warnings.simplefilter("ignore", UnusedElaboratable)
         print("hwgen: interrupted", file=sys.stderr)
         return 130

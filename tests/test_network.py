@@ -275,7 +275,7 @@ def fuzzed(doc, rng):
 
 
 # Seeded mutations per shipped network: fewer of the large ones, whose check takes seconds.
-FUZZ_RUNS = {path.stem: (6 if path.stem.startswith(("cnv", "resnet")) else 30)
+FUZZ_RUNS = {path.stem: (4 if path.stem.startswith(("cnv", "resnet")) else 30)
              for path in sorted(NETWORKS.glob("*.yaml"))}
 
 
