@@ -18,7 +18,7 @@ from random_networks import random_description
 # network's input, forked), a concat, global pooling, max-pooling, a standalone activation,
 # label select (mini-resnet's test adds 1x1 stride-2 shortcuts); more under -m slow.
 SIMULATED = [3, 13]
-SIMULATED_SLOW = [seed for seed in range(1, 40) if seed not in SIMULATED]
+SIMULATED_SLOW = [seed for seed in range(40) if seed not in SIMULATED]
 
 
 def random_network(tmp_path, seed):
