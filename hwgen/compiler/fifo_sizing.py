@@ -91,11 +91,11 @@ def fifo_depth(consumer, bottleneck):
     return MIN_DEPTH
 
 
-def join_depths(nodes, input_stream):
+def join_depths(nodes, input_stream, bottleneck):
     """{(node name, input index): (depth, reason)}: for every input of every add and concat
     among ``nodes``, the FIFO that holds what that input's words are early by, on the first
-    edge of its branch (see the module docstring)."""
-    bottleneck = max(node.cycles() for node in nodes)
+    edge of its branch (see the module docstring); ``bottleneck``: the pipeline's cycles per
+    frame."""
     times = schedule(nodes, np.arange(input_stream.words) * bottleneck / input_stream.words)
     by_name = {node.name: node for node in nodes}
     depths = {}
@@ -105,14 +105,16 @@ def join_depths(nodes, input_stream):
         arrivals = [times[port.node] for port in node.inputs]
         held = [int(np.max(np.searchsorted(a, taken, side="right") - np.arange(len(a))))
                 for a, taken in zip(arrivals, join_consumption(node, arrivals))]
-        most = [_branch_room(by_name, node, k, bottleneck) for k in range(len(held))]
+        branches = [_branch(by_name, node, k) for k in range(len(held))]
+        most = [sum(_room(engine, bottleneck) / engine.source.words for engine in engines)
+                for engines, _ in branches]
         late = min(range(len(held)), key=held.__getitem__)
         for k, port in enumerate(node.inputs):
             # As parts of a frame: what the input holds in the schedule, but never more than
             # the other branches hold (the fork gives every branch each word at once).
             part = min(held[k] / port.stream.words,
                        max(r for j, r in enumerate(most) if j != k))
-            consumer, index = _branch_start(by_name, node, k)
+            consumer, index = branches[k][1]
             words = int(np.ceil(part * consumer.inputs[index].stream.words))
             if words <= 0:
                 continue
@@ -141,39 +143,26 @@ def _room(node, bottleneck):
     return room
 
 
-def _branch_room(by_name, join, k, bottleneck):
-    """The most the engines of the branch ending at input ``k`` of ``join`` can hold
-    (:func:`_room`), as a part of a frame, back to where the branch starts
-    (:func:`_branch_start`)."""
-    consumer, index, part = join, k, 0.0
+def _branch(by_name, join, k):
+    """The engines of the branch that ends at input ``k`` of ``join``, from the join back, and
+    the (node, input index) of its first edge: walking back through engines of one input to a
+    fork (or a join, or the pipeline input). A FIFO on that edge takes the fork's words as soon
+    as they come, so the fork never waits for the branch's engines to take them (a Subsample
+    waiting for its MVAU's credit, say) while the other branches want words."""
+    consumer, index, engines = join, k, []
     while True:
         producer = by_name.get(consumer.inputs[index].node)
         if producer is None or producer.kind == "fork" or len(producer.inputs) != 1:
-            return part
-        part += _room(producer, bottleneck) / producer.source.words
-        consumer, index = producer, 0
-
-
-def _branch_start(by_name, join, k):
-    """(node, input index) of the first edge of the branch that ends at input ``k`` of
-    ``join``: walking back from it through engines of one input to a fork (or a join, or the
-    pipeline input). A FIFO there takes the fork's words as soon as they come, so the fork
-    never waits for the branch's engines to take them (a Subsample waiting for its MVAU's
-    credit, say) while the other branches want words."""
-    consumer, index = join, k
-    while True:
-        port = consumer.inputs[index]
-        producer = by_name.get(port.node)
-        if producer is None or producer.kind == "fork" or len(producer.inputs) != 1:
-            return consumer, index
+            return engines, (consumer, index)
+        engines.append(producer)
         consumer, index = producer, 0
 
 
 def with_fifos(nodes, input_stream, output):
     """``nodes`` with a StreamFIFO on every edge, and behind the ``output`` port, but for the
     ``MIN_DEPTH`` ones behind an engine with a queued output; and the new output port."""
-    joins = join_depths(nodes, input_stream)
     bottleneck = max(node.cycles() for node in nodes)
+    joins = join_depths(nodes, input_stream, bottleneck)
     kinds = {node.name: node.kind for node in nodes}
     fifod = []
 

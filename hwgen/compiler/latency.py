@@ -42,10 +42,10 @@ def join_consumption(node, arrivals):
     if node.kind == "add":
         fire = paced(np.maximum.reduce(arrivals), 1)
         return [fire] * len(arrivals)
-    taken = paced(np.concatenate(arrivals)[_concat_order(node.params)], 1)
-    order = np.argsort(_concat_order(node.params), kind="stable")
+    order = _concat_order(node.params)
+    taken = paced(np.concatenate(arrivals)[order], 1)
     ends = np.cumsum([len(a) for a in arrivals])
-    return np.split(taken[order], ends[:-1])
+    return np.split(taken[np.argsort(order, kind="stable")], ends[:-1])
 
 
 def _concat_order(p):
