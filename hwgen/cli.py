@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import yaml
 from amaranth.hdl import UnusedElaboratable
 
 from . import __version__
@@ -115,6 +116,8 @@ def read_frames(path, network):
     except (OSError, ValueError, EOFError) as exc:
         raise HwgenError(f"cannot read input frames: {getattr(exc, 'strerror', None) or exc}",
                          file=path) from None
+    if network.model_input is not None and np.issubdtype(frames.dtype, np.floating):
+        return model_frames(path, network, frames)
     shape = network.input.out_shape
     if frames.shape == shape:
         frames = frames[None]
@@ -141,6 +144,32 @@ def read_frames(path, network):
                          f"{plural(int(bad.sum()), 'value')} in all", file=path,
                          layer=network.input.name, field="datatype")
     return frames.astype(np.int64)
+
+
+def model_frames(path, network, x):
+    """Input frames from the model's float inputs ``x``, quantized as the model does."""
+    shape = network.model_input.shape
+    if x.shape == shape:
+        x = x[None]
+    if x.shape[1:] != shape or not len(x):
+        raise HwgenError(f"inputs of shape {x.shape} do not match the model's input shape "
+                         f"(N, {', '.join(map(str, shape))}) (integer frames of the input "
+                         f"layer's shape {network.input.out_shape} work too)", file=path,
+                         field="model_input.shape")
+    try:
+        frames = network.model_input.frames(x)
+    except ValueError as exc:
+        raise HwgenError(str(exc), file=path, layer=network.input.name,
+                         field="datatype") from None
+    return frames.reshape(len(x), *network.input.out_shape)
+
+
+def model_outputs(network, outputs):
+    """What --output writes: the model's output tensor where the description says how to make
+    it from the last layer's integers, else the integers."""
+    if network.model_output is None:
+        return outputs
+    return network.model_output.values(outputs)
 
 
 def output_file(path, option):
@@ -188,20 +217,74 @@ def cmd_golden(args):
         raise HwgenError(f"no layer named {args.layer!r} (layers: {', '.join(names)})",
                          file=args.network, field="--layer")
     outputs = network.run(frames)
-    result = outputs[names.index(args.layer)] if args.layer else outputs[-1]
+    result = outputs[names.index(args.layer)] if args.layer else model_outputs(network,
+                                                                               outputs[-1])
     if args.output:
         try:
             save_npy(args.output, result)
         except OSError as exc:
             raise HwgenError(f"cannot write: {exc.strerror}", file=args.output) from None
     which = args.layer or network.output.name
-    print(f"{network.name}: {plural(len(frames), 'frame')} -> '{which}' output of shape "
-          f"{result.shape[1:]} ({network.layer(which).out_dtype})"
+    what = ("the model's output" if not args.layer and network.model_output is not None
+            else f"'{which}' output") + f" of shape {result.shape[1:]}"
+    kind = "float32" if result.dtype == np.float32 else network.layer(which).out_dtype
+    print(f"{network.name}: {plural(len(frames), 'frame')} -> {what} ({kind})"
           + (f", written to {args.output}" if args.output else ""))
     if not args.output:
         for index, frame in enumerate(result[:args.show]):
             print(f"frame {index}: {np.array2string(frame.ravel(), threshold=16)}")
     return 0
+
+
+def cmd_import(args):
+    from .importers import import_model
+
+    out = Path(args.output)
+    if out.suffix.lower() not in (".yaml", ".yml"):
+        raise HwgenError("must name the description to write, a .yaml file (its params .npz "
+                         "goes beside it)", file=out, field="-o")
+    if out.is_dir():
+        raise HwgenError("is a directory; give a file name such as DIR/net.yaml", file=out,
+                         field="-o")
+    params = out.with_suffix(".npz")
+    if params.is_dir():
+        raise HwgenError("is a directory, where the description's params go", file=params,
+                         field="-o")
+    imported = import_model(args.model, args.name)
+    doc, arrays = imported.description(params.name)
+    write_description(out, params, doc, arrays)
+    nodes = [{"name": name, "op_type": op, "became": what} for name, op, what in imported.rows]
+    if args.json:
+        print(json.dumps({"description": str(out), "params": str(params),
+                          "layers": [{"name": layer.name, "kind": layer.kind}
+                                     for layer in imported.layers],
+                          "nodes": nodes}, indent=2))
+        return 0
+    print(format_table(nodes, [("name", "ONNX node"), ("op_type", "op"),
+                               ("became", "in hwgen")]))
+    print(f"{imported.name}: {plural(len(imported.layers), 'layer')} written to {out} "
+          f"(params {params})")
+    return 0
+
+
+def write_description(out, params, doc, arrays):
+    """Write the description and its params whole or not at all, after checking that hwgen
+    loads it; the directory is made if missing."""
+    import shutil
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        np.savez(staging / params.name, **arrays)
+        (staging / out.name).write_text(yaml.safe_dump(doc, sort_keys=False,
+                                                       default_flow_style=None))
+        load_network(staging / out.name)
+        os.replace(staging / params.name, params)
+        os.replace(staging / out.name, out)
+    except OSError as exc:
+        raise HwgenError(f"cannot write: {exc.strerror or exc}", file=out) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def target_cycles(args):
@@ -264,6 +347,8 @@ def cmd_sim(args):
         raise HwgenError("must be at least 1", field="--burst")
     if args.vcd:
         output_file(args.vcd, "--vcd")
+    if args.output:
+        output_file(args.output, "--output")
     target = target_cycles(args)
     network = load_network(args.network)
     frames = input_frames(args, network)
@@ -279,6 +364,11 @@ def cmd_sim(args):
         print(f"hwgen: simulation failed: {exc}", file=sys.stderr)
         return 1
     summary = result.as_dict()
+    if args.output and result.outputs is not None:
+        try:
+            save_npy(args.output, model_outputs(network, result.outputs))
+        except OSError as exc:
+            raise HwgenError(f"cannot write: {exc.strerror}", file=args.output) from None
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -396,7 +486,9 @@ def add_output_options(parser):
 
 def add_frame_options(parser, default_frames):
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--input", metavar="X.npy", help="input frames, shape (N, *input shape)")
+    source.add_argument("--input", metavar="X.npy",
+                        help="input frames, shape (N, *input shape); for an imported model also "
+                             "its float inputs, shape (N, *model input shape)")
     source.add_argument("--frames", type=int, default=default_frames, metavar="N",
                         help=f"number of random input frames (default {default_frames})")
     parser.add_argument("--seed", type=int, default=0,
@@ -423,6 +515,15 @@ def build_parser():
                       help="frames to print when not writing a file (default 8)")
     gold.set_defaults(run=cmd_golden)
 
+    imp = commands.add_parser("import", help="import a QONNX or QCDQ ONNX model as a "
+                              "description")
+    imp.add_argument("model", help="the model (.onnx)")
+    imp.add_argument("-o", "--output", required=True, metavar="NET.yaml",
+                     help="the description to write; NET.npz goes beside it")
+    imp.add_argument("--name", help="the network's name (default: the model file's name)")
+    imp.add_argument("--json", action="store_true", help="print one JSON object")
+    imp.set_defaults(run=cmd_import)
+
     bld = commands.add_parser("build", help="generate the accelerator: Verilog and reports")
     bld.add_argument("network", help="network description (.yaml)")
     bld.add_argument("-o", "--output", required=True, metavar="DIR",
@@ -446,6 +547,9 @@ def build_parser():
     sim.add_argument("--backend", choices=["verilator", "amaranth"], default="verilator",
                      help="simulator (default verilator; amaranth is slow, for small networks)")
     sim.add_argument("--vcd", metavar="FILE", help="write a waveform trace")
+    sim.add_argument("--output", metavar="Y.npy",
+                     help="write the outputs the hardware gave (the model's output tensor, "
+                          "for an imported model)")
     add_folding_options(sim)
     add_output_options(sim)
     sim.set_defaults(run=cmd_sim)

@@ -222,6 +222,9 @@ def built_description(network):
         spec.update(layer.spec(arrays))
         layers.append(spec)
     doc = {"name": network.name, "seed": network.seed, "params": "params.npz", "layers": layers}
+    for io in (network.model_input, network.model_output):
+        if io is not None:
+            doc[io.KEY] = io.spec(arrays)
     return doc, arrays
 
 

@@ -12,6 +12,7 @@ import yaml
 from ..datatypes import MAX_BITS, DataType
 from ..errors import HwgenError
 from .kinds import KINDS, LabelSelect, MatrixLayer
+from .model_io import ModelInput, ModelOutput
 from .network import Network
 
 __all__ = ["load_network", "Reader"]
@@ -76,7 +77,7 @@ class Reader:
             self.error(f"invalid YAML{where}: {problem}")
         if not isinstance(doc, dict):
             self.error("the description must be a mapping with a 'layers' list")
-        unknown = set(doc) - {"name", "seed", "params", "layers"}
+        unknown = set(doc) - {"name", "seed", "params", "layers", ModelInput.KEY, ModelOutput.KEY}
         if unknown:
             self.error("unknown top-level field", field=sorted(unknown)[0])
         self.seed = doc.get("seed", 0)
@@ -91,7 +92,11 @@ class Reader:
         name = doc.get("name", self.path.stem)
         layers = self.read_layers(specs)
         self.layer = None
-        network = Network(name=str(name), path=self.path, seed=self.seed, layers=layers)
+        io = {}
+        for cls, layer in ((ModelInput, layers[0]), (ModelOutput, layers[-1])):
+            if cls.KEY in doc:
+                io[cls.KEY] = cls.read(self, doc[cls.KEY], layer)
+        network = Network(name=str(name), path=self.path, seed=self.seed, layers=layers, **io)
         # A label select without a PE hint runs only as fast as the network's bottleneck.
         bottleneck = network.bottleneck().ideal_cycles()
         for layer in layers:

@@ -17,6 +17,9 @@ class Network:
     path: Path
     seed: int
     layers: list
+    # What an imported model takes and gives (model_io.py); None for integer frames only.
+    model_input: object = None
+    model_output: object = None
 
     @property
     def input(self):

@@ -6,8 +6,8 @@ import numpy as np
 
 from ..datatypes import pack, unpack
 
-__all__ = ["input_words", "expected_words", "compare", "compare_stream", "first_mismatch",
-           "frame_metrics"]
+__all__ = ["input_words", "expected_words", "output_values", "compare", "compare_stream",
+           "first_mismatch", "frame_metrics"]
 
 
 def input_words(design, frames):
@@ -21,6 +21,17 @@ def expected_words(design, golden_output):
     stream = design.output_stream
     return pack(np.asarray(golden_output).reshape(len(golden_output), -1), stream.dtype,
                 stream.elems)
+
+
+def output_values(design, golden_output, words):
+    """The output values the design gave, in the golden output's shape (N, ...); None if it
+    gave fewer than golden."""
+    stream = design.output_stream
+    values = unpack(words, stream.dtype, stream.elems) if words else np.zeros(0, np.int64)
+    golden_output = np.asarray(golden_output)
+    if len(values) < golden_output.size:
+        return None
+    return values[:golden_output.size].reshape(golden_output.shape)
 
 
 @dataclass(frozen=True)

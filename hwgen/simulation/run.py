@@ -20,7 +20,8 @@ from pathlib import Path
 from ..errors import HwgenError, plural
 from ..external import reporter
 
-from .frames import compare, compare_stream, expected_words, frame_metrics, input_words
+from .frames import (compare, compare_stream, expected_words, frame_metrics, input_words,
+                     output_values)
 from .streams import StreamProtocolError, run_stream
 from .taps import Tap, resolve, verilog_with_probes
 
@@ -51,6 +52,7 @@ class SimResult:
     sim_cycles: int
     sim_seconds: float
     fifos: list            # {"name", "depth", "max_occupancy"} per stream FIFO, design order
+    outputs: object = None     # the output values of the run without stalls, golden's shape
 
     def as_dict(self):
         return {
@@ -234,4 +236,4 @@ def simulate(design, frames, *, backend="verilator", seed=0, stall_prob=0.0, bur
              for node in design.nodes if node.kind == "fifo"]
     return SimResult(network.name, backend, len(frames), seed, stall_prob, burst, mismatches,
                      first, cycles_per_frame, latency, design.bottleneck.cycles(), sim_cycles,
-                     sim_seconds, fifos)
+                     sim_seconds, fifos, output_values(design, golden, result.outputs))
