@@ -580,6 +580,10 @@ def main(argv=None):
     except HwgenError as exc:
         print(f"hwgen: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of stdout went away (`hwgen ... | head`): nothing more to say to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         # Components built before the interrupt were never elaborated: Amaranth would warn
         # about each of them as the interpreter exits, after the one line said all there is.

@@ -580,9 +580,10 @@ class Importer:
         feature = values[0]
         consts = [None if v is None else np.asarray(self.const(v, "a quantizer parameter"),
                                                     np.float64) for v in values[1:]]
-        per_channel = [None if c is None else self.per_channel(feature, c, "a quantizer "
-                                                                "parameter") for c in consts]
         op_type = node.op_type
+        per_channel = [] if op_type == "MultiThreshold" else [
+            None if c is None else self.per_channel(feature, c, "a quantizer parameter")
+            for c in consts]
         if op_type == "Quant":
             signed, narrow, rounding = self.quant_attributes(node)
             bits = consts[2]
@@ -787,6 +788,13 @@ class Importer:
         feature = values[0]
         self.require_feature_map(feature)
         h, w, _ = feature.hw_shape
+        keep = True
+        if node.op_type == "ReduceMean":
+            axes = (self.attribute(node, "axes") if len(values) < 2 or values[1] is None
+                    else np.asarray(self.const(values[1], "the axes")).tolist())
+            if axes is None or sorted(a % 4 for a in axes) != [2, 3]:
+                self.error(f"averages over axes {axes}; hwgen averages over height and width")
+            keep = bool(self.attribute(node, "keepdims", 1))
         if node.op_type == "AveragePool":
             kernel = tuple(self.attribute(node, "kernel_shape"))
             if kernel != (h, w) or any(self.attribute(node, "pads", [0, 0, 0, 0])):
@@ -800,7 +808,8 @@ class Importer:
         self.note([self.node_index], f"layer {name} (global average pool: the sum, 1/{h * w} "
                                      "in the scale)")
         scale, bias = feature.head
-        result = self.feature_of(layer, canonical_index(layer.out_shape))
+        index = canonical_index(layer.out_shape)
+        result = self.feature_of(layer, index if keep else index.reshape(1, -1))
         head = (scale / (h * w), bias)
         return [replace(result, head=head, grid=Grid(*head))]
 
@@ -900,6 +909,7 @@ HANDLERS = {
     "MaxPool": Importer.maxpool,
     "GlobalAveragePool": Importer.global_pool,
     "AveragePool": Importer.global_pool,
+    "ReduceMean": Importer.global_pool,
     "Concat": Importer.concat,
     "ArgMax": Importer.label_select,
     "TopK": Importer.label_select,

@@ -1,0 +1,140 @@
+"""What the importer's tests share: qonnx's execution of a model (the reference), the output
+tolerance of the import issue, and small QONNX and QCDQ graphs written with onnx.helper for the
+cases the trained fixtures do not reach (falling channels, ties, MultiThreshold, Trunc, TopK,
+per-channel zero points)."""
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+QONNX = "qonnx.custom_op.general"
+
+
+def reference(path, x):
+    """The model's outputs for the batch ``x``, as qonnx executes it (float32)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.change_batchsize import ChangeBatchSize
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.cleanup import cleanup_model
+
+    model = cleanup_model(ModelWrapper(str(path)))
+    model = model.transform(ChangeBatchSize(len(x))).transform(InferShapes())
+    name = model.graph.input[0].name
+    return execute_onnx(model, {name: np.asarray(x, np.float32)})[model.graph.output[0].name]
+
+
+def violations(y, ref):
+    """Per frame, how many values miss |y - ref| <= 1e-4 max(1, |ref|)."""
+    y, ref = np.asarray(y, np.float64), np.asarray(ref, np.float64)
+    bad = np.abs(y - ref) > 1e-4 * np.maximum(1, np.abs(ref))
+    return bad.reshape(len(bad), -1).sum(axis=1)
+
+
+class Graph:
+    """A graph under construction: ``add`` a node, ``const`` an initializer."""
+
+    def __init__(self, rng):
+        self.rng, self.nodes, self.inits, self.count = rng, [], [], 0
+
+    def name(self, stem):
+        self.count += 1
+        return f"{stem}{self.count}"
+
+    def const(self, value, dtype=np.float32):
+        name = self.name("c")
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+        return name
+
+    def add(self, op, inputs, domain="", outputs=1, **attributes):
+        names = [self.name(op.lower()) for _ in range(outputs)]
+        self.nodes.append(helper.make_node(op, inputs, names, name=self.name(op), domain=domain,
+                                           **attributes))
+        return names[0] if outputs == 1 else names
+
+    def quant(self, x, scale, zeropt, bits, signed=1, narrow=0, rounding="ROUND"):
+        return self.add("Quant", [x, self.const(scale), self.const(zeropt), self.const(bits)],
+                        QONNX, signed=signed, narrow=narrow, rounding_mode=rounding)
+
+    def weights(self, shape, bits, per_channel=True):
+        """A quantized weight tensor: Quant of a float initializer."""
+        w = self.rng.normal(0, 1, shape)
+        scale = (self.rng.uniform(0.02, 0.2, (shape[0],) + (1,) * (len(shape) - 1))
+                 if per_channel else 0.1)
+        return self.quant(self.const(w), scale, 0.0, bits, signed=1, narrow=1)
+
+    def model(self, x, y, in_shape, opset=13):
+        graph = helper.make_graph(
+            self.nodes, "test", [helper.make_tensor_value_info(x, TensorProto.FLOAT, in_shape)],
+            [helper.make_tensor_value_info(y, TensorProto.UNDEFINED, None)], self.inits)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
+                                                       helper.make_opsetid(QONNX, 1)])
+
+
+def save(model, path):
+    onnx.save(model, str(path))
+    return path
+
+
+def falling_cnn(rng, labels=True):
+    """Quant input with a zero point, a padded conv, batch norm with negative gammas (falling
+    channels), Relu, a 4-bit quantizer at power-of-two scales (ties), max pool, a strided 1x1
+    conv, a per-channel Mul, a MultiThreshold, global average pool, Trunc, MatMul, and TopK
+    (``labels``) or the scores."""
+    g = Graph(rng)
+    x = g.quant("x", 1 / 16, 3.0, 8, signed=0)
+    h = g.add("Conv", [x, g.weights((6, 2, 3, 3), 3)], pads=[1, 1, 1, 1])
+    gamma = rng.uniform(0.5, 2, 6) * np.array([1, -1, 1, -1, 1, 1])
+    h = g.add("BatchNormalization", [h, g.const(gamma), g.const(rng.normal(0, 0.5, 6)),
+                                     g.const(rng.normal(0, 0.5, 6)),
+                                     g.const(rng.uniform(0.5, 2, 6))])
+    h = g.add("Relu", [h])
+    h = g.quant(h, 0.25, 0.0, 4, signed=0)
+    h = g.add("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+    h = g.add("Conv", [h, g.weights((5, 6, 1, 1), 4)], strides=[2, 2])
+    h = g.add("Mul", [h, g.const(rng.uniform(0.5, 2, (1, 5, 1, 1)))])
+    thresholds = np.sort(rng.normal(0, 1, (5, 7)), axis=1)
+    h = g.add("MultiThreshold", [h, g.const(thresholds)], QONNX, out_dtype="UINT3",
+              out_scale=0.5, out_bias=0.0)
+    h = g.add("GlobalAveragePool", [h])
+    h = g.add("Trunc", [h, g.const(0.5 / 4), g.const(0.0), g.const(8.0), g.const(6.0)], QONNX,
+              rounding_mode="FLOOR")
+    h = g.add("Flatten", [h], axis=1)
+    # One weight scale for all classes, so that the integers rank as the scores do.
+    h = g.add("MatMul", [h, g.add("Transpose", [g.weights((4, 5), 4, per_channel=False)],
+                                  perm=[1, 0])])
+    if labels:
+        _, h = g.add("TopK", [h, g.const([2], np.int64)], outputs=2, axis=1)
+    return g.model("x", h, [1, 2, 6, 6])
+
+
+def qcdq_mlp(rng, labels=True):
+    """QuantizeLinear/DequantizeLinear: uint8 input with a zero point, int8 weights per
+    channel, a uint8 activation with a per-tensor zero point, int32 bias, Gemm, and ArgMax
+    (``labels``) or the scores."""
+    g = Graph(rng)
+    x = g.add("QuantizeLinear", ["x", g.const(1 / 64), g.const(128, np.uint8)])
+    x = g.add("DequantizeLinear", [x, g.const(1 / 64), g.const(128, np.uint8)])
+    scale = rng.uniform(0.005, 0.02, 12).astype(np.float32)
+    w = g.add("DequantizeLinear", [g.const(rng.integers(-127, 128, (12, 10)), np.int8),
+                                   g.const(scale), g.const(np.zeros(12), np.int8)], axis=0)
+    b = g.add("DequantizeLinear", [g.const(rng.integers(-500, 500, 12), np.int32),
+                                   g.const(scale / 64), g.const(np.zeros(12), np.int32)], axis=0)
+    h = g.add("Gemm", [x, w, b], transB=1)
+    h = g.add("QuantizeLinear", [h, g.const(0.05), g.const(100, np.uint8)])
+    h = g.add("DequantizeLinear", [h, g.const(0.05), g.const(100, np.uint8)])
+    w2 = g.add("DequantizeLinear", [g.const(rng.integers(-127, 128, (10, 12)), np.int8),
+                                    g.const(0.01)])
+    h = g.add("MatMul", [h, g.add("Transpose", [w2], perm=[1, 0])])
+    if labels:
+        h = g.add("ArgMax", [h], axis=1, keepdims=1)
+    return g.model("x", h, [1, 10])
+
+
+def unsupported(rng):
+    """A Softmax after a quantized MatMul: no hwgen layer computes it."""
+    g = Graph(rng)
+    x = g.quant("x", 1 / 16, 0.0, 8)
+    h = g.add("MatMul", [x, g.add("Transpose", [g.weights((4, 6), 4)], perm=[1, 0])])
+    y = g.add("Softmax", [h], axis=1)
+    return g.model("x", y, [1, 6])
