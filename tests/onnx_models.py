@@ -138,3 +138,19 @@ def unsupported(rng):
     h = g.add("MatMul", [x, g.add("Transpose", [g.weights((4, 6), 4)], perm=[1, 0])])
     y = g.add("Softmax", [h], axis=1)
     return g.model("x", y, [1, 6])
+
+
+def nhwc_cnn(rng, labels=False):
+    """A channels-last model as Keras converters give it: an NHWC input transposed to NCHW,
+    a conv, and the result transposed back and flattened in NHWC order before a MatMul."""
+    g = Graph(rng)
+    x = g.add("Transpose", ["x"], perm=[0, 3, 1, 2])
+    x = g.quant(x, 1 / 8, 0.0, 6)
+    h = g.add("Conv", [x, g.weights((4, 3, 3, 3), 4)], pads=[1, 1, 1, 1], strides=[2, 2])
+    h = g.add("Relu", [h])
+    h = g.quant(h, 0.5, 0.0, 3, signed=0)
+    h = g.add("Transpose", [h], perm=[0, 2, 3, 1])
+    h = g.add("Reshape", [h, g.const([1, -1], np.int64)])
+    h = g.add("MatMul", [h, g.add("Transpose", [g.weights((5, 36), 4)], perm=[1, 0])])
+    h = g.add("Add", [h, g.const(rng.normal(0, 1, 5))])
+    return g.model("x", h, [1, 6, 6, 3])

@@ -109,14 +109,17 @@ def test_model_zoo(name, tmp_path, capsys):
     assert_model_outputs(np.load(tmp_path / "y.npy"), reference(model, x))
 
 
-@pytest.mark.parametrize("labels", [False, True])
-@pytest.mark.parametrize("make", [onnx_models.falling_cnn, onnx_models.qcdq_mlp])
+@pytest.mark.parametrize("make, labels", [
+    (onnx_models.falling_cnn, False), (onnx_models.falling_cnn, True),
+    (onnx_models.qcdq_mlp, False), (onnx_models.qcdq_mlp, True), (onnx_models.nhwc_cnn, False)])
 def test_graphs(make, labels, tmp_path, capsys):
     """Falling channels (negated weights), ties at power-of-two scales, zero points,
-    MultiThreshold, Trunc, QCDQ, TopK and ArgMax: scores and labels as the model computes."""
+    MultiThreshold, Trunc, QCDQ, TopK and ArgMax, channels-last layouts: scores and labels as
+    the model computes them."""
     model = onnx_models.save(make(np.random.default_rng(1), labels), tmp_path / "model.onnx")
     rng = np.random.default_rng(2)
-    shape = (256, 2, 6, 6) if make is onnx_models.falling_cnn else (256, 10)
+    shape = {onnx_models.falling_cnn: (256, 2, 6, 6), onnx_models.qcdq_mlp: (256, 10),
+             onnx_models.nhwc_cnn: (256, 6, 6, 3)}[make]
     x = np.round(rng.uniform(-3, 5, shape) * 32) / 32      # on and between the input's steps
     x = x.astype(np.float32)
     if labels:      # only frames whose scores rank without ties (see assert_model_outputs)

@@ -111,6 +111,7 @@ class Importer:
         self.node = None            # the node being interpreted, for errors
         self.node_index = None
         self.input_quantized = None
+        self.input_rebased = False
 
     # --- errors and bookkeeping ---------------------------------------------------------------
 
@@ -180,17 +181,38 @@ class Importer:
             raise HwgenError(f"the input '{tensor.name}' has shape {dims}: hwgen needs a batch "
                              "axis and fixed sizes after it", file=self.path)
         shape = tuple(dims[1:])
+        self.input_shape = shape
+        dtype = self.annotated_dtype(tensor.name)
+        if dtype is None:
+            # Float: an input quantizer makes the integers. Until the first operator that is
+            # not layout, the frame is the model's, in its order (see rebase_input).
+            self.input_index = np.arange(prod(shape)).reshape(1, *shape)
+            self.values[tensor.name] = Feature(None, None, (prod(shape),), self.input_index,
+                                               (np.ones(1), np.zeros(1)))
+            return
         hw = (shape[1], shape[2], shape[0]) if len(shape) == 3 else (prod(shape),)
         index = canonical_index(hw) if len(shape) == 3 else np.arange(prod(hw)).reshape(1, *shape)
-        self.input_shape, self.input_index = shape, index
-        dtype = self.annotated_dtype(tensor.name)
-        if dtype is None:       # float: an input quantizer makes the integers
-            ones = np.ones(hw[-1])
-            self.values[tensor.name] = Feature(None, None, hw, index, (ones, 0 * ones))
-            return
+        self.input_index = index
         layer = self.add_layer(KINDS["input"](self.new_name("input"), hw, dtype), [])
         self.model_input = ModelInput(shape, index[0], None, dtype, hw[-1])
         self.values[tensor.name] = self.feature_of(layer, index)
+
+    def rebase_input(self, feature):
+        """The float input as the first operator that computes on it sees it (after the
+        model's Reshape or Transpose, if any): the input layer's frame is laid out like that
+        tensor, (H, W, C) for NCHW, so that a conv reads it as it is."""
+        if self.input_rebased:
+            return feature
+        self.input_rebased = True
+        shape = feature.index.shape[1:]
+        hw = (shape[1], shape[2], shape[0]) if len(shape) == 3 else (prod(shape),)
+        index = canonical_index(hw) if len(shape) == 3 else np.arange(prod(hw)).reshape(
+            feature.index.shape)
+        position = np.empty(index.size, np.int64)
+        position[feature.index.reshape(-1)] = index.reshape(-1)
+        self.input_index = position[self.input_index]
+        ones = np.ones(hw[-1])
+        return Feature(None, None, hw, index, (ones, 0 * ones))
 
     def annotated_dtype(self, name):
         """The QONNX datatype annotation of tensor ``name``, if it is an integer datatype."""
@@ -215,6 +237,9 @@ class Importer:
             value = self.values[name]
             if isinstance(value, Feature) and self.consumers[name] > 1 and value.private:
                 value = replace(value, private=False)
+            if isinstance(value, Feature) and value.source is None and \
+                    node.op_type not in LAYOUT_OPS | {"Shape"}:
+                value = self.rebase_input(value)
             values.append(value)
         features = [v for v in values if isinstance(v, Feature)]
         custom = node.domain not in ("", "ai.onnx")
@@ -228,7 +253,11 @@ class Importer:
             if handler is None or (custom and node.op_type not in CUSTOM_OPS):
                 self.error("operator not supported by hwgen import"
                            + (f" (domain '{node.domain}')" if custom else ""))
-            outputs = handler(self, node, values)
+            try:
+                outputs = handler(self, node, values)
+            except (ValueError, TypeError, IndexError, KeyError) as exc:
+                # A shape or attribute this importer does not expect: say where, not how.
+                self.error(f"cannot import this node ({type(exc).__name__}: {exc})")
         for name, value in zip(node.output, outputs):
             self.values[name] = value
 
