@@ -259,6 +259,11 @@ class Importer:
                 # A shape or attribute this importer does not expect: say where, not how.
                 self.error(f"cannot import this node ({type(exc).__name__}: {exc})")
         for name, value in zip(node.output, outputs):
+            if isinstance(value, Feature) and value.tail and value.grid is not None and \
+                    value.source is not None and self.consumers[name] > 1:
+                # Quantized values that several nodes read: one activation for all of them,
+                # fused into the layer before, rather than a wide accumulator forked to each.
+                value = self.integers(value, "its output")
             self.values[name] = value
 
     # --- constants ----------------------------------------------------------------------------
