@@ -309,7 +309,10 @@ def _write(staging, d, text, rep, doc, arrays):
 
 
 def _narrow(array):
-    """The array in the narrowest integer type that holds it (the loader widens it again)."""
+    """An integer array in the narrowest integer type that holds it (the loader widens it
+    again); float arrays (an imported model's scales and input thresholds) as they are."""
+    if not np.issubdtype(array.dtype, np.integer):
+        return array
     dtype = np.result_type(np.min_scalar_type(int(array.min())),
                            np.min_scalar_type(int(array.max())))
     return array.astype(dtype)

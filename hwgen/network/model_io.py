@@ -91,7 +91,7 @@ class ModelInput:
                     thresholds.shape[1] != n:
                 reader.error(f"expected shape ({channels}, {n}) or (1, {n}) for {channels} "
                              f"channels of {layer.out_dtype}, got {thresholds.shape}", field=field)
-            if np.any(np.diff(thresholds, axis=1) < 0):
+            if np.any(thresholds[:, 1:] < thresholds[:, :-1]):
                 reader.error("thresholds must ascend", field=field)
         return cls(shape, index, thresholds, layer.out_dtype, channels)
 
