@@ -142,11 +142,12 @@ def unsupported(rng):
 
 def nhwc_cnn(rng, labels=False):
     """A channels-last model as Keras converters give it: an NHWC input transposed to NCHW,
-    a conv, and the result transposed back and flattened in NHWC order before a MatMul."""
+    a conv with 'same' padding (auto_pad, odd: one row and column at the end), and the result
+    transposed back and flattened in NHWC order before a MatMul."""
     g = Graph(rng)
     x = g.add("Transpose", ["x"], perm=[0, 3, 1, 2])
     x = g.quant(x, 1 / 8, 0.0, 6)
-    h = g.add("Conv", [x, g.weights((4, 3, 3, 3), 4)], pads=[1, 1, 1, 1], strides=[2, 2])
+    h = g.add("Conv", [x, g.weights((4, 3, 3, 3), 4)], auto_pad="SAME_UPPER", strides=[2, 2])
     h = g.add("Relu", [h])
     h = g.quant(h, 0.5, 0.0, 3, signed=0)
     h = g.add("Transpose", [h], perm=[0, 2, 3, 1])

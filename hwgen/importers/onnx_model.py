@@ -756,13 +756,12 @@ class Importer:
             self.error("grouped (depthwise) convolutions are not supported yet")
         if any(d != 1 for d in self.attribute(node, "dilations", [1, 1])):
             self.error("dilated convolutions are not supported")
-        if self.attribute(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-            self.error("auto_pad other than NOTSET or VALID is not supported")
         if const.ints.ndim != 4:
             self.error("hwgen imports 2-D convolutions only")
         self.require_feature_map(feature)
-        top, left, bottom, right = self.attribute(node, "pads", [0, 0, 0, 0])
         strides = tuple(self.attribute(node, "strides", [1, 1]))
+        top, left, bottom, right = self.conv_pads(node, feature.hw_shape, const.ints.shape[2:],
+                                                  strides)
         feature, in_scale, in_bias = self.matrix_input(
             feature, "its input", padded=any((top, left, bottom, right)))
         self.require_feature_map(feature)
@@ -789,6 +788,22 @@ class Importer:
         self.note(feature.nodes, f"absorbed into {name}'s output scale and bias")
         result = self.feature_of(layer, canonical_index(layer.out_shape))
         return [replace(result, head=(in_scale * scale, bias), grid=Grid(in_scale * scale, bias))]
+
+    def conv_pads(self, node, hw_shape, kernel, strides):
+        """(top, left, bottom, right) from ``pads`` or ``auto_pad`` (as Keras converters give
+        'same' padding: SAME_UPPER puts the odd pixel at the end)."""
+        auto = self.attribute(node, "auto_pad", "NOTSET")
+        if auto in ("NOTSET", "VALID"):
+            return self.attribute(node, "pads", [0, 0, 0, 0]) if auto == "NOTSET" else [0] * 4
+        if auto not in ("SAME_UPPER", "SAME_LOWER"):
+            self.error(f"unknown auto_pad {auto!r}")
+        pads = []
+        for size, k, stride in zip(hw_shape[:2], kernel, strides):
+            total = max((-(-size // stride) - 1) * stride + k - size, 0)
+            small, large = total // 2, total - total // 2
+            pads.append((small, large) if auto == "SAME_UPPER" else (large, small))
+        (top, bottom), (left, right) = pads
+        return top, left, bottom, right
 
     def require_feature_map(self, feature):
         if len(feature.hw_shape) != 3 or \
