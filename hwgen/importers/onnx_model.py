@@ -50,6 +50,15 @@ LAYER_PREFIX = {"input": "input", "dense": "fc", "conv2d": "conv", "activation":
 CHECK_POINTS = 4096      # random inputs on which each threshold set is checked per channel
 
 
+def layer_layout(shape):
+    """(the layer's frame shape, ``index``) for an ONNX tensor of ``shape`` (batch axis
+    excluded): (H, W, C) for (C, H, W), else a vector in the tensor's order."""
+    if len(shape) == 3:
+        hw = (shape[1], shape[2], shape[0])
+        return hw, canonical_index(hw)
+    return (prod(shape),), np.arange(prod(shape)).reshape(1, *shape)
+
+
 def counted_levels(points, thresholds, dtype):
     """The multi-threshold's levels at ``points`` (C, K) for ``thresholds`` (C, J)."""
     count = np.stack([np.searchsorted(row, p, side="right")
@@ -190,8 +199,7 @@ class Importer:
             self.values[tensor.name] = Feature(None, None, (prod(shape),), self.input_index,
                                                (np.ones(1), np.zeros(1)))
             return
-        hw = (shape[1], shape[2], shape[0]) if len(shape) == 3 else (prod(shape),)
-        index = canonical_index(hw) if len(shape) == 3 else np.arange(prod(hw)).reshape(1, *shape)
+        hw, index = layer_layout(shape)
         self.input_index = index
         layer = self.add_layer(KINDS["input"](self.new_name("input"), hw, dtype), [])
         self.model_input = ModelInput(shape, index[0], None, dtype, hw[-1])
@@ -204,10 +212,7 @@ class Importer:
         if self.input_rebased:
             return feature
         self.input_rebased = True
-        shape = feature.index.shape[1:]
-        hw = (shape[1], shape[2], shape[0]) if len(shape) == 3 else (prod(shape),)
-        index = canonical_index(hw) if len(shape) == 3 else np.arange(prod(hw)).reshape(
-            feature.index.shape)
+        hw, index = layer_layout(feature.index.shape[1:])
         position = np.empty(index.size, np.int64)
         position[feature.index.reshape(-1)] = index.reshape(-1)
         self.input_index = position[self.input_index]
