@@ -20,6 +20,13 @@ IN_TYPES = ["BIPOLAR", "BINARY"] + [f"UINT{b}" for b in range(1, 9)] + \
 OUT_TYPES = ["BIPOLAR", "BINARY", "UINT1", "UINT2", "UINT3", "INT2", "INT3", "INT4"]
 
 
+def seeds(first, default, total):
+    """Seeds ``first`` to ``first + total - 1`` for a random-case test: the first ``default`` in
+    the default tier, the rest under ``-m slow``."""
+    return [seed if seed < first + default else pytest.param(seed, marks=pytest.mark.slow)
+            for seed in range(first, first + total)]
+
+
 def run_with_backpressure(dut, inputs, n_outputs, seed, **kwargs):
     """``run_stream`` with input gaps and output stalls of probabilities drawn in [0.3, 0.5)."""
     rng = np.random.default_rng(seed + 1000)

@@ -73,7 +73,8 @@ def test_trained_models(name, tmp_path, capsys):
     assert (y.argmax(axis=1) == LABELS).mean() > 0.9
 
 
-@pytest.mark.parametrize("name", ["digits-cnn-w4a4", "digits-resnet-w4a4"])
+@pytest.mark.parametrize("name", [pytest.param("digits-cnn-w4a4", marks=pytest.mark.slow),
+                                  "digits-resnet-w4a4"])
 def test_trained_models_in_verilator(name, tmp_path, capsys):
     """The generated hardware, in Verilator with stalls, gives the model's outputs."""
     model = FIXTURES / f"{name}.onnx"
@@ -92,11 +93,25 @@ ZOO = {"TFC_2W2A": lambda rng: rng.uniform(0, 1, (64, 1, 28, 28)),
        "unsw_nb15-mlp-w2a2": lambda rng: 2.0 * rng.integers(0, 2, (64, 600)) - 1}
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/models (the QONNX model zoo files) "
-                    "is not beside this clone")
+NO_ZOO = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/models (the QONNX model zoo "
+                            "files) is not beside this clone")
+
+
+@NO_ZOO
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_model_zoo(name, tmp_path, capsys):
-    """Third-party Brevitas exports, raw: imported, simulated in Verilator with stalls."""
+    """Third-party Brevitas exports, raw: imported, by the golden model."""
+    model = SHARED / f"{name}.onnx"
+    x = ZOO[name](np.random.default_rng(0)).astype(np.float32)
+    y = golden(tmp_path, capsys, imported(tmp_path, capsys, model), x)
+    assert_model_outputs(y, reference(model, x))
+
+
+@NO_ZOO
+@pytest.mark.parametrize("name", ["TFC_2W2A", pytest.param("unsw_nb15-mlp-w2a2",
+                                                           marks=pytest.mark.slow)])
+def test_model_zoo_in_verilator(name, tmp_path, capsys):
+    """The same, simulated in Verilator with stalls."""
     model = SHARED / f"{name}.onnx"
     x = ZOO[name](np.random.default_rng(0)).astype(np.float32)
     description = imported(tmp_path, capsys, model)

@@ -8,6 +8,8 @@ from hwgen.datatypes import DataType, pack
 from hwgen.engines.maxpool import MaxPool, MaxPoolParams
 from hwgen.simulation.streams import run_stream
 
+from engine_cases import seeds
+
 DTYPES = ["BINARY", "BIPOLAR", "UINT1", "UINT2", "UINT3", "UINT6", "UINT8",
           "INT2", "INT3", "INT4", "INT5", "INT8"]
 
@@ -34,14 +36,14 @@ def run_frames(params, frames, rng, **kwargs):
     return run
 
 
-@pytest.mark.parametrize("seed", range(60))
+@pytest.mark.parametrize("seed", seeds(0, 24, 60))
 def test_matches_golden_with_gaps_and_stalls(seed):
     rng = np.random.default_rng(seed)
     run_frames(random_params(rng), 3, rng, gap_prob=float(rng.uniform(0.3, 0.5)),
                stall_prob=float(rng.uniform(0.3, 0.5)), seed=seed)
 
 
-@pytest.mark.parametrize("seed", range(100, 150))
+@pytest.mark.parametrize("seed", seeds(100, 20, 50))
 def test_cycles_without_stalls(seed):
     """Steady-state cycles per frame (frames 1 to 3) are the sliding window's: within its
     documented accuracy of cycles() (never below, less than one window's words above); the
