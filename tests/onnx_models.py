@@ -63,12 +63,12 @@ class Graph:
                  if per_channel else 0.1)
         return self.quant(self.const(w), scale, 0.0, bits, signed=1, narrow=1)
 
-    def model(self, x, y, in_shape, opset=13):
+    def model(self, x, y, in_shape, opset=13, qonnx_opset=1):
         graph = helper.make_graph(
             self.nodes, "test", [helper.make_tensor_value_info(x, TensorProto.FLOAT, in_shape)],
             [helper.make_tensor_value_info(y, TensorProto.UNDEFINED, None)], self.inits)
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
-                                                       helper.make_opsetid(QONNX, 1)])
+                                                       helper.make_opsetid(QONNX, qonnx_opset)])
 
 
 def save(model, path):
@@ -155,3 +155,21 @@ def nhwc_cnn(rng, labels=False):
     h = g.add("MatMul", [h, g.add("Transpose", [g.weights((5, 36), 4)], perm=[1, 0])])
     h = g.add("Add", [h, g.const(rng.normal(0, 1, 5))])
     return g.model("x", h, [1, 6, 6, 3])
+
+
+def trunc_pool(rng, labels=False):
+    """Average pooling then QONNX Trunc version 2 (as Brevitas' TruncAvgPool2d exports it:
+    the sum's scale, a power-of-two output scale, clamping to 4 unsigned bits, FLOOR)."""
+    g = Graph(rng)
+    x = g.quant("x", 1 / 16, 0.0, 8, signed=0)
+    # Power-of-two scales throughout: float32 computes every value exactly, ties included.
+    w = g.quant(g.const(rng.normal(0, 4, (6, 1, 3, 3))), 1 / 8, 0.0, 4, narrow=1)
+    h = g.add("Conv", [x, w], pads=[1, 1, 1, 1])
+    h = g.add("Relu", [h])
+    h = g.quant(h, 0.25, 0.0, 4, signed=0)
+    h = g.add("GlobalAveragePool", [h])
+    h = g.add("Trunc", [h, g.const(1 / 64), g.const(0.0), g.const(10.0), g.const(0.125),
+                        g.const(4.0)], QONNX, signed=0, narrow=0, rounding_mode="FLOOR")
+    h = g.add("Flatten", [h], axis=1)
+    h = g.add("MatMul", [h, g.add("Transpose", [g.weights((3, 6), 4)], perm=[1, 0])])
+    return g.model("x", h, [1, 1, 4, 4], qonnx_opset=2)
