@@ -8,7 +8,8 @@ from hwgen.datatypes import BINARY, BIPOLAR, DataType
 from hwgen.engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
 from hwgen.simulation.streams import run_stream
 
-from engine_cases import IN_TYPES, OUT_TYPES, assert_rejected, matrix_case, run_with_backpressure
+from engine_cases import (IN_TYPES, OUT_TYPES, assert_rejected, matrix_case,
+                          run_with_backpressure, seeds)
 
 # First seeds: (in, weight, out, mode, shape) corner cases; shape = (nf, pe, sf, simd) or None
 # for random. Random seeds cover the rest (pe=1, simd=1, pe=mh, simd=mw among them).
@@ -28,7 +29,7 @@ CORNERS = [
     ("UINT2", "INT2", "UINT2", "activations", (8, 2, 8, 9)),    # weights in block RAM
     ("UINT2", "INT2", None, "activations", (24, 2, 24, 9)),     # two banks of 512 x 36
 ]
-SEEDS = range(len(CORNERS) + 108)
+SEEDS = seeds(0, len(CORNERS) + 36, len(CORNERS) + 108)
 
 
 def random_case(seed):

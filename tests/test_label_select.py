@@ -14,7 +14,9 @@ from hwgen.engines.label_select import LabelSelect, LabelSelectParams
 from hwgen.network import load_network
 from hwgen.simulation.streams import run_stream
 
-SEEDS = range(100)
+from engine_cases import seeds
+
+SEEDS = seeds(0, 40, 100)
 NETWORKS = Path(__file__).parent.parent / "networks"
 
 

@@ -129,11 +129,12 @@ def test_one_by_one_convolution_without_a_sliding_window(seed):
 
 
 @pytest.mark.parametrize("height, width, channels, stride, simd, name", [
-    (32, 32, 64, (2, 2), 4, "INT4"),
     (16, 16, 32, (2, 2), 8, "BIPOLAR"),
     (15, 9, 12, (3, 2), 12, "UINT2"),
-    (8, 8, 16, (1, 1), 16, "INT8"),
-    (224, 224, 64, (2, 2), 32, "INT8"),
+    # About 11 s of Yosys each:
+    pytest.param(32, 32, 64, (2, 2), 4, "INT4", marks=pytest.mark.slow),
+    pytest.param(8, 8, 16, (1, 1), 16, "INT8", marks=pytest.mark.slow),
+    pytest.param(224, 224, 64, (2, 2), 32, "INT8", marks=pytest.mark.slow),
 ])
 def test_resources_near_yosys(height, width, channels, stride, simd, name, tmp_path):
     params = SubsampleParams(height, width, channels, stride, simd, DataType.parse(name))
