@@ -78,7 +78,8 @@ def save(model, path):
 
 def falling_cnn(rng, labels=True):
     """Quant input with a zero point, a padded conv, batch norm with negative gammas (falling
-    channels), Relu, a 4-bit quantizer at power-of-two scales (ties), max pool, a strided 1x1
+    channels), Relu, a 4-bit quantizer at power-of-two scales (ties), a padded 3x3 stride-2 max
+    pool (ONNX pads with -inf, hwgen with zeros: the same on unsigned levels), a strided 1x1
     conv, a per-channel Mul, a MultiThreshold, global average pool, Trunc, MatMul, and TopK
     (``labels``) or the scores."""
     g = Graph(rng)
@@ -90,7 +91,7 @@ def falling_cnn(rng, labels=True):
                                      g.const(rng.uniform(0.5, 2, 6))])
     h = g.add("Relu", [h])
     h = g.quant(h, 0.25, 0.0, 4, signed=0)
-    h = g.add("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+    h = g.add("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
     h = g.add("Conv", [h, g.weights((5, 6, 1, 1), 4)], strides=[2, 2])
     h = g.add("Mul", [h, g.const(rng.uniform(0.5, 2, (1, 5, 1, 1)))])
     thresholds = np.sort(rng.normal(0, 1, (5, 7)), axis=1)

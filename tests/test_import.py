@@ -245,3 +245,17 @@ def test_build_keeps_the_model_io(tmp_path, capsys):
     x = DIGITS[:16]
     built = golden(tmp_path, capsys, tmp_path / "build" / "network.yaml", x)
     assert np.array_equal(built, golden(tmp_path, capsys, description, x))
+
+
+def test_constant_outputs_beside_the_model_output(tmp_path, capsys):
+    """Brevitas exports a QuantTensor output as its value plus its constant scale, zero point
+    and bit width: the output that depends on the input is the model's."""
+    from onnx import TensorProto, helper
+
+    model = onnx_models.qcdq_mlp(np.random.default_rng(0), labels=False)
+    scale = model.graph.initializer[0].name
+    model.graph.output.append(helper.make_tensor_value_info(scale, TensorProto.FLOAT, []))
+    path = onnx_models.save(model, tmp_path / "model.onnx")
+    x = np.random.default_rng(1).uniform(-2, 2, (32, 10)).astype(np.float32)
+    y = golden(tmp_path, capsys, imported(tmp_path, capsys, path), x)
+    assert_model_outputs(y, reference(path, x))

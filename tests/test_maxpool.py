@@ -92,3 +92,36 @@ def test_rejects_bad_params(kwargs, message):
     fields.update(kwargs)
     with pytest.raises(ValueError, match=message):
         MaxPoolParams(**fields)
+
+
+def test_padded_max_pooling_layer(tmp_path):
+    """A 3x3 stride-2 max pool with padding 1 (a ResNet stem's, as ONNX MaxPool pads: -inf):
+    [Pad] + MaxPool, zeros standing for -inf on unsigned inputs, bit-exact with stalls at its
+    ideal cycles; signed inputs are refused."""
+    import yaml
+
+    from hwgen.compiler.build import design
+    from hwgen.errors import HwgenError
+    from hwgen.network import load_network
+    from hwgen.simulation.run import simulate
+
+    doc = {"name": "p", "layers": [
+        {"name": "input", "kind": "input", "shape": [7, 7, 2], "datatype": "UINT3"},
+        {"name": "pool", "kind": "maxpool", "kernel": 3, "stride": 2, "padding": 1, "pe": 2}]}
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    net = load_network(path)
+    frames = net.random_frames(3, seed=1)
+    padded = np.pad(frames.astype(float), ((0, 0), (1, 1), (1, 1), (0, 0)),
+                    constant_values=-np.inf)
+    expected = golden.sliding_window(padded, (3, 3), (2, 2)).reshape(3, 4, 4, 9, 2).max(axis=3)
+    assert np.array_equal(net.run(frames)[-1], expected)
+    d = design(net)
+    kinds = [node.kind for node in d.nodes if node.layer == "pool"]
+    assert kinds.index("pad") < kinds.index("maxpool")
+    result = simulate(d, frames, backend="amaranth", stall_prob=0.2)
+    assert result.mismatches == 0 and result.cycles_per_frame == net.layer("pool").ideal_cycles()
+    doc["layers"][0]["datatype"] = "INT3"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(HwgenError, match="unsigned"):
+        load_network(path)

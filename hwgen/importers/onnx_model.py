@@ -159,10 +159,9 @@ class Importer:
         graph = self.graph
         initializers = {t.name for t in graph.initializer}
         inputs = [i for i in graph.input if i.name not in initializers]
-        if len(inputs) != 1 or len(graph.output) != 1:
-            raise HwgenError(f"the model has {len(inputs)} inputs and {len(graph.output)} "
-                             "outputs; hwgen imports models of one input and one output",
-                             file=self.path)
+        if len(inputs) != 1:
+            raise HwgenError(f"the model has {len(inputs)} inputs; hwgen imports models of "
+                             "one input", file=self.path)
         from onnx import numpy_helper
         for tensor in graph.initializer:
             self.values[tensor.name] = Const(numpy_helper.to_array(tensor))
@@ -173,10 +172,14 @@ class Importer:
             self.node, self.node_index = node, index
             self.interpret(node)
         self.node = None
-        output = self.values.get(graph.output[0].name)
-        if not isinstance(output, Feature):
-            raise HwgenError(f"the output '{graph.output[0].name}' does not depend on the "
-                             "input", file=self.path)
+        # Brevitas exports a QuantTensor output as its value and its constant scale, zero
+        # point and bit width: the one output that depends on the input is the model's.
+        outputs = [o.name for o in graph.output if isinstance(self.values.get(o.name), Feature)]
+        if len(outputs) != 1:
+            raise HwgenError(f"the model has {len(outputs)} outputs that depend on its input "
+                             f"({', '.join(outputs) or 'none'}); hwgen imports models of one",
+                             file=self.path)
+        output = self.values[outputs[0]]
         model_output = self.read_output(output)
         self.prune(self.output_layer)
         return Imported(self.name, self.layers, self.model_input, model_output,
@@ -819,8 +822,10 @@ class Importer:
     def maxpool(self, node, values):
         feature = values[0]
         self.require_feature_map(feature)
-        if any(self.attribute(node, "pads", [0, 0, 0, 0])) or self.attribute(node, "ceil_mode", 0):
-            self.error("padded or ceil-mode max pooling is not supported")
+        if self.attribute(node, "ceil_mode", 0):
+            self.error("ceil-mode max pooling is not supported")
+        if self.attribute(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+            self.error("auto_pad is not supported for max pooling")
         if any(d != 1 for d in self.attribute(node, "dilations", [1, 1])):
             self.error("dilated max pooling is not supported")
         # The maximum commutes with every rising function: quantize first where there is a
@@ -830,10 +835,17 @@ class Importer:
         feature = self.rising(feature, "its input")
         kernel = tuple(self.attribute(node, "kernel_shape"))
         stride = tuple(self.attribute(node, "strides", list(kernel)))
+        top, left, bottom, right = self.attribute(node, "pads", [0, 0, 0, 0])
         source = self.by_name[feature.source]
+        if any((top, left, bottom, right)) and (source.output_dtype.min != 0
+                                                or np.any(feature.head[1] != 0)):
+            # ONNX pads with -inf; hwgen pads zeros, the minimum of unsigned integers.
+            self.error("pads values that can be below zero (hwgen's max pooling pads with "
+                       "zeros, the minimum of unsigned levels only)")
         name = self.new_name("maxpool")
-        layer = self.add_layer(KINDS["maxpool"](name, source.out_shape, source.output_dtype,
-                                                kernel=kernel, stride=stride), [source.name])
+        layer = self.add_layer(KINDS["maxpool"](
+            name, source.out_shape, source.output_dtype, kernel=kernel, stride=stride,
+            pads=(top, bottom, left, right)), [source.name])
         self.note([self.node_index], f"layer {name} (maxpool {kernel[0]}x{kernel[1]})")
         return [replace(feature, source=name, hw_shape=layer.out_shape,
                         index=canonical_index(layer.out_shape), private=True, nodes=())]
