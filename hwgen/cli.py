@@ -49,7 +49,7 @@ def layer_summary(layer):
 def check_report(network):
     layers = [layer_summary(layer) for layer in network.layers]
     bottleneck = network.bottleneck()
-    return {
+    report = {
         "network": network.name,
         "file": str(network.path),
         "layers": layers,
@@ -58,6 +58,13 @@ def check_report(network):
         "total_macs": sum(row.get("macs", 0) for row in layers),
         "total_weight_bits": sum(row.get("weight_bits", 0) for row in layers),
     }
+    if network.model_input is not None:
+        report["model_input"] = {"shape": list(network.model_input.shape),
+                                 "quantized": network.model_input.thresholds is not None}
+    if network.model_output is not None:
+        report["model_output"] = {"shape": list(network.model_output.shape),
+                                  "dequantized": network.model_output.scale is not None}
+    return report
 
 
 def format_table(rows, columns):
@@ -97,6 +104,14 @@ def cmd_check(args):
                               ("cycles", "ideal cycles")]))
     print(f"bottleneck: {report['bottleneck']} at {report['bottleneck_cycles']} cycles per frame; "
           f"{report['total_macs']} MACs and {report['total_weight_bits']} weight bits in all")
+    if "model_input" in report:
+        model_in, model_out = report["model_input"], report.get("model_output")
+        print(f"model input: floats of shape {model_in['shape']}, "
+              + ("quantized by the model's input quantizer" if model_in["quantized"]
+                 else "integers of the input datatype")
+              + (f"; model output: shape {model_out['shape']}, "
+                 + ("dequantized per channel" if model_out["dequantized"] else "labels")
+                 if model_out else ""))
     return 0
 
 
@@ -263,7 +278,8 @@ def cmd_import(args):
     print(format_table(nodes, [("name", "ONNX node"), ("op_type", "op"),
                                ("became", "in hwgen")]))
     print(f"{imported.name}: {plural(len(imported.layers), 'layer')} written to {out} "
-          f"(params {params})")
+          f"(params {params}); unfolded (PE = SIMD = 1): give `hwgen build` or `hwgen sim` "
+          "--target-cycles N or --fps F to fold it")
     return 0
 
 

@@ -200,6 +200,10 @@ def test_integer_frames_still_work(tmp_path, capsys):
     assert status == 0, err
     expected = network.model_output.values(network.run(frames)[-1])
     assert np.array_equal(np.load(tmp_path / "y.npy"), expected)
+    status, out, _ = run(capsys, "check", description, "--json")
+    report = json.loads(out)
+    assert report["model_input"] == {"shape": [1, 8, 8], "quantized": True}
+    assert report["model_output"] == {"shape": [10], "dequantized": True}
 
 
 def test_wrong_float_input_shape(tmp_path, capsys):
