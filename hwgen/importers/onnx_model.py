@@ -94,14 +94,13 @@ class Imported:
 def import_model(path, name=None):
     """Read the ONNX model at ``path``: an :class:`Imported`, or HwgenError."""
     import onnx
-    from google.protobuf.message import DecodeError
 
     path = Path(path)
     try:
         model = onnx.load(str(path))
     except OSError as exc:
         raise HwgenError(f"cannot read the model: {exc.strerror or exc}", file=path) from None
-    except (DecodeError, ValueError, RuntimeError) as exc:
+    except Exception as exc:    # protobuf's, onnx's checker's, external data's own errors
         raise HwgenError(f"not an ONNX model ({exc})", file=path) from None
     return Importer(path, model, name or path.stem).run()
 
@@ -251,21 +250,21 @@ class Importer:
             values.append(value)
         features = [v for v in values if isinstance(v, Feature)]
         custom = node.domain not in ("", "ai.onnx")
-        if not features:
-            folded = tuple(i for v in values if v is not None for i in v.nodes)
-            outputs = [replace(c, nodes=folded + (self.node_index,))
-                       for c in self.fold(node, values, custom)]
-            self.note([self.node_index], "constant (folded)")
-        else:
-            handler = HANDLERS.get(node.op_type)
-            if handler is None or (custom and node.op_type not in CUSTOM_OPS):
-                self.error("operator not supported by hwgen import"
-                           + (f" (domain '{node.domain}')" if custom else ""))
-            try:
+        handler = HANDLERS.get(node.op_type)
+        if features and (handler is None or (custom and node.op_type not in CUSTOM_OPS)):
+            self.error("operator not supported by hwgen import"
+                       + (f" (domain '{node.domain}')" if custom else ""))
+        try:
+            if features:
                 outputs = handler(self, node, values)
-            except (ValueError, TypeError, IndexError, KeyError) as exc:
-                # A shape or attribute this importer does not expect: say where, not how.
-                self.error(f"cannot import this node ({type(exc).__name__}: {exc})")
+            else:
+                folded = tuple(i for v in values if v is not None for i in v.nodes)
+                outputs = [replace(c, nodes=folded + (self.node_index,))
+                           for c in self.fold(node, values, custom)]
+                self.note([self.node_index], "constant (folded)")
+        except (ValueError, TypeError, IndexError, KeyError, ZeroDivisionError) as exc:
+            # A shape or attribute this importer does not expect: say where, not how.
+            self.error(f"cannot import this node ({type(exc).__name__}: {exc})")
         for name, value in zip(node.output, outputs):
             if isinstance(value, Feature) and value.tail and value.grid is not None and \
                     value.source is not None and self.consumers[name] > 1:
