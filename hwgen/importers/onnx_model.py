@@ -35,7 +35,7 @@ from ..datatypes import MAX_BITS, BIPOLAR, DataType
 from ..errors import HwgenError
 from ..network.kinds import KINDS, MatrixLayer
 from ..network.model_io import ModelInput, ModelOutput
-from .elementwise import Elementwise, Grid
+from .elementwise import ROUNDING, Elementwise, Grid
 from .elementwise import quant as quant_ints
 from .thresholds import float_thresholds, integer_thresholds
 from .values import Const, Feature, canonical_index
@@ -342,7 +342,6 @@ class Importer:
 
     def quant_attributes(self, node):
         rounding = str(self.attribute(node, "rounding_mode", "ROUND")).upper()
-        from .elementwise import ROUNDING
         if rounding not in ROUNDING:
             self.error(f"unknown rounding_mode {rounding!r}")
         return bool(self.attribute(node, "signed", 1)), bool(self.attribute(node, "narrow", 0)), \
@@ -395,8 +394,9 @@ class Importer:
         return self.threshold(feature, what)
 
     def levels(self, feature):
-        """(function from inputs (C, K) to integer levels, final grid (scale > 0, bias)): the
-        levels grow with the value."""
+        """(levels, off_grid, (scale, bias)) for the quantized ``feature``: ``levels`` maps its
+        inputs (C, K) to integer levels that grow with the value, ``off_grid`` flags inputs
+        whose value is no level, and the value is ``scale * level + bias`` (scale > 0)."""
         grid = feature.grid
         s, b = grid.scale, grid.bias
         sign = np.where(s < 0, -1, 1)
@@ -421,9 +421,9 @@ class Importer:
 
     def threshold(self, feature, what):
         source = self.by_name[feature.source]
-        lo, hi = self.source_range(feature)
-        lo_, hi_ = np.full(feature.channels, lo), np.full(feature.channels, hi)
         feature = self.rising(feature, what)
+        lo, hi = self.source_range(feature)       # after any negation: the weights' new range
+        lo_, hi_ = np.full(feature.channels, lo), np.full(feature.channels, hi)
         levels, off_grid, (scale, bias) = self.levels(feature)
         ends = levels(np.stack([lo_, hi_], axis=1))
         dtype = BIPOLAR if feature.grid.bipolar else self.level_dtype(ends.min(), ends.max())
