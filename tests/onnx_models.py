@@ -56,12 +56,12 @@ class Graph:
         return self.add("Quant", [x, self.const(scale), self.const(zeropt), self.const(bits)],
                         QONNX, signed=signed, narrow=narrow, rounding_mode=rounding)
 
-    def weights(self, shape, bits, per_channel=True):
+    def weights(self, shape, bits, per_channel=True, narrow=1):
         """A quantized weight tensor: Quant of a float initializer."""
         w = self.rng.normal(0, 1, shape)
         scale = (self.rng.uniform(0.02, 0.2, (shape[0],) + (1,) * (len(shape) - 1))
                  if per_channel else 0.1)
-        return self.quant(self.const(w), scale, 0.0, bits, signed=1, narrow=1)
+        return self.quant(self.const(w), scale, 0.0, bits, signed=1, narrow=narrow)
 
     def model(self, x, y, in_shape, opset=13, qonnx_opset=1):
         graph = helper.make_graph(
@@ -84,7 +84,8 @@ def falling_cnn(rng, labels=True):
     (``labels``) or the scores."""
     g = Graph(rng)
     x = g.quant("x", 1 / 16, 3.0, 8, signed=0)
-    h = g.add("Conv", [x, g.weights((6, 2, 3, 3), 3)], pads=[1, 1, 1, 1])
+    # Full-range weights: negating a falling channel's -4 widens them to INT4.
+    h = g.add("Conv", [x, g.weights((6, 2, 3, 3), 3, narrow=0)], pads=[1, 1, 1, 1])
     gamma = rng.uniform(0.5, 2, 6) * np.array([1, -1, 1, -1, 1, 1])
     h = g.add("BatchNormalization", [h, g.const(gamma), g.const(rng.normal(0, 0.5, 6)),
                                      g.const(rng.normal(0, 0.5, 6)),
