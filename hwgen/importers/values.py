@@ -36,12 +36,12 @@ class Const:
     bipolar: bool = False
     nodes: tuple = field(default=(), compare=False)     # the ONNX nodes folded into it
 
-    def moved(self, fn, nodes=()):
+    def moved(self, fn):
         """The constant after a layout operator ``fn`` (on arrays), integers kept."""
         if self.ints is None:
-            return Const(np.asarray(fn(self.value)), nodes=self.nodes + nodes)
+            return Const(np.asarray(fn(self.value)), nodes=self.nodes)
         return Const(np.asarray(fn(self.value)), np.asarray(fn(self.ints)),
-                     np.asarray(fn(self.scale)), self.bipolar, self.nodes + nodes)
+                     np.asarray(fn(self.scale)), self.bipolar, self.nodes)
 
 
 @dataclass(frozen=True)
