@@ -175,3 +175,89 @@ def trunc_pool(rng, labels=False):
     h = g.add("Flatten", [h], axis=1)
     h = g.add("MatMul", [h, g.add("Transpose", [g.weights((3, 6), 4)], perm=[1, 0])])
     return g.model("x", h, [1, 1, 4, 4], qonnx_opset=2)
+
+
+# Rounding modes that float32 noise cannot flip at the ties that arbitrary scales leave: the value
+# zero (a dot product that cancels) is a tie of CEIL, FLOOR and UP, not of these.
+ROBUST_ROUNDINGS = ["ROUND", "HALF_UP", "HALF_DOWN", "DOWN"]
+ROUNDINGS = ROBUST_ROUNDINGS + ["FLOOR", "CEIL", "UP"]
+
+
+def random_model(seed):
+    """A random quantized MLP or CNN (seeded) and its input shape: quantizers of 1 to 8 bits,
+    signed or not, narrow or not, zero points, power-of-two or arbitrary scales, per-tensor or
+    per-channel weights, biases, batch norms with negative gammas (or per-channel Mul), Relu,
+    padded and strided convs, max pools. With power-of-two scales and Mul constants float32
+    computes every value exactly, ties included, and every rounding mode is drawn; with
+    arbitrary scales (and batch norm) only those whose ties float32 cannot hit."""
+    rng = np.random.default_rng([seed, 77])
+    g = Graph(rng)
+    exact = rng.random() < 0.5
+
+    def scale(size=None):
+        return 2.0 ** rng.integers(-5, 0, size) if exact else rng.uniform(0.01, 0.3, size)
+
+    def quantize(x):
+        bits = int(rng.integers(1, 9))
+        if bits == 1:
+            return g.add("BipolarQuant", [x, g.const(scale())], QONNX), True
+        zero = float(rng.integers(-3, 4)) if rng.random() < 0.3 and bits > 2 else 0.0
+        return g.quant(x, scale(), zero, bits, signed=int(rng.integers(0, 2)),
+                       narrow=int(rng.random() < 0.3),
+                       rounding=str(rng.choice(ROUNDINGS if exact else ROBUST_ROUNDINGS))), False
+
+    def weights(shape, bits, per_channel):
+        w = g.const(rng.normal(0, 1, shape) / scale())
+        size = (shape[0],) + (1,) * (len(shape) - 1) if per_channel else None
+        return g.quant(w, scale(size), 0.0, bits, narrow=int(rng.random() < 0.5))
+
+    def affine(h, channels, shape):
+        if not exact and rng.random() < 0.5:
+            gamma = rng.uniform(0.3, 2, channels) * rng.choice([-1, 1], channels)
+            return g.add("BatchNormalization", [h, g.const(gamma),
+                                                g.const(rng.normal(0, 0.5, channels)),
+                                                g.const(rng.normal(0, 1, channels)),
+                                                g.const(rng.uniform(0.5, 2, channels))])
+        factor = (2.0 ** rng.integers(-1, 2, shape) * rng.choice([-1, 1], shape) if exact
+                  else rng.uniform(0.5, 2, shape))
+        return g.add("Mul", [h, g.const(factor)])
+
+    def bias(count):
+        return g.const(scale(count) * rng.integers(-8, 9, count))
+
+    conv = rng.random() < 0.5
+    channels = int(rng.integers(1, 4))
+    size = int(rng.integers(4, 8))
+    in_shape = [1, channels, size, size] if conv else [1, int(rng.integers(4, 17))]
+    h, bipolar = quantize("x")
+    features = in_shape[1]
+    for _ in range(int(rng.integers(1, 4))):
+        if conv:
+            out = int(rng.integers(1, 6))
+            pad = int(rng.integers(0, 2)) if not bipolar else 0
+            k = min(int(rng.integers(1, 4)), size + 2 * pad)
+            stride = int(rng.integers(1, 3))
+            w = weights((out, channels, k, k), int(rng.integers(2, 6)), rng.random() < 0.5)
+            inputs = [h, w] + ([bias(out)] if rng.random() < 0.5 else [])
+            h = g.add("Conv", inputs, pads=[pad] * 4, strides=[stride] * 2)
+            size = (size + 2 * pad - k) // stride + 1
+            channels = out
+            h = affine(h, channels, (1, channels, 1, 1))
+        else:
+            out = int(rng.integers(2, 12))
+            w = weights((out, features), int(rng.integers(2, 6)), rng.random() < 0.5)
+            h = g.add("Gemm", [h, w, bias(out)], transB=1)
+            features = out
+            h = affine(h, features, (features,))
+        if rng.random() < 0.5:
+            h = g.add("Relu", [h])
+        h, bipolar = quantize(h)
+        if conv and size >= 2 and rng.random() < 0.4 and not bipolar:
+            h = g.add("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+            size //= 2
+    if conv:
+        h = g.add("Flatten", [h], axis=1)
+        features = channels * size * size
+    out = int(rng.integers(2, 6))
+    h = g.add("Gemm", [h, weights((out, features), 4, rng.random() < 0.5), bias(out)], transB=1)
+    return g.model("x", h, in_shape), in_shape

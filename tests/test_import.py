@@ -14,6 +14,7 @@ from hwgen.cli import main                                               # noqa:
 from hwgen.importers.thresholds import float_thresholds, integer_thresholds   # noqa: E402
 from hwgen.network import load_network                                   # noqa: E402
 
+from engine_cases import seeds                                            # noqa: E402
 import onnx_models                                                       # noqa: E402
 from onnx_models import reference, violations                             # noqa: E402
 
@@ -73,8 +74,8 @@ def test_trained_models(name, tmp_path, capsys):
     assert (y.argmax(axis=1) == LABELS).mean() > 0.9
 
 
-@pytest.mark.parametrize("name", [pytest.param("digits-cnn-w4a4", marks=pytest.mark.slow),
-                                  "digits-resnet-w4a4"])
+@pytest.mark.parametrize("name", ["digits-cnn-w4a4",
+                                  pytest.param("digits-resnet-w4a4", marks=pytest.mark.slow)])
 def test_trained_models_in_verilator(name, tmp_path, capsys):
     """The generated hardware, in Verilator with stalls, gives the model's outputs."""
     model = FIXTURES / f"{name}.onnx"
@@ -261,5 +262,18 @@ def test_constant_outputs_beside_the_model_output(tmp_path, capsys):
     model.graph.output.append(helper.make_tensor_value_info(scale, TensorProto.FLOAT, []))
     path = onnx_models.save(model, tmp_path / "model.onnx")
     x = np.random.default_rng(1).uniform(-2, 2, (32, 10)).astype(np.float32)
+    y = golden(tmp_path, capsys, imported(tmp_path, capsys, path), x)
+    assert_model_outputs(y, reference(path, x))
+
+
+@pytest.mark.parametrize("seed", seeds(0, 24, 200))
+def test_random_models(seed, tmp_path, capsys):
+    """Random quantized MLPs and CNNs (onnx_models.random_model: every quantizer and rounding
+    mode, zero points, falling channels, per-channel scales, pads, strides, max pools): the
+    model's outputs for inputs on and between the input quantizer's steps."""
+    model, shape = onnx_models.random_model(seed)
+    path = onnx_models.save(model, tmp_path / "model.onnx")
+    x = np.round(np.random.default_rng(seed).normal(0, 2, (64, *shape[1:])) * 64) / 64
+    x = x.astype(np.float32)
     y = golden(tmp_path, capsys, imported(tmp_path, capsys, path), x)
     assert_model_outputs(y, reference(path, x))

@@ -422,8 +422,7 @@ class Importer:
     def threshold(self, feature, what):
         source = self.by_name[feature.source]
         feature = self.rising(feature, what)
-        lo, hi = self.source_range(feature)       # after any negation: the weights' new range
-        lo_, hi_ = np.full(feature.channels, lo), np.full(feature.channels, hi)
+        lo_, hi_ = self.source_range(feature)     # after any negation
         levels, off_grid, (scale, bias) = self.levels(feature)
         ends = levels(np.stack([lo_, hi_], axis=1))
         dtype = BIPOLAR if feature.grid.bipolar else self.level_dtype(ends.min(), ends.max())
@@ -468,16 +467,22 @@ class Importer:
                        "bound that is not a quantization level?)")
 
     def source_range(self, feature):
-        """(lo, hi) of the integers of the feature's layer."""
+        """(lo, hi) per channel (int64 (C,) arrays) of the integers of the feature's layer: a
+        matrix layer's from its weights (each channel's own reachable dot products, which
+        negating its row mirrors), else its datatype's."""
         source = self.by_name[feature.source]
-        return (source.acc_range if isinstance(source, MatrixLayer)
-                else (source.output_dtype.min, source.output_dtype.max))
+        if isinstance(source, MatrixLayer):
+            ends = np.array([source.in_dtype.min, source.in_dtype.max])
+            products = source.weights.reshape(source.mh, -1, 1).astype(np.int64) * ends
+            return products.min(axis=2).sum(axis=1), products.max(axis=2).sum(axis=1)
+        dtype = source.output_dtype
+        return np.full(feature.channels, dtype.min), np.full(feature.channels, dtype.max)
 
     def rising(self, feature, what):
         """``feature`` with weights negated where needed so that no channel's values fall as
         its integers rise."""
         lo, hi = self.source_range(feature)
-        ends = feature.evaluate(np.tile(np.array([lo, hi]), (feature.channels, 1)))
+        ends = feature.evaluate(np.stack([lo, hi], axis=1))
         falling = ends[:, 1] < ends[:, 0]
         return self.negate(feature, falling, what) if falling.any() else feature
 
