@@ -187,7 +187,7 @@ def random_model(seed):
     """A random quantized MLP or CNN (seeded) and its input shape: quantizers of 1 to 8 bits,
     signed or not, narrow or not, zero points, power-of-two or arbitrary scales, per-tensor or
     per-channel weights, biases, batch norms with negative gammas (or per-channel Mul), Relu,
-    padded and strided convs, max pools. With power-of-two scales and Mul constants float32
+    padded and strided convs, max pools, residual adds, global average pooling. With power-of-two scales and Mul constants float32
     computes every value exactly, ties included, and every rounding mode is drawn; with
     arbitrary scales (and batch norm) only those whose ties float32 cannot hit."""
     rng = np.random.default_rng([seed, 77])
@@ -255,6 +255,20 @@ def random_model(seed):
         if conv and size >= 2 and rng.random() < 0.4 and not bipolar:
             h = g.add("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
             size //= 2
+        if conv and rng.random() < 0.3 and not bipolar:
+            # A residual block: both inputs of the Add quantized at one (shared) scale.
+            shared = g.const(scale())
+            bits = int(rng.integers(2, 6))
+            w = weights((channels, channels, 3, 3), int(rng.integers(2, 5)), True)
+            branch = affine(g.add("Conv", [h, w], pads=[1, 1, 1, 1]), channels,
+                            (1, channels, 1, 1))
+            branch, shortcut = (g.add("Quant", [x, shared, g.const(0.0), g.const(bits)], QONNX,
+                                      signed=1, narrow=0, rounding_mode="ROUND")
+                                for x in (branch, h))
+            h, bipolar = quantize(g.add("Relu", [g.add("Add", [branch, shortcut])]))
+    if conv and rng.random() < 0.3:
+        h = g.add("GlobalAveragePool", [h])     # the MatMul reads the sums' affine map
+        size = 1
     if conv:
         h = g.add("Flatten", [h], axis=1)
         features = channels * size * size
