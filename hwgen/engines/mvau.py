@@ -66,13 +66,25 @@ def multiplier_luts(a, b):
     """LUTs of one a x b LUT multiplier (DataTypes), fitted to Yosys synth_xilinx -nodsp on
     registered products of 1 to 8 bits (within about 20%): ``a*b*(min + 2)/4``, i.e. one LUT
     per partial-product bit plus adders that grow with the narrower operand; AND
-    gates (one LUT per bit) when an operand is 1 bit; a conditional negation (about two LUTs per
-    bit) when an operand is BIPOLAR.
+    gates (one LUT per bit) when an operand is 1 bit; a conditional negation (:func:`product`:
+    one LUT per bit of the negated value, within 2% of Yosys on a UINT8 x BIPOLAR unit, 7% at
+    INT4) when an operand is BIPOLAR.
     """
     if a.kind == "BIPOLAR" or b.kind == "BIPOLAR":
-        return 2 * (b.bits if a.kind == "BIPOLAR" else a.bits)
+        return (b.bits if a.kind == "BIPOLAR" else a.bits) + 1
     narrow, wide = sorted((a.bits, b.bits))
     return wide if narrow == 1 else -(-narrow * wide * (narrow + 2) // 4)
+
+
+def product(a, a_dtype, b, b_dtype):
+    """The product of codes ``a`` and ``b``: a conditional negation where one operand is
+    BIPOLAR (code 1 = +1), not a multiplier."""
+    if b_dtype.kind == "BIPOLAR" and a_dtype.kind != "BIPOLAR":
+        a, a_dtype, b, b_dtype = b, b_dtype, a, a_dtype
+    if a_dtype.kind == "BIPOLAR" and b_dtype.kind != "BIPOLAR":
+        value = value_of(b, b_dtype)
+        return Mux(a, value, -value)
+    return value_of(a, a_dtype) * value_of(b, b_dtype)
 
 
 @dataclass(frozen=True)
@@ -429,7 +441,7 @@ class MatrixVectorUnit(wiring.Component):
                 agree = register(m, ~(x ^ w[row * p.simd:(row + 1) * p.simd]))
                 lanes = [agree[q] for q in range(p.simd)]
             else:
-                lanes = [register(m, value_of(xq, p.in_dtype) * value_of(wq, p.weight_dtype),
+                lanes = [register(m, product(xq, p.in_dtype, wq, p.weight_dtype),
                                   shape=lane_shape)
                          for xq, wq in zip(xs, ws[row * p.simd:(row + 1) * p.simd])]
             sums.append(sum_tree(m, lanes, lo, hi))
