@@ -10,7 +10,8 @@ import numpy as np
 from .datatypes import BIPOLAR
 
 __all__ = ["pad", "sliding_window", "matmul", "xnor_popcount", "dense", "conv2d",
-           "multithreshold", "maxpool", "add", "concat", "global_sum", "label_select"]
+           "multithreshold", "count_value", "maxpool", "add", "concat", "global_sum",
+           "label_select"]
 
 
 def pad(x, pads, value=0):
@@ -81,10 +82,13 @@ def multithreshold(acc, thresholds, out_dtype):
     ``thresholds`` has shape (C, 2**bits - 1). The count of reached thresholds maps to the
     output value as count (UINTn, BINARY), count + min (INTn) or 2*count - 1 (BIPOLAR).
     """
-    count = threshold_count(acc, thresholds)
-    if out_dtype.kind == "BIPOLAR":
-        return 2 * count - 1
-    return count + out_dtype.min
+    return count_value(threshold_count(acc, thresholds), out_dtype)
+
+
+def count_value(count, out_dtype):
+    """The value of ``out_dtype`` that a multi-threshold emits for ``count`` reached thresholds:
+    count (UINTn, BINARY), count + min (INTn), 2*count - 1 (BIPOLAR)."""
+    return 2 * count - 1 if out_dtype.kind == "BIPOLAR" else count + out_dtype.min
 
 
 def maxpool(x, kernel, stride):

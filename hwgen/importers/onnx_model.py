@@ -33,6 +33,7 @@ import numpy as np
 
 from ..datatypes import MAX_BITS, BIPOLAR, DataType
 from ..errors import HwgenError
+from ..golden import count_value
 from ..network.kinds import KINDS, MatrixLayer
 from ..network.model_io import ModelInput, ModelOutput
 from .elementwise import ROUNDING, Elementwise, Grid
@@ -61,9 +62,8 @@ def layer_layout(shape):
 
 def counted_levels(points, thresholds, dtype):
     """The multi-threshold's levels at ``points`` (C, K) for ``thresholds`` (C, J)."""
-    count = np.stack([np.searchsorted(row, p, side="right")
-                      for row, p in zip(thresholds, points)])
-    return 2 * count - 1 if dtype == BIPOLAR else count + dtype.min
+    return count_value(np.stack([np.searchsorted(row, p, side="right")
+                                 for row, p in zip(thresholds, points)]), dtype)
 
 
 class Imported:
@@ -145,12 +145,14 @@ class Importer:
         self.by_name[layer.name] = layer
         return layer
 
-    def feature_of(self, layer, index, nodes=()):
-        """The integers of ``layer`` as a feature laid out by ``index``."""
-        ones = np.ones(layer.out_shape[-1])
-        return Feature(layer.name, layer.output_dtype, layer.out_shape, index,
-                       (ones, 0 * ones), grid=Grid(ones, 0 * ones,
-                                                   layer.output_dtype == BIPOLAR), nodes=nodes)
+    def feature_of(self, layer, index, head=None):
+        """The integers of ``layer`` as a feature laid out by ``index``, valued
+        ``head = (scale, bias)`` per channel (default: the integers themselves)."""
+        if head is None:
+            ones = np.ones(layer.out_shape[-1])
+            head = (ones, 0 * ones)
+        return Feature(layer.name, layer.output_dtype, layer.out_shape, index, head,
+                       grid=Grid(*head, layer.output_dtype == BIPOLAR))
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -425,8 +427,7 @@ class Importer:
         lo_, hi_ = self.source_range(feature)     # after any negation
         levels, off_grid, (scale, bias) = self.levels(feature)
         ends = levels(np.stack([lo_, hi_], axis=1))
-        dtype = BIPOLAR if feature.grid.bipolar else self.level_dtype(ends.min(), ends.max())
-        targets = np.array([1]) if dtype == BIPOLAR else np.arange(dtype.min + 1, dtype.max + 1)
+        dtype, targets = self.level_targets(feature, ends)
         thresholds = integer_thresholds(levels, lo_, hi_, targets)
         self.check(feature, levels, off_grid, thresholds, dtype, lo_, hi_, what)
         identity = (dtype == source.output_dtype and dtype != BIPOLAR
@@ -440,14 +441,20 @@ class Importer:
             name, source.out_shape, source.output_dtype, thresholds=thresholds,
             activation_dtype=dtype), [source.name])
         self.note(feature.nodes, f"absorbed into the thresholds of {name}")
-        return replace(self.feature_of(layer, feature.index), head=(scale, bias),
-                       grid=Grid(scale, bias, dtype == BIPOLAR), private=feature.private)
+        return replace(self.feature_of(layer, feature.index, (scale, bias)),
+                       private=feature.private)
 
-    def level_dtype(self, lo, hi):
+    def level_targets(self, feature, ends):
+        """(the datatype of the levels ``ends`` (C, 2) span, the level each of its thresholds
+        starts) for the quantized ``feature``."""
+        if feature.grid.bipolar:
+            return BIPOLAR, np.array([1])
+        lo, hi = ends.min(), ends.max()
         if hi - lo >= 1 << 16:
             self.error(f"quantizes to {hi - lo + 1:,} levels; hwgen's thresholds support 16 "
                        "bits at most")
-        return DataType.for_range(lo, hi) if lo < hi else DataType.for_range(lo, lo + 1)
+        dtype = DataType.for_range(lo, hi) if lo < hi else DataType.for_range(lo, lo + 1)
+        return dtype, np.arange(dtype.min + 1, dtype.max + 1)
 
     def check(self, feature, levels, off_grid, thresholds, dtype, lo, hi, what):
         """Count the thresholds on the ends, on each threshold and the integer below it, and on
@@ -509,8 +516,7 @@ class Importer:
         levels, off_grid, (scale, bias) = self.levels(feature)
         channels = feature.channels
         ends = levels(np.tile(np.array([-np.inf, np.inf], np.float32), (channels, 1)))
-        dtype = BIPOLAR if feature.grid.bipolar else self.level_dtype(ends.min(), ends.max())
-        targets = np.array([1]) if dtype == BIPOLAR else np.arange(dtype.min + 1, dtype.max + 1)
+        dtype, targets = self.level_targets(feature, ends)
         thresholds = float_thresholds(levels, channels, targets).astype(np.float32)
         rng = np.random.default_rng(0)
         spread = np.abs(thresholds[np.isfinite(thresholds)]).max(initial=1.0) * 2
@@ -529,8 +535,7 @@ class Importer:
         self.model_input = ModelInput(self.input_shape, self.input_index[0], thresholds, dtype,
                                       channels)
         self.note(feature.nodes, "absorbed into the input quantizer (model_input)")
-        return replace(self.feature_of(layer, feature.index), head=(scale, bias),
-                       grid=Grid(scale, bias, dtype == BIPOLAR))
+        return self.feature_of(layer, feature.index, (scale, bias))
 
     def weight_dtype(self, ints, bipolar):
         if bipolar and np.all(np.abs(ints) == 1):
@@ -751,9 +756,8 @@ class Importer:
         self.note([self.node_index], f"layer {name} (dense {weights.shape[1]} -> "
                                      f"{weights.shape[0]})")
         self.note(feature.nodes, f"absorbed into {name}'s output scale and bias")
-        result = self.feature_of(layer, canonical_index(layer.out_shape))
-        return [replace(result, head=(in_scale * scale * alpha, bias),
-                        grid=Grid(in_scale * scale * alpha, bias))]
+        return [self.feature_of(layer, canonical_index(layer.out_shape),
+                                (in_scale * scale * alpha, bias))]
 
     def dense_layer(self, name, feature, weights, bipolar):
         source = self.by_name[feature.source]
@@ -798,8 +802,7 @@ class Importer:
         self.note([self.node_index], f"layer {name} (conv2d {kh}x{kw}, {oc} channels, "
                                      f"{oh}x{ow})")
         self.note(feature.nodes, f"absorbed into {name}'s output scale and bias")
-        result = self.feature_of(layer, canonical_index(layer.out_shape))
-        return [replace(result, head=(in_scale * scale, bias), grid=Grid(in_scale * scale, bias))]
+        return [self.feature_of(layer, canonical_index(layer.out_shape), (in_scale * scale, bias))]
 
     def conv_pads(self, node, hw_shape, kernel, strides):
         """(top, left, bottom, right) from ``pads`` or ``auto_pad`` (as Keras converters give
@@ -879,9 +882,8 @@ class Importer:
                                      "in the scale)")
         scale, bias = feature.head
         index = canonical_index(layer.out_shape)
-        result = self.feature_of(layer, index if keep else index.reshape(1, -1))
-        head = (scale / (h * w), bias)
-        return [replace(result, head=head, grid=Grid(*head))]
+        return [self.feature_of(layer, index if keep else index.reshape(1, -1),
+                                (scale / (h * w), bias))]
 
     def add(self, node, features):
         features = [self.integers(f, "its input") for f in features]
@@ -898,8 +900,7 @@ class Importer:
                                             in_dtypes=tuple(s.output_dtype for s in sources)),
                                [s.name for s in sources])
         self.note([self.node_index], f"layer {name} (add)")
-        result = self.feature_of(layer, features[0].index)
-        return replace(result, head=(s0, b0 + b1), grid=Grid(s0, b0 + b1))
+        return self.feature_of(layer, features[0].index, (s0, b0 + b1))
 
     def concat(self, node, values):
         if not all(isinstance(v, Feature) for v in values):
@@ -921,10 +922,7 @@ class Importer:
             in_channels=tuple(s.out_shape[-1] for s in sources)), [s.name for s in sources])
         self.note([self.node_index], f"layer {name} (concat)")
         head = tuple(np.concatenate([f.head[i] for f in features]) for i in range(2))
-        result = self.feature_of(layer, canonical_index(layer.out_shape)
-                                 if len(layer.out_shape) == 3
-                                 else np.arange(layer.out_shape[0])[None])
-        return [replace(result, head=head, grid=Grid(*head))]
+        return [self.feature_of(layer, canonical_index(layer.out_shape), head)]
 
     def label_select(self, node, values):
         feature = self.rising(self.integers(values[0], "its input"), "its input")

@@ -22,6 +22,7 @@ from math import prod
 
 import numpy as np
 
+from ..golden import count_value
 from .batchnorm import threshold_count
 
 __all__ = ["ModelInput", "ModelOutput"]
@@ -58,6 +59,19 @@ def _finite(reader, array, field):
     if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
         reader.error("values must be finite numbers", field=field)
     return array
+
+
+def _spec(key, shape, index, arrays, **named):
+    """The section ``key`` as a description writes it: its shape, its index unless it is the
+    identity, and each of the ``named`` arrays that is given, put into ``arrays``."""
+    identity = np.array_equal(index.reshape(-1), np.arange(index.size))
+    named = {"index": None if identity else index, **named}
+    spec = {"shape": list(shape)}
+    for name, array in named.items():
+        if array is not None:
+            arrays[f"{key}.{name}"] = array
+            spec[name] = {"key": f"{key}.{name}"}
+    return spec
 
 
 @dataclass
@@ -111,18 +125,10 @@ class ModelInput:
             return flat.astype(np.int64)
         values = flat.reshape(len(x), -1, self.channels)
         count = (values[..., None] >= self.thresholds).sum(axis=-1)
-        levels = 2 * count - 1 if self.dtype.kind == "BIPOLAR" else count + self.dtype.min
-        return levels.reshape(len(x), -1)
+        return count_value(count, self.dtype).reshape(len(x), -1)
 
     def spec(self, arrays):
-        spec = {"shape": list(self.shape)}
-        if not np.array_equal(self.index.reshape(-1), np.arange(self.index.size)):
-            arrays[f"{self.KEY}.index"] = self.index
-            spec["index"] = {"key": f"{self.KEY}.index"}
-        if self.thresholds is not None:
-            arrays[f"{self.KEY}.thresholds"] = self.thresholds
-            spec["thresholds"] = {"key": f"{self.KEY}.thresholds"}
-        return spec
+        return _spec(self.KEY, self.shape, self.index, arrays, thresholds=self.thresholds)
 
 
 @dataclass
@@ -160,12 +166,4 @@ class ModelOutput:
         return q.reshape(len(q), -1)[:, self.index.reshape(-1)].reshape(len(q), *self.shape)
 
     def spec(self, arrays):
-        spec = {"shape": list(self.shape)}
-        if not np.array_equal(self.index.reshape(-1), np.arange(self.index.size)):
-            arrays[f"{self.KEY}.index"] = self.index
-            spec["index"] = {"key": f"{self.KEY}.index"}
-        if self.scale is not None:
-            arrays[f"{self.KEY}.scale"] = self.scale
-            arrays[f"{self.KEY}.bias"] = self.bias
-            spec.update(scale={"key": f"{self.KEY}.scale"}, bias={"key": f"{self.KEY}.bias"})
-        return spec
+        return _spec(self.KEY, self.shape, self.index, arrays, scale=self.scale, bias=self.bias)
