@@ -10,6 +10,7 @@ leaving no partial output and no process behind; no traceback either way. ``buil
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import warnings
@@ -203,16 +204,19 @@ def output_file(path, option):
 
 
 def save_npy(path, array):
-    """Write ``path`` whole or not at all."""
+    """Write ``path`` whole or not at all; HwgenError if it cannot be written."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", suffix=".npy.tmp")
     try:
-        with os.fdopen(fd, "wb") as file:
-            np.save(file, array)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", suffix=".npy.tmp")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                np.save(file, array)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise HwgenError(f"cannot write: {exc.strerror}", file=path) from None
 
 
 def input_frames(args, network):
@@ -235,10 +239,7 @@ def cmd_golden(args):
     result = outputs[names.index(args.layer)] if args.layer else model_outputs(network,
                                                                                outputs[-1])
     if args.output:
-        try:
-            save_npy(args.output, result)
-        except OSError as exc:
-            raise HwgenError(f"cannot write: {exc.strerror}", file=args.output) from None
+        save_npy(args.output, result)
     which = args.layer or network.output.name
     what = ("the model's output" if not args.layer and network.model_output is not None
             else f"'{which}' output") + f" of shape {result.shape[1:]}"
@@ -286,8 +287,6 @@ def cmd_import(args):
 def write_description(out, params, doc, arrays):
     """Write the description and its params whole or not at all, after checking that hwgen
     loads it; the directory is made if missing."""
-    import shutil
-
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
@@ -381,10 +380,7 @@ def cmd_sim(args):
         return 1
     summary = result.as_dict()
     if args.output and result.outputs is not None:
-        try:
-            save_npy(args.output, model_outputs(network, result.outputs))
-        except OSError as exc:
-            raise HwgenError(f"cannot write: {exc.strerror}", file=args.output) from None
+        save_npy(args.output, model_outputs(network, result.outputs))
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
