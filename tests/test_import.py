@@ -51,6 +51,17 @@ def golden(tmp_path, capsys, description, x):
     return np.load(tmp_path / "y.npy")
 
 
+def simulated(tmp_path, capsys, description, x, target_cycles):
+    """``hwgen sim`` of ``x`` with stalls: the outputs it wrote, once it found no mismatch."""
+    np.save(tmp_path / "x.npy", x)
+    status, out, err = run(capsys, "sim", description, "--input", tmp_path / "x.npy",
+                           "--output", tmp_path / "y.npy", "--stall-prob", "0.2",
+                           "--target-cycles", target_cycles, "--json", "-q")
+    assert status == 0, err
+    assert json.loads(out)["mismatches"] == 0
+    return np.load(tmp_path / "y.npy")
+
+
 def assert_model_outputs(y, ref, near_ties=0):
     """``y`` within the tolerance of ``ref`` (labels: equal), and the same labels wherever the
     largest score is unique (equal scores are ranked by the reference's float noise)."""
@@ -79,15 +90,9 @@ def test_trained_models(name, tmp_path, capsys):
 def test_trained_models_in_verilator(name, tmp_path, capsys):
     """The generated hardware, in Verilator with stalls, gives the model's outputs."""
     model = FIXTURES / f"{name}.onnx"
-    description = imported(tmp_path, capsys, model)
     x = DIGITS[:24]
-    np.save(tmp_path / "x.npy", x)
-    status, out, err = run(capsys, "sim", description, "--input", tmp_path / "x.npy",
-                           "--output", tmp_path / "y.npy", "--stall-prob", "0.2",
-                           "--target-cycles", "2000", "--json", "-q")
-    assert status == 0, err
-    assert json.loads(out)["mismatches"] == 0
-    assert_model_outputs(np.load(tmp_path / "y.npy"), reference(model, x))
+    y = simulated(tmp_path, capsys, imported(tmp_path, capsys, model), x, 2000)
+    assert_model_outputs(y, reference(model, x))
 
 
 ZOO = {"TFC_2W2A": lambda rng: rng.uniform(0, 1, (64, 1, 28, 28)),
@@ -115,14 +120,8 @@ def test_model_zoo_in_verilator(name, tmp_path, capsys):
     """The same, simulated in Verilator with stalls."""
     model = SHARED / f"{name}.onnx"
     x = ZOO[name](np.random.default_rng(0)).astype(np.float32)
-    description = imported(tmp_path, capsys, model)
-    np.save(tmp_path / "x.npy", x)
-    status, out, err = run(capsys, "sim", description, "--input", tmp_path / "x.npy",
-                           "--output", tmp_path / "y.npy", "--stall-prob", "0.2",
-                           "--target-cycles", "1000", "--json", "-q")
-    assert status == 0, err
-    assert json.loads(out)["mismatches"] == 0
-    assert_model_outputs(np.load(tmp_path / "y.npy"), reference(model, x))
+    y = simulated(tmp_path, capsys, imported(tmp_path, capsys, model), x, 1000)
+    assert_model_outputs(y, reference(model, x))
 
 
 @pytest.mark.parametrize("make, labels", [
