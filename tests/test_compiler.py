@@ -175,6 +175,15 @@ def test_build_writes_a_complete_directory(tmp_path):
     saved = json.loads((out / "report.json").read_text())
     assert saved["totals"]["bottleneck_cycles"] == 1152
     assert len(saved["nodes"]) == len(d.nodes)
+    # Buffer bits: each FIFO's depth x width, and totals per kind of buffer over the nodes.
+    kinds = {}
+    for row in saved["nodes"]:
+        if row["kind"] == "fifo":
+            assert row["buffer_bits"] == {"fifo": row["fifo_depth"] * row["in_width"]}
+        for kind, bits in row["buffer_bits"].items():
+            kinds[kind] = kinds.get(kind, 0) + bits
+    assert set(kinds) == {"fifo", "line_buffer", "vector_buffer", "partial_results"}
+    assert saved["totals"]["buffer_bits"] == {"total": sum(kinds.values()), **kinds}
     assert "| conv0_mvau | mvau |" in (out / "report.md").read_text()
     # The saved description rebuilds the same network.
     rebuilt = load_network(out / "network.yaml")

@@ -118,6 +118,7 @@ def report(design, clock_mhz):
             "out_width": node.sink.width,
             "ideal_cycles": node.cycles(),
             "resources": node.resources().as_dict(),
+            "buffer_bits": node.buffer_bits(),
         }
         for key in ("pe", "simd", "style", "depth"):
             if hasattr(params, key):
@@ -125,10 +126,11 @@ def report(design, clock_mhz):
         if node.reason:
             row["fifo_reason"] = node.reason
         nodes.append(row)
-    totals = {}
+    totals, buffers = {}, {}
     for row in nodes:
-        for key, value in row["resources"].items():
-            totals[key] = totals.get(key, 0) + value
+        for total, values in ((totals, row["resources"]), (buffers, row["buffer_bits"])):
+            for key, value in values.items():
+                total[key] = total.get(key, 0) + value
     bottleneck = design.bottleneck
     cycles = bottleneck.cycles()
     folding = [{"layer": c.layer, "pe": c.pe, "simd": c.simd, "ideal_cycles": c.cycles,
@@ -150,6 +152,7 @@ def report(design, clock_mhz):
             "frames_per_second": clock_mhz * 1e6 / cycles,
             "latency_estimate_cycles": design.latency_estimate(),
             "resources": totals,
+            "buffer_bits": {"total": sum(buffers.values()), **dict(sorted(buffers.items()))},
         },
     }
 
@@ -173,6 +176,10 @@ def report_markdown(rep):
         "output word (estimated from the engines' timing models; `hwgen sim` measures it). "
         "Estimated resources: "
         + ", ".join(f"{v} {k.upper().replace('_', ' ')}" for k, v in t["resources"].items())
+        + ". Buffers (memories holding stream data): "
+        + ", ".join([f"{t['buffer_bits']['total']:,} bits in all"]
+                    + [f"{v:,} in {k.replace('_', ' ')}s" for k, v in t["buffer_bits"].items()
+                       if k != "total"])
         + ".",
         "",
         f"Input: {plural(rep['input']['words_per_frame'], 'word')} per frame "

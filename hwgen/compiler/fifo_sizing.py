@@ -79,7 +79,7 @@ def fifo_depth(consumer, bottleneck):
     pipeline's cycles per frame."""
     if consumer is not None and consumer.kind == "mvau":
         params = consumer.params
-        if params.neuron_folds * getattr(params, "planes", 1) > 1:
+        if params.passes > 1:
             return max(MIN_DEPTH, params.mw // params.simd + SLACK)
     if consumer is not None and consumer.kind == "sliding_window":
         return max(MIN_DEPTH, consumer.params.span + SLACK)

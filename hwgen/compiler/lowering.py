@@ -121,6 +121,13 @@ class Node:
     def resources(self):
         return self.params.resources()
 
+    def buffer_bits(self):
+        """{kind: bits} of the engine's memories that hold stream data (line buffers, vector
+        buffers, FIFOs, rows of partial results); empty for an engine without any. Output
+        queues and pipeline registers are not counted: they hold a few words in flight."""
+        bits = getattr(self.params, "buffer_bits", None)
+        return {} if bits is None else {k: v for k, v in bits().items() if v}
+
 
 class Graph:
     """Engine nodes being built from layers, and each layer's output stream.

@@ -108,6 +108,11 @@ class BitSerialMVAUParams(MatrixParams):
         return self.weight_planes * self.act_planes
 
     @property
+    def passes(self):
+        """Passes over each input vector: one per neuron fold and plane."""
+        return self.neuron_folds * self.planes
+
+    @property
     def schedule(self):
         """The planes in issue order, as (weight plane i, activation plane j, negated,
         doubled): descending significance i + j; ``negated`` if exactly one of the two is the
@@ -175,7 +180,7 @@ class BitSerialMVAUParams(MatrixParams):
         """Cycles from a step's issue to its lanes' registers: the weight address register, the
         reads (:meth:`~hwgen.engines.mvau.MatrixParams.read_latency`; the input word one cycle
         earlier), the activation plane's bits (with the weights), the lanes."""
-        return 2 + self.read_latency(self.weight_word_bits, self.neuron_folds * self.planes)
+        return 2 + self.read_latency(self.weight_word_bits)
 
     def resources(self):
         """First-order estimate, in the terms of :meth:`MVAUParams.resources`.
@@ -205,7 +210,7 @@ class BitSerialMVAUParams(MatrixParams):
                              ff=lanes * lane_bits + self.pe * (tree.ff + acc_bits)
                              + self.in_width + self.simd)
         nf, sf = self.neuron_folds, self.synapse_folds
-        memory = self.storage_resources(self.weight_word_bits, passes=nf * self.planes)
+        memory = self.storage_resources(self.weight_word_bits)
         addr_bits = (nf * self.weight_planes * sf - 1).bit_length()
         counters = sum((n - 1).bit_length() for n in (nf, sf, self.planes)) + 4 * addr_bits
         control = Resources(lut=3 * counters + 4, ff=counters + 5 * self.pipeline_latency)

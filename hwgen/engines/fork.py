@@ -58,6 +58,10 @@ class DuplicateStreamsParams:
         one (the write into the buffers)."""
         return 1
 
+    def buffer_bits(self):
+        """{kind: bits} of the memories holding stream data: the outputs' buffers."""
+        return {"fifo": self.outputs * BUFFER_WORDS * self.width}
+
     def resources(self):
         """First-order estimate. Per output: the buffer of :data:`BUFFER_WORDS` words in LUT
         RAM (:func:`~hwgen.engines.memories.lutram_luts`; its read is asynchronous, no read

@@ -111,6 +111,10 @@ class GlobalAccPoolParams:
         ``(pixels - 1) * folds + latency()`` cycles after its first input word.)"""
         return self.read_latency + QUEUE_LATENCY
 
+    def buffer_bits(self):
+        """{kind: bits} of the memories holding stream data: the partial sums."""
+        return {"partial_results": self.folds * self.out_width}
+
     def resources(self):
         """First-order estimate. Partial sums: ``pe`` accumulators of the output width in
         flip-flops (one fold), or ``folds`` words of ``out_width`` in RAM

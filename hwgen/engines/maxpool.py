@@ -92,6 +92,13 @@ class MaxPoolParams:
         return (self.window.issue_cycle((kh * kw - 1) * self.folds)
                 + READ_DELAY + QUEUE_LATENCY + 1 + QUEUE_LATENCY)
 
+    def buffer_bits(self):
+        """{kind: bits} of the memories holding stream data: the sliding window's line
+        buffer and RunningMax's partial maxima."""
+        kh, kw = self.kernel
+        partial = self.folds * self.word_bits if kh * kw > 1 else 0
+        return {**self.window.buffer_bits(), "partial_results": partial}
+
     def resources(self):
         """The sliding window's estimate plus RunningMax's: ``folds`` partial maxima of
         ``pe * bits`` in RAM (none for a 1x1 kernel,

@@ -188,27 +188,37 @@ class MatrixParams:
             thresholds = check_thresholds(thresholds, self.mh, self.out_dtype, self.what)
         return weights, thresholds
 
-    def read_latency(self, word_bits, passes):
+    @property
+    def passes(self):
+        """Passes over each input vector: one per neuron fold."""
+        return self.neuron_folds
+
+    def read_latency(self, word_bits):
         """Cycles from a step's issue to its weight word (in words of ``word_bits``) and input
         word, both ready for logic: the weight memory's :func:`rom_latency`, and two or more
         when the input buffer (there with more than one pass per vector) is in block RAM,
         whose read data is then registered once more (as a block RAM ROM's is)."""
-        buffered = passes > 1 and memory_style(self.synapse_folds, self.in_width,
-                                               writable=True) == "block"
+        buffered = self.passes > 1 and memory_style(self.synapse_folds, self.in_width,
+                                                    writable=True) == "block"
         return max(rom_latency(self._weight_words(word_bits), word_bits), 1 + buffered)
 
     def _weight_words(self, word_bits):
         return self.mh * self.mw * self.weight_dtype.bits // word_bits
 
-    def storage_resources(self, word_bits, passes):
+    def buffer_bits(self):
+        """{kind: bits} of the memories holding stream data: the input buffer of
+        :func:`vector_input`, there when a vector takes more than one pass."""
+        return {"vector_buffer": self.synapse_folds * self.in_width if self.passes > 1 else 0}
+
+    def storage_resources(self, word_bits):
         """Model of the weight memory (:func:`rom_resources`), in words of ``word_bits``, the
         input buffer of :func:`vector_input`, there when a vector takes more than one pass, and
         the registers that delay the weight and input words to :meth:`read_latency`."""
         words = self._weight_words(word_bits)
-        reads = self.read_latency(word_bits, passes)
+        reads = self.read_latency(word_bits)
         cost = rom_resources(words, word_bits) + Resources(
             ff=(reads - 1) * self.in_width + (reads - rom_latency(words, word_bits)) * word_bits)
-        if passes > 1:
+        if self.passes > 1:
             cost += memory_resources(self.synapse_folds, self.in_width, writable=True)
         return cost
 
@@ -326,8 +336,7 @@ class MVAUParams(MatrixParams):
     def lane_stage(self):
         """Cycles from a step's issue to its lanes' registers: the reads
         (:meth:`read_latency`), then the lane register."""
-        return 1 + self.read_latency(self.pe * self.simd * self.weight_dtype.bits,
-                                     self.neuron_folds)
+        return 1 + self.read_latency(self.pe * self.simd * self.weight_dtype.bits)
 
     @property
     def pipeline_latency(self):
@@ -371,7 +380,7 @@ class MVAUParams(MatrixParams):
                              ff=lanes * product_bits + self.pe * (tree.ff + acc_bits)
                              + self.in_width)
         nf, sf = self.neuron_folds, self.synapse_folds
-        memory = self.storage_resources(lanes * self.weight_dtype.bits, passes=nf)
+        memory = self.storage_resources(lanes * self.weight_dtype.bits)
         counters = sum((n - 1).bit_length() for n in (nf, sf, nf * sf))
         control = Resources(lut=2 * counters + 4,
                             ff=counters + 4 + 3 * self.pipeline_latency)

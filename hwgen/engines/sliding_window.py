@@ -257,6 +257,10 @@ class SlidingWindowParams(FeatureMapWords):
 
     # Resource model.
 
+    def buffer_bits(self):
+        """{kind: bits} of the memories holding stream data: the line buffer."""
+        return {"line_buffer": self.depth * self.word_bits}
+
     def resources(self):
         """First-order estimate.
 

@@ -53,6 +53,10 @@ class StreamFIFOParams:
         """Cycles from writing a word into an empty FIFO to the earliest cycle it can leave."""
         return 1 if self.depth == 1 else 2
 
+    def buffer_bits(self):
+        """{kind: bits} of the memories holding stream data: the FIFO's words."""
+        return {"fifo": self.depth * self.width}
+
     def resources(self):
         """First-order estimate of SyncFIFOBuffered(width, depth).
 
