@@ -96,7 +96,7 @@ def test_resources_memories():
     one_fold = MVAUParams(12, 8, 8, 3, uint4, int2, 1)
     assert raw.resources().bram18 == one_fold.resources().bram18 == 0
     # The input buffer, 4 words of 3 UINT4 inputs: two RAM32M (8 LUTs) and its read register.
-    with_buffer, without = (raw.storage_resources(2 * 3 * 2, passes) for passes in (4, 1))
+    with_buffer, without = (p.storage_resources(2 * 3 * 2) for p in (raw, one_fold))
     assert (with_buffer.lut - without.lut, with_buffer.ff - without.ff) == (8, 12)
     fused = MVAUParams(12, 8, 2, 3, uint4, int2, 1, int2)
     assert fused.resources().lut > raw.resources().lut
