@@ -60,8 +60,8 @@ def test_against_golden_with_gaps_and_stalls(seed):
 def test_cycles_and_latency_without_stalls(seed):
     """Fed every cycle and never stalled, the unit performs one step per cycle: output words
     exactly planes*sf cycles apart (also across vectors and frames), so vectors exactly
-    cycles()/vectors apart; the first output word leaves (planes - 1)*sf + latency() cycles
-    after the last input word of its vector."""
+    cycles()/vectors apart; the first output word leaves issue_delay + (planes - 1)*sf +
+    latency() cycles after the last input word of its vector."""
     params, frames, dut, inputs, expected = random_case(seed)
     run = run_stream(dut, inputs, len(expected), max_cycles=1000 + 2 * params.cycles() * 3)
     assert run.outputs == expected
@@ -71,8 +71,8 @@ def test_cycles_and_latency_without_stalls(seed):
     vector_starts = run.output_cycles[::nf]
     assert np.diff(vector_starts).tolist() == [params.cycles() // params.vectors] * \
         (frames * params.vectors - 1)
-    assert run.output_cycles[0] == run.input_cycles[sf - 1] + (planes - 1) * sf + \
-        params.latency()
+    assert run.output_cycles[0] == run.input_cycles[sf - 1] + params.issue_delay + \
+        (planes - 1) * sf + params.latency()
 
 
 def test_planes_and_schedule():

@@ -64,13 +64,16 @@ def test_bitserial_layers_lower_to_the_bitserial_engine():
     assert d.bottleneck.cycles() == 115200         # conv3: the bit-serial layers keep up
 
 
-def test_fifo_in_front_of_an_mvau_holds_one_input_vector():
+def test_an_mvau_keeps_the_next_input_vector_in_its_own_buffer():
+    """The room for the next vector while the current one is reused is in the MVAU's input
+    buffer: behind another MVAU's queue there is no FIFO, elsewhere the smallest one."""
     d = design(net("tfc-w1a1"))
-    depth = {node.name: node.params.depth for node in d.nodes if node.kind == "fifo"}
-    assert depth["fc1_mvau_fifo"] >= 64 // 8        # MW/SIMD of fc1
-    assert "fc3_mvau_fifo" not in depth   # MH == PE: it streams its input, from fc2's queue
-    assert depth["output_fifo"] == MIN_DEPTH
-    assert min(depth.values()) >= MIN_DEPTH
+    nodes = {node.name: node for node in d.nodes}
+    assert nodes["fc1_mvau"].params.buffer_words == 2 * 64 // 8      # two vectors of fc1
+    assert nodes["fc1_mvau"].buffer_bits() == {"vector_buffer": 2 * 64}
+    assert nodes["fc3_mvau"].params.buffer_words == 0     # MH == PE: it streams its input
+    assert "fc2_mvau_fifo" not in nodes and "fc3_mvau_fifo" not in nodes
+    assert {node.params.depth for node in d.nodes if node.kind == "fifo"} == {MIN_DEPTH}
 
 
 @pytest.mark.parametrize("name,target", [("tfc-w1a1", 1000), ("tfc-w1a1", 100),
@@ -119,7 +122,7 @@ def test_ignore_hints_refolds_a_shipped_network(tmp_path, capsys):
     folding = json.loads(capsys.readouterr().out)["folding"]
     assert [(c["layer"], c["pe"], c["simd"], c["ideal_cycles"], c["hinted"]) for c in folding] \
         == [("fc0", 2, 49, 512, False), ("fc1", 1, 8, 512, False), ("fc2", 1, 8, 512, False),
-            ("fc3", 1, 2, 320, False), ("top", 1, None, 10, False)]
+            ("fc3", 1, 4, 160, False), ("top", 1, None, 10, False)]
     fc0 = design(net("tfc-w1a1"), 512).network.layer("fc0")       # the hints win otherwise
     assert (fc0.pe, fc0.simd) == (16, 49)
     assert main(["build", str(NETWORKS / "tfc-w1a1.yaml"), "-o", str(tmp_path / "c"),

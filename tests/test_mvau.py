@@ -63,7 +63,8 @@ def test_cycles_and_latency_without_stalls(seed):
     """Fed every cycle and never stalled, the engine performs one MAC step per cycle: output
     words exactly sf cycles apart (also across vectors and frames), so consecutive vectors
     exactly nf*sf = cycles()/vectors apart; tolerance 0, the pipeline has no bubbles. The first
-    output word leaves exactly latency() cycles after the last input word of its vector."""
+    output word leaves exactly issue_delay + latency() cycles after the last input word of its
+    vector."""
     params, frames, dut, inputs, expected = random_case(seed)
     run = run_stream(dut, inputs, len(expected))
     assert run.outputs == expected
@@ -72,7 +73,8 @@ def test_cycles_and_latency_without_stalls(seed):
     vector_starts = run.output_cycles[::nf]
     assert np.diff(vector_starts).tolist() == [params.cycles() // params.vectors] * \
         (frames * params.vectors - 1)
-    assert run.output_cycles[0] == run.input_cycles[sf - 1] + params.latency()
+    assert run.output_cycles[0] == run.input_cycles[sf - 1] + params.issue_delay + \
+        params.latency()
 
 
 def test_style_defaults_and_acc_dtype():
@@ -95,9 +97,10 @@ def test_resources_memories():
     raw = MVAUParams(12, 8, 2, 3, uint4, int2, 1)
     one_fold = MVAUParams(12, 8, 8, 3, uint4, int2, 1)
     assert raw.resources().bram18 == one_fold.resources().bram18 == 0
-    # The input buffer, 4 words of 3 UINT4 inputs: two RAM32M (8 LUTs) and its read register.
+    # The input buffer, two vectors of 4 words of 3 UINT4 inputs: two RAM32M (8 LUTs), its
+    # counters and addresses (16 LUTs and flip-flops) and its read register.
     with_buffer, without = (p.storage_resources(2 * 3 * 2) for p in (raw, one_fold))
-    assert (with_buffer.lut - without.lut, with_buffer.ff - without.ff) == (8, 12)
+    assert (with_buffer.lut - without.lut, with_buffer.ff - without.ff) == (8 + 16, 16 + 12)
     fused = MVAUParams(12, 8, 2, 3, uint4, int2, 1, int2)
     assert fused.resources().lut > raw.resources().lut
     xnor = MVAUParams(64, 8, 2, 16, BIPOLAR, BIPOLAR, 1)

@@ -19,15 +19,17 @@ DTYPES = ["BINARY", "BIPOLAR", "UINT1", "UINT2", "UINT3", "UINT5", "UINT8",
 
 
 def random_params(rng, max_extra=4, max_folds=3):
-    """Kernel 1..4 (non-square), stride 1..3, input from the kernel size up, 1..3 SIMD lanes."""
+    """Kernel 1..4 (non-square), stride 1..3, input from the kernel size up, 1..3 SIMD lanes,
+    with or without the lookahead (three times in four)."""
     kh, kw = (int(k) for k in rng.integers(1, 5, size=2))
     simd = int(rng.integers(1, 4))
+    lookahead = bool(rng.random() < 0.75)
     return SlidingWindowParams(
         height=kh + int(rng.integers(0, max_extra + 1)),
         width=kw + int(rng.integers(0, max_extra + 1)),
         channels=simd * int(rng.integers(1, max_folds + 1)),
         kernel=(kh, kw), stride=tuple(int(s) for s in rng.integers(1, 4, size=2)),
-        simd=simd, dtype=DataType.parse(str(rng.choice(DTYPES))))
+        simd=simd, dtype=DataType.parse(str(rng.choice(DTYPES))), lookahead=lookahead)
 
 
 def run_frames(params, frames, rng, **kwargs):
@@ -100,17 +102,22 @@ def test_cycles_without_stalls(seed):
     assert run.output_cycles[0] - run.input_cycles[0] == params.latency()
 
 
-@pytest.mark.parametrize("shape, expected", [
+@pytest.mark.parametrize("shape, lookahead, expected", [
     # 3x3 stride 1 is output-bound: one output word per cycle but for the start of a frame.
-    ((8, 7, 2, (3, 3), (1, 1), 1), None),
+    ((8, 7, 2, (3, 3), (1, 1), 1), False, None),
+    ((8, 7, 2, (3, 3), (1, 1), 1), True, None),
     # 1x1 stride 2 is input-bound: one input word per cycle, nothing lost.
-    ((6, 6, 4, (1, 1), (2, 2), 2), 6 * 6 * 2),
-    # Kernel as large as the input: the buffer is the whole frame.
-    ((3, 4, 3, (3, 4), (1, 1), 3), 3 * 4),
-    ((1, 1, 1, (1, 1), (1, 1), 1), 2),
+    ((6, 6, 4, (1, 1), (2, 2), 2), True, 6 * 6 * 2),
+    # Kernel as large as the input: the buffer is the whole frame (and a span more).
+    ((3, 4, 3, (3, 4), (1, 1), 3), False, 3 * 4),
+    ((3, 4, 3, (3, 4), (1, 1), 3), True, 3 * 4),
+    # A one-word frame: a one-word buffer is written and read in turns; with the lookahead
+    # the writer refills another slot while one is read.
+    ((1, 1, 1, (1, 1), (1, 1), 1), False, 2),
+    ((1, 1, 1, (1, 1), (1, 1), 1), True, 1),
 ])
-def test_cycles_special_cases(shape, expected):
-    params = SlidingWindowParams(*shape, dtype=DataType.parse("INT4"))
+def test_cycles_special_cases(shape, lookahead, expected):
+    params = SlidingWindowParams(*shape, dtype=DataType.parse("INT4"), lookahead=lookahead)
     run = run_frames(params, 4, np.random.default_rng(0))
     measured = frame_periods(run.output_cycles, params.out_words)[1:]
     assert measured == [params.cycles()] * 2
@@ -138,17 +145,21 @@ def memory_bits(component):
             for width, name, depth in re.findall(r"reg \[(\d+):0\] (\S+) \[(\d+):0\];", text)}
 
 
-def test_line_buffer_not_frame_buffer():
-    params = SlidingWindowParams(32, 32, 64, (3, 3), (1, 1), 32, DataType.parse("INT2"))
+@pytest.mark.parametrize("lookahead", [False, True])
+def test_line_buffer_not_frame_buffer(lookahead):
+    params = SlidingWindowParams(32, 32, 64, (3, 3), (1, 1), 32, DataType.parse("INT2"),
+                                 lookahead=lookahead)
     row = params.width * params.folds
-    assert params.depth == 2 * row + 3 * params.folds + 1
+    span = 2 * row + 3 * params.folds
+    assert params.depth == span + 1 + lookahead * (span + 1)
     # The line buffer, and the output queue's few words.
     assert memory_bits(SlidingWindow(params)) == {
         "buffer": params.depth * params.word_bits,
         "storage": (credits_for(READ_DELAY, 1) - 1) * params.word_bits}
-    assert params.depth * 7 < params.in_words
-    # 135 words of 64 bits: two 512 x 36 block RAMs (LUT RAM would take three banks of 22
-    # RAM64M).
+    assert params.depth * 3 < params.in_words
+    assert params.buffer_bits() == {"line_buffer": params.depth * 64}
+    # 135 or 270 words of 64 bits: two 512 x 36 block RAMs (LUT RAM would take three or six
+    # banks of 22 RAM64M).
     assert params.resources().bram18 == 2
 
 

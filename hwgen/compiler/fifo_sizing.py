@@ -2,22 +2,12 @@
 
 A linear chain of engines that each make progress whenever their input has data and their output
 has room cannot deadlock, whatever the FIFO depths; depths matter only for throughput. The
-engines here all move at most one word per cycle on each side, and all but one consume their
-input smoothly. The exception is the MVAU: it takes an input vector (MW/SIMD words) at one word
-per cycle during its first neuron fold and then takes nothing for the remaining
-(MH/PE - 1) * (MW/SIMD) cycles while it reuses the buffered vector. If the producer in front of
-it is slower than one word per cycle (an upstream MVAU emitting a word per fold, say), the
-first fold stretches to the producer's pace and the MVAU loses throughput unless the producer can
-deposit the whole next vector while the current one is being reused. (A bit-serial MVAU
-also reuses its vector once per bit plane.) So:
+engines here all move at most one word per cycle on each side. Those that reuse or revisit
+their input keep the room their producer needs in their own buffers: an MVAU's input buffer
+holds two vectors, so the next one arrives while the current one is reused
+(:mod:`~hwgen.engines.vector_buffer`), and a convolution's line buffer a span more than its
+windows need (the sliding window's ``lookahead``). So:
 
-- in front of an MVAU that makes more than one pass over its vector (neuron folds, and bit
-  planes of a bit-serial one): MW/SIMD words (one input vector) plus ``SLACK``;
-- in front of a sliding window: its span ((KH-1) rows plus KW pixels) plus ``SLACK``. The line
-  buffer holds one window's span, so while the last row of windows of a frame is emitted it
-  cannot take the next frame's first rows; without room for them the producer in front stalls,
-  and the next frame's first window then waits for a whole fill at the producer's pace (on
-  CNV-w1a1 that cost 11% of throughput at conv3). With this FIFO the fill overlaps the last row;
 - in front of a pad: what its producer delivers, at the pipeline's steady rate (the pad's input
   words per frame over the bottleneck's cycles), while the pad emits its longest run of border
   words and takes no input (a frame's bottom rows and the next frame's top rows), plus
@@ -77,12 +67,6 @@ def fifo_depth(consumer, bottleneck):
     """Depth of the FIFO in front of ``consumer`` (a :class:`~.lowering.Node`), or behind the
     last engine when ``consumer`` is None, before any join's needs; ``bottleneck``: the
     pipeline's cycles per frame."""
-    if consumer is not None and consumer.kind == "mvau":
-        params = consumer.params
-        if params.passes > 1:
-            return max(MIN_DEPTH, params.mw // params.simd + SLACK)
-    if consumer is not None and consumer.kind == "sliding_window":
-        return max(MIN_DEPTH, consumer.params.span + SLACK)
     if consumer is not None and consumer.kind == "pad":
         p = consumer.params
         top, bottom, left, right = p.pads

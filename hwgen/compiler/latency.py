@@ -82,7 +82,7 @@ def _replay(node, inputs):
         return paced(arrivals[(p.pixels - 1) * p.folds + np.arange(p.folds)], 1) + p.latency()
     if kind == "mvau":
         sf, nf, planes = p.synapse_folds, p.neuron_folds, getattr(p, "planes", 1)
-        last_taken = paced(arrivals[sf - 1::sf], nf * planes * sf)     # each vector's last word
+        last_taken = paced(arrivals[sf - 1::sf] + p.issue_delay, nf * planes * sf)
         folds = np.arange(nf) * planes * sf + (planes - 1) * sf + p.latency()
         return paced((last_taken[:, None] + folds[None, :]).ravel(), 1)
     if kind == "sliding_window":

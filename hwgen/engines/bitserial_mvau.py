@@ -22,9 +22,10 @@ Schedule per vector: neuron fold f (outer), plane t, synapse fold s (inner); ``p
 (weight planes x activation planes) passes over the vector per neuron fold. The planes run in
 descending significance ``i + j``, so one accumulator per PE does Horner's rule: at the first
 step of a plane whose significance is one lower than the previous plane's it doubles, then adds
-(or, for a negative-weighted plane, subtracts) the tree's sum. The first pass (f = 0, t = 0)
-takes the vector's ``sf`` words from the stream and buffers them; every other pass re-reads the
-buffer, so the vector is streamed once.
+(or, for a negative-weighted plane, subtracts) the tree's sum. With more than one pass, the
+vector's ``sf`` words go through the MVAU's two-vector input buffer
+(:class:`~hwgen.engines.vector_buffer.VectorBuffer`), which every pass reads, so the vector is
+streamed once.
 
 Pipeline: free-running with credit-based issue, as in the bit-parallel MVAU: stage 0 issue
 (counters, the buffer's read address), stage 1 the input word (and the weight memory's
@@ -44,7 +45,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import BINARY, pack
-from .credits import OutputQueue, issue_gate
+from .credits import OutputQueue
 from .datapath import (counter, elements, range_bits, register, sum_tree, tree_levels,
                        tree_resources, value_of)
 from .memories import ReadOnlyMemory
@@ -255,10 +256,9 @@ class BitSerialMatrixVectorUnit(wiring.Component):
         step = Signal()
         s, s_first, s_last = counter(m, step, sf, "s")
         t, t_first, t_last = counter(m, step & s_last, planes, "t")
-        f, f_first, f_last = counter(m, step & s_last & t_last, nf, "f")
-        fresh = f_first & t_first
-        issue_gate(m, step, queue, self.i, s_last & t_last, fresh=fresh)
-        x = vector_input(m, self.i, s, fresh, step, sf, reused=nf * planes > 1)
+        f, _, f_last = counter(m, step & s_last & t_last, nf, "f")
+        x = vector_input(m, self.i, step, queue, s_last & t_last, s, s_last,
+                         s_last & t_last & f_last, p)
 
         # The weight address (f * wp + i_t) * sf + s, counted: within a plane it steps by one;
         # at a plane's end it jumps to the next plane's start, formed from registers while the

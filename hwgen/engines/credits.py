@@ -17,7 +17,8 @@ from amaranth.lib.wiring import In, Out
 from .resources import Resources
 from .stream_fifo import StreamFIFOParams
 
-__all__ = ["QUEUE_LATENCY", "credits_for", "queue_resources", "issue_gate", "OutputQueue"]
+__all__ = ["QUEUE_LATENCY", "credits_for", "queue_resources", "credit_gate", "issue_gate",
+           "OutputQueue"]
 
 # Cycles from a word's write into the queue to the first cycle it can leave on ``o``
 # (SyncFIFOBuffered: one cycle into its memory, one into its output register).
@@ -43,20 +44,22 @@ def queue_resources(width, credits):
             + Resources(lut=2 * counter + 2, ff=counter + 1))
 
 
-def issue_gate(m, step, queue, i, completes, *, fresh=None):
+def credit_gate(m, step, queue, ready, completes):
     """The issuing stage of an engine behind an :class:`OutputQueue`: drive ``step`` (high on
-    the cycles a step is issued), ``i.ready`` and ``queue.take``.
+    the cycles a step is issued) and ``queue.take``, and return ``allowed``.
 
-    A step needs a credit of ``queue`` when it ``completes`` an output word, and an input word
-    when ``fresh`` (every step when ``fresh`` is None; a matrix unit's later passes over a
-    vector re-read a buffer instead). ``fresh`` and ``completes`` should be registered flags:
-    ``i.ready`` then comes from registers through one LUT."""
+    A step is issued when its input is ``ready`` and it is ``allowed``: it needs a credit of
+    ``queue`` only when it ``completes`` an output word (a registered flag, so that ``allowed``
+    comes from registers through one LUT)."""
     allowed = ~completes | queue.available
-    if fresh is None:
-        m.d.comb += [i.ready.eq(allowed), step.eq(allowed & i.valid)]
-    else:
-        m.d.comb += [i.ready.eq(fresh & allowed), step.eq(allowed & (i.valid | ~fresh))]
-    m.d.comb += queue.take.eq(step & completes)
+    m.d.comb += [step.eq(allowed & ready), queue.take.eq(step & completes)]
+    return allowed
+
+
+def issue_gate(m, step, queue, i, completes):
+    """:func:`credit_gate` for steps that each take a word of stream ``i``: ``i.ready`` is
+    ``allowed``, not waiting for ``i.valid``."""
+    m.d.comb += i.ready.eq(credit_gate(m, step, queue, i.valid, completes))
 
 
 def _fifo_depth(credits):

@@ -51,7 +51,7 @@ class MaxPoolParams:
     def window(self):
         """Parameters of the sliding window this engine is built on."""
         return SlidingWindowParams(self.height, self.width, self.channels, self.kernel,
-                                   self.stride, self.pe, self.dtype)
+                                   self.stride, self.pe, self.dtype, lookahead=False)
 
     @property
     def folds(self):

@@ -3,9 +3,10 @@
 Folding: ``pe`` output channels (neurons) at a time, ``simd`` inputs (synapses) at a time. A
 vector of ``mw`` inputs arrives as ``sf = mw/simd`` words of ``simd`` elements; the engine makes
 ``nf = mh/pe`` passes over it (neuron folds), each of ``sf`` MAC steps, and emits one word of
-``pe`` results per pass: output word ``f`` holds channels ``f*pe .. f*pe+pe-1``. During the first
-pass the input words come from the stream and are written into a buffer of ``sf`` words; the
-later passes read the buffer, so the vector is streamed once.
+``pe`` results per pass: output word ``f`` holds channels ``f*pe .. f*pe+pe-1``. With more than
+one pass the input words go through a :class:`~hwgen.engines.vector_buffer.VectorBuffer` of two
+vectors, which every pass reads, so the vector is streamed once and the next one can arrive
+while it is reused; with one pass each step takes its word from the stream.
 
 Weights live in one memory of ``nf*sf`` words, word ``f*sf + s`` holding the ``pe x simd`` block
 ``W[f*pe:(f+1)*pe, s*simd:(s+1)*simd]`` (lane p*simd + q = ``W[f*pe + p, s*simd + q]``).
@@ -48,13 +49,15 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack, product_range
-from .memories import (ReadOnlyMemory, memory_resources, memory_style, ram, rom_latency,
+from .memories import (ReadOnlyMemory, memory_resources, memory_style, rom_latency,
                        rom_resources)
 from .resources import Resources
-from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
+from .credits import (QUEUE_LATENCY, OutputQueue, credit_gate, credits_for, issue_gate,
+                      queue_resources)
 from .datapath import (counter, elements, register, require_positive, sum_tree, tree_levels,
                        tree_resources, value_of)
 from .thresholds import ThresholdUnit, check_thresholds, threshold_latency, threshold_resources
+from .vector_buffer import VectorBuffer
 
 __all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
            "connect_output"]
@@ -193,33 +196,47 @@ class MatrixParams:
         """Passes over each input vector: one per neuron fold."""
         return self.neuron_folds
 
+    @property
+    def buffer_words(self):
+        """Words of the input buffer (:class:`~hwgen.engines.vector_buffer.VectorBuffer`): two
+        vectors with more than one pass per vector, else none."""
+        return 2 * self.synapse_folds if self.passes > 1 else 0
+
+    @property
+    def issue_delay(self):
+        """Cycles from an input word's transfer to the earliest issue of its step: one through
+        the input buffer (written, then read), none without one."""
+        return 1 if self.buffer_words else 0
+
     def read_latency(self, word_bits):
         """Cycles from a step's issue to its weight word (in words of ``word_bits``) and input
         word, both ready for logic: the weight memory's :func:`rom_latency`, and two or more
-        when the input buffer (there with more than one pass per vector) is in block RAM,
-        whose read data is then registered once more (as a block RAM ROM's is)."""
-        buffered = self.passes > 1 and memory_style(self.synapse_folds, self.in_width,
-                                                    writable=True) == "block"
+        when the input buffer is in block RAM, whose read data is then registered once more
+        (as a block RAM ROM's is)."""
+        buffered = self.buffer_words and memory_style(self.buffer_words, self.in_width,
+                                                      writable=True) == "block"
         return max(rom_latency(self._weight_words(word_bits), word_bits), 1 + buffered)
 
     def _weight_words(self, word_bits):
         return self.mh * self.mw * self.weight_dtype.bits // word_bits
 
     def buffer_bits(self):
-        """{kind: bits} of the memories holding stream data: the input buffer of
-        :func:`vector_input`, there when a vector takes more than one pass."""
-        return {"vector_buffer": self.synapse_folds * self.in_width if self.passes > 1 else 0}
+        """{kind: bits} of the memories holding stream data: the input buffer."""
+        return {"vector_buffer": self.buffer_words * self.in_width}
 
     def storage_resources(self, word_bits):
         """Model of the weight memory (:func:`rom_resources`), in words of ``word_bits``, the
-        input buffer of :func:`vector_input`, there when a vector takes more than one pass, and
-        the registers that delay the weight and input words to :meth:`read_latency`."""
+        input buffer (:attr:`buffer_words`) with its two counters and addresses (about a LUT
+        and a flip-flop per bit each), and the registers that delay the weight and input words
+        to :meth:`read_latency`."""
         words = self._weight_words(word_bits)
         reads = self.read_latency(word_bits)
         cost = rom_resources(words, word_bits) + Resources(
             ff=(reads - 1) * self.in_width + (reads - rom_latency(words, word_bits)) * word_bits)
-        if self.passes > 1:
-            cost += memory_resources(self.synapse_folds, self.in_width, writable=True)
+        if self.buffer_words:
+            bits = 4 * (self.buffer_words - 1).bit_length() + 4
+            cost += (memory_resources(self.buffer_words, self.in_width, writable=True)
+                     + Resources(lut=bits, ff=bits))
         return cost
 
     @property
@@ -255,23 +272,25 @@ class MatrixParams:
             nf, sf, self.pe * self.simd)
 
 
-def vector_input(m, i, s, fresh, step, sf, reused):
-    """The input word of the current MAC step, one cycle after it is issued.
+def vector_input(m, i, step, queue, completes, s, pass_end, vector_end, params):
+    """The issuing stage of a matrix unit (``params``, a :class:`MatrixParams`) and its input
+    word: drive ``step`` and ``queue.take`` (:func:`~hwgen.engines.credits.credit_gate`) and
+    return the word of the step issued in the previous cycle.
 
-    The step takes word ``s`` (a synapse-fold counter) of the vector from stream ``i`` when
-    ``fresh`` (its first pass; the caller drives ``i.ready``), else re-reads it. ``step`` is
-    high on the cycles a step is issued. With ``reused`` (several passes per vector) the words
-    taken are written into a buffer of ``sf`` words that the later passes read (the first pass
-    reads its own write through); otherwise the word is simply registered.
+    A step is word ``s`` of its vector; ``completes``, ``pass_end`` and ``vector_end`` flag
+    the steps that complete an output word, end a pass, and end the vector's last pass. With
+    one pass per vector each step takes its word from stream ``i``, registered; otherwise the
+    words go through a :class:`~hwgen.engines.vector_buffer.VectorBuffer`.
     """
-    if not reused:
+    if not params.buffer_words:
+        issue_gate(m, step, queue, i, completes)
         return register(m, i.payload)
-    m.submodules.buffer = buffer = ram(len(i.payload), sf)
-    write = buffer.write_port()
-    read = buffer.read_port(transparent_for=(write,))
-    m.d.comb += [write.addr.eq(s), write.data.eq(i.payload), write.en.eq(step & fresh),
-                 read.addr.eq(s)]
-    return read.data
+    m.submodules.buffer = buffer = VectorBuffer(params.in_width, params.synapse_folds)
+    wiring.connect(m, wiring.flipped(i), buffer.i)
+    credit_gate(m, step, queue, buffer.ready, completes)
+    m.d.comb += [buffer.step.eq(step), buffer.s.eq(s), buffer.pass_end.eq(pass_end),
+                 buffer.vector_end.eq(vector_end)]
+    return buffer.data
 
 
 def connect_output(m, queue, accs, done, fold_done, activation, nf):
@@ -426,13 +445,12 @@ class MatrixVectorUnit(wiring.Component):
         # counted beside them (f * sf + s, without a multiplier).
         step = Signal()
         s, s_first, s_last = counter(m, step, sf, "s")
-        _, fresh, _ = counter(m, step & s_last, nf, "f")
+        _, _, f_last = counter(m, step & s_last, nf, "f")
         addr, _, _ = counter(m, step, nf * sf, "addr")
-        issue_gate(m, step, queue, self.i, s_last, fresh=fresh)
+        x = vector_input(m, self.i, step, queue, s_last, s, s_last, s_last & f_last, p)
 
         m.submodules.weights = weights = self._weights
         m.d.comb += weights.addr.eq(addr)
-        x = vector_input(m, self.i, s, fresh, step, sf, reused=nf > 1)
         reads = p.lane_stage - 1      # both words ready for logic
         w = register(m, weights.data, reads - weights.latency)
         x = register(m, x, reads - 1)

@@ -8,8 +8,15 @@ Input: frames of ``height x width x channels`` values in NHWC order, ``simd`` ch
 The buffer is a circular :class:`~amaranth.lib.memory.Memory` indexed by the input word count,
 ``depth`` words deep: one window's span, ``(kh - 1)`` rows plus ``kw`` pixels, plus the
 ``stride[0] - 1`` rows a vertical stride skips, plus one word of slack (so that the writer can
-refill a slot in the cycle after its last read), and never more than a frame. Two rules gate the
-engine, both on word indices counted from the first word the engine ever received:
+refill a slot in the cycle after its last read), never more than a frame; and with
+``lookahead``, one more span (plus slack) for the writer to run ahead into. The lookahead matters
+when the producer is slower than one word per cycle: with one span only, the writer can take a
+frame's last rows no faster than the reader frees them, and the next frame's first window then
+waits for a whole span at the producer's pace; with the lookahead, the producer deposits it
+while the last windows of the current frame are emitted (on CNV-w1a1 that was 11% of throughput
+at conv3). This is the room a FIFO of a span in front of the engine used to give, in the line
+buffer's own memory: one buffer, not two. Two rules gate the engine, both on word indices
+counted from the first word the engine ever received:
 
 - the writer may store word ``w`` once its slot's previous occupant ``w - depth`` is no longer
   needed, i.e. it is older than ``free``: the oldest word that any remaining read of the
@@ -88,6 +95,8 @@ class SlidingWindowParams(FeatureMapWords):
 
     ``kernel`` and ``stride`` are ``(rows, columns)`` pairs (an int means a square one);
     ``channels`` must be a multiple of ``simd`` and the kernel must fit in the input.
+    ``lookahead``: a span more of buffer for the writer to run ahead into (see the module
+    docstring); a convolution's window, fed at its producer's pace, wants it.
     """
 
     height: int
@@ -97,6 +106,7 @@ class SlidingWindowParams(FeatureMapWords):
     stride: tuple
     simd: int
     dtype: DataType
+    lookahead: bool = True
 
     def __post_init__(self):
         require_positive("sliding window", height=self.height, width=self.width, channels=self.channels,
@@ -140,10 +150,11 @@ class SlidingWindowParams(FeatureMapWords):
     def depth(self):
         """Line buffer depth in words: a window's span, the ``stride[0] - 1`` rows that a
         vertical stride skips (so that the writer can fetch them while the current output row is
-        emitted, instead of stalling the reader at the next row's start), and slack; at most a
-        frame."""
+        emitted, instead of stalling the reader at the next row's start), and slack, at most a
+        frame; then with ``lookahead`` a span and slack more."""
         skipped = (self.stride[0] - 1) * self.width * self.folds
-        return min(self.span + skipped + SLACK, self.in_words)
+        window = min(self.span + skipped + SLACK, self.in_words)
+        return window + (self.span + SLACK if self.lookahead else 0)
 
     def window_distances(self):
         """Words from a window's first word to the next window's: within an output row, from
