@@ -123,7 +123,7 @@ def _room(node, bottleneck):
     elif node.kind == "maxpool":
         room += p.window.depth
     elif node.kind == "mvau":
-        room += 2 * p.synapse_folds
+        room += p.buffer_words
     return room
 
 

@@ -257,8 +257,7 @@ class BitSerialMatrixVectorUnit(wiring.Component):
         s, s_first, s_last = counter(m, step, sf, "s")
         t, t_first, t_last = counter(m, step & s_last, planes, "t")
         f, _, f_last = counter(m, step & s_last & t_last, nf, "f")
-        x = vector_input(m, self.i, step, queue, s_last & t_last, s, s_last,
-                         s_last & t_last & f_last, p)
+        x = vector_input(m, self.i, step, queue, s_last & t_last, s_last, t_last & f_last, p)
 
         # The weight address (f * wp + i_t) * sf + s, counted: within a plane it steps by one;
         # at a plane's end it jumps to the next plane's start, formed from registers while the

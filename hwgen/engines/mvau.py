@@ -41,7 +41,7 @@ alone and the thresholds are moved into the popcount domain at elaboration:
 ``2*pc - mw >= T  <=>  pc >= ceil((T + mw) / 2)``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from amaranth import Cat, Module, Mux, Shape, Signal, unsigned
@@ -96,8 +96,10 @@ class MatrixParams:
     ``mh x mw`` matrix times ``vectors`` input vectors per frame, folded by ``pe``/``simd``.
 
     ``out_dtype=None`` emits the raw dot products as :attr:`acc_dtype`; otherwise thresholds are
-    fused and the output is ``out_dtype``. ``what`` (a class attribute) names the engine in
-    error messages.
+    fused and the output is ``out_dtype``. ``prefetch`` (keyword only): the input buffer has
+    room for the next vector while the current one is reused; a unit behind a sliding window
+    does without (:mod:`~hwgen.engines.vector_buffer`). ``what`` (a class attribute) names the
+    engine in error messages.
     """
 
     mw: int
@@ -108,6 +110,7 @@ class MatrixParams:
     weight_dtype: DataType
     vectors: int
     out_dtype: DataType = None
+    prefetch: bool = field(default=True, kw_only=True)
 
     what = "mvau"
 
@@ -198,9 +201,13 @@ class MatrixParams:
 
     @property
     def buffer_words(self):
-        """Words of the input buffer (:class:`~hwgen.engines.vector_buffer.VectorBuffer`): two
-        vectors with more than one pass per vector, else none."""
-        return 2 * self.synapse_folds if self.passes > 1 else 0
+        """Words of the input buffer (:class:`~hwgen.engines.vector_buffer.VectorBuffer`), there
+        with more than one pass per vector: two vectors with ``prefetch``, else one and a word
+        (the slot a word of the next vector is written to while its last pass goes on: the
+        slot that pass freed is written a cycle after its read and readable a cycle later)."""
+        if self.passes == 1:
+            return 0
+        return self.synapse_folds + (self.synapse_folds if self.prefetch else 1)
 
     @property
     def issue_delay(self):
@@ -272,24 +279,25 @@ class MatrixParams:
             nf, sf, self.pe * self.simd)
 
 
-def vector_input(m, i, step, queue, completes, s, pass_end, vector_end, params):
+def vector_input(m, i, step, queue, completes, pass_end, last_pass, params):
     """The issuing stage of a matrix unit (``params``, a :class:`MatrixParams`) and its input
     word: drive ``step`` and ``queue.take`` (:func:`~hwgen.engines.credits.credit_gate`) and
     return the word of the step issued in the previous cycle.
 
-    A step is word ``s`` of its vector; ``completes``, ``pass_end`` and ``vector_end`` flag
-    the steps that complete an output word, end a pass, and end the vector's last pass. With
-    one pass per vector each step takes its word from stream ``i``, registered; otherwise the
-    words go through a :class:`~hwgen.engines.vector_buffer.VectorBuffer`.
+    ``completes``, ``pass_end`` and ``last_pass`` flag the steps that complete an output word,
+    end a pass, and belong to the vector's last pass. With one pass per vector each step takes
+    its word from stream ``i``, registered; otherwise the words go through a
+    :class:`~hwgen.engines.vector_buffer.VectorBuffer` of :attr:`~MatrixParams.buffer_words`.
     """
     if not params.buffer_words:
         issue_gate(m, step, queue, i, completes)
         return register(m, i.payload)
-    m.submodules.buffer = buffer = VectorBuffer(params.in_width, params.synapse_folds)
+    m.submodules.buffer = buffer = VectorBuffer(params.in_width, params.synapse_folds,
+                                                params.buffer_words)
     wiring.connect(m, wiring.flipped(i), buffer.i)
     credit_gate(m, step, queue, buffer.ready, completes)
-    m.d.comb += [buffer.step.eq(step), buffer.s.eq(s), buffer.pass_end.eq(pass_end),
-                 buffer.vector_end.eq(vector_end)]
+    m.d.comb += [buffer.step.eq(step), buffer.pass_end.eq(pass_end),
+                 buffer.last_pass.eq(last_pass)]
     return buffer.data
 
 
@@ -447,7 +455,7 @@ class MatrixVectorUnit(wiring.Component):
         s, s_first, s_last = counter(m, step, sf, "s")
         _, _, f_last = counter(m, step & s_last, nf, "f")
         addr, _, _ = counter(m, step, nf * sf, "addr")
-        x = vector_input(m, self.i, step, queue, s_last, s, s_last, s_last & f_last, p)
+        x = vector_input(m, self.i, step, queue, s_last, s_last, f_last, p)
 
         m.submodules.weights = weights = self._weights
         m.d.comb += weights.addr.eq(addr)

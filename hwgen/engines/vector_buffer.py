@@ -1,13 +1,19 @@
-"""The input of a matrix unit that makes several passes over each vector: two vectors' room.
+"""The input of a matrix unit that makes several passes over each vector, and room for the next.
 
 A matrix unit (:mod:`~hwgen.engines.mvau`, :mod:`~hwgen.engines.bitserial_mvau`) makes
-``passes`` passes of ``sf`` steps over every input vector of ``sf`` words. This buffer holds
-``2 * sf`` words, one vector in each half, written from the input stream as words come and
-room allows, and read by the unit's steps. While the unit re-reads one vector, the producer
-deposits the next one in the other half at its own pace, so a producer slower than one word per
-cycle (an MVAU emitting a word per neuron fold, say) does not stretch the next vector's first
-pass. That is the room a FIFO of one vector in front of the unit used to give, now in the
-buffer's own memory: one buffer, not two.
+``passes`` passes of ``sf`` steps over every input vector of ``sf`` words. This buffer, a
+circular memory of ``depth >= sf`` words, is written from the input stream as words come and
+room allows, and read by the unit's steps. A word's slot is freed when the vector's last pass
+has read it, so the next vector can flow in behind that pass.
+
+With ``depth = 2 * sf`` (``prefetch``) the producer deposits the whole next vector while the
+current one is re-read, at its own pace, so a producer slower than one word per cycle (an MVAU
+emitting a word per neuron fold, say) does not stretch the next vector's first pass: the room a
+FIFO of one vector in front of the unit used to give, in the buffer's own memory. Behind a
+sliding window, whose line buffer already holds the next window and emits it at one word per
+cycle, ``depth = sf + 1`` is enough: the next window flows in during the last pass (the one
+word more because a slot freed by a read is written a cycle later and readable a cycle after
+that).
 
 Two counters gate it, as in the sliding window (:mod:`~hwgen.engines.sliding_window`), each
 kept offset by one so that its test is a sign bit:
@@ -17,9 +23,9 @@ kept offset by one so that its test is a sign bit:
   that pass has read). A write adds one; a step subtracts one, except at the end of a pass
   that is not the vector's last, where the unit goes back to the vector's first word
   (``sf - 1`` more).
-- ``room``: free slots. A write takes one; a vector's last step frees its half.
+- ``room``: free slots. A write takes one; a step of the last pass frees one.
 
-The writer's slot is never the reader's: it writes the half that the previous vector freed.
+The writer's slot is never one the reader still reads, nor the one it reads in that cycle.
 """
 
 from amaranth import Module, Mux, Signal, unsigned
@@ -33,26 +39,27 @@ __all__ = ["VectorBuffer"]
 
 
 class VectorBuffer(wiring.Component):
-    """``2 * sf`` words of ``width`` bits between an input stream and a matrix unit's steps.
+    """``depth`` words of ``width`` bits (at least ``sf``) between an input stream and a matrix
+    unit's steps.
 
     Ports: ``i``, the input vectors' words (``i.ready`` from a register). ``ready`` (a
     register): the word of the next step is in the buffer. The unit issues a step by raising
-    ``step`` (only while ``ready``) with ``s``, the step's word within the vector, ``pass_end``
-    when it is the last step of a pass and ``vector_end`` when it is also the vector's last
-    pass. ``data``: the word of the step issued in the previous cycle (a synchronous read).
+    ``step`` (only while ``ready``), with ``pass_end`` when it is the last step of a pass and
+    ``last_pass`` when it belongs to the vector's last pass. ``data``: the word of the step
+    issued in the previous cycle (a synchronous read).
     """
 
-    def __init__(self, width, sf):
-        self.sf = sf
+    def __init__(self, width, sf, depth):
+        assert depth >= sf
+        self.sf, self.depth = sf, depth
         super().__init__({
             "i": In(stream.Signature(unsigned(width))),
-            "step": In(1), "s": In(range(sf)), "pass_end": In(1), "vector_end": In(1),
+            "step": In(1), "pass_end": In(1), "last_pass": In(1),
             "ready": Out(1), "data": Out(width),
         })
 
     def elaborate(self, platform):
-        sf = self.sf
-        depth = 2 * sf
+        sf, depth = self.sf, self.depth
         m = Module()
         m.submodules.memory = memory = ram(len(self.i.payload), depth, collision_free=True)
         write_port, read_port = memory.write_port(), memory.read_port()
@@ -60,26 +67,29 @@ class VectorBuffer(wiring.Component):
         ahead_1 = Signal(range(-1, depth), init=-1)       # ahead - 1
         room_1 = Signal(range(-1, depth), init=depth - 1)  # room - 1
         write = Signal()
+        back = self.pass_end & ~self.last_pass            # to the vector's first word again
         m.d.comb += [
             self.ready.eq(ahead_1 >= 0),
             self.i.ready.eq(room_1 >= 0),
             write.eq(self.i.valid & self.i.ready),
         ]
-        back = self.pass_end & ~self.vector_end
         m.d.sync += [
             ahead_1.eq(ahead_1 + write + Mux(self.step, Mux(back, sf - 1, -1), 0)),
-            room_1.eq(room_1 - write + Mux(self.step & self.vector_end, sf, 0)),
+            room_1.eq(room_1 - write + (self.step & self.last_pass)),
         ]
 
-        # Writer: the next slot, around both halves. Reader: the step's word in the half of the
-        # current vector.
-        w_addr, half = Counter(depth, "w_addr"), Signal()
+        # Writer: the next slot. Reader: the next step's slot, stepped modulo the depth (both
+        # candidates formed, the wrapped one taken when the plain one is out of range).
+        w_addr = Counter(depth, "w_addr")
+        r_addr = Signal(range(depth))
+        plain = Mux(back, r_addr - (sf - 1), r_addr + 1)
+        wrapped = Mux(back, r_addr - (sf - 1) + depth, r_addr + 1 - depth)
+        out_of_range = Mux(back, plain < 0, plain >= depth)
         m.d.comb += [write_port.en.eq(write), write_port.addr.eq(w_addr.value),
-                     write_port.data.eq(self.i.payload),
-                     read_port.addr.eq(Mux(half, self.s + sf, self.s)),
+                     write_port.data.eq(self.i.payload), read_port.addr.eq(r_addr),
                      self.data.eq(read_port.data)]
         with m.If(write):
             m.d.sync += w_addr.step()
-        with m.If(self.step & self.vector_end):
-            m.d.sync += half.eq(~half)
+        with m.If(self.step):
+            m.d.sync += r_addr.eq(Mux(out_of_range, wrapped, plain))
         return m
