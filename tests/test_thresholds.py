@@ -5,8 +5,10 @@ import pytest
 
 from hwgen import golden
 from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
+from hwgen.engines import thresholds as units
 from hwgen.engines.datapath import tree_levels
-from hwgen.engines.thresholds import (Thresholds, ThresholdsParams, n_thresholds,
+from hwgen.engines.thresholds import (ParallelThresholdUnit, SearchThresholdUnit, Thresholds,
+                                      ThresholdsParams, n_thresholds, threshold_design,
                                       threshold_latency)
 from hwgen.simulation.streams import run_stream
 
@@ -28,12 +30,35 @@ CORNERS = [
 ]
 SEEDS = seeds(0, len(CORNERS) + 40, len(CORNERS) + 74)
 
+# The binary-search unit, built whatever the cheaper unit: outputs of 1 to 8 bits, folds up to
+# 32 (its deep stages in block RAM, banked at UINT8), thresholds in any order.
+SEARCH_OUT_TYPES = ["BINARY"] + [f"{kind}{b}" for kind in ("UINT", "INT") for b in range(2, 9)]
+SEARCH_CORNERS = [
+    ("INT8", "UINT8", 1, 32),     # last stage 32 x 128 thresholds: two banks of block RAM
+    ("INT16", "INT8", 2, 3),      # wide values
+    ("UINT4", "UINT2", 3, 1),     # one fold: the first stage a constant
+    ("BIPOLAR", "INT3", 2, 5),
+]
+SEARCH_SEEDS = seeds(1000, len(SEARCH_CORNERS) + 12, len(SEARCH_CORNERS) + 40)
+
+
+@pytest.fixture
+def search(monkeypatch):
+    """Every ThresholdUnit (and its latency and resources) the binary-search one."""
+    monkeypatch.setattr(units, "threshold_design", lambda *args: SearchThresholdUnit)
+
 
 def random_case(seed):
-    """Parameters, thresholds, input and expected output words for one seed."""
+    """Parameters, thresholds, input and expected output words for one seed (from 1000: a
+    binary-search case, thresholds unsorted)."""
     rng = np.random.default_rng(seed)
     if seed < len(CORNERS):
         in_name, out_name, pe, folds = CORNERS[seed]
+    elif 1000 <= seed < 1000 + len(SEARCH_CORNERS):
+        in_name, out_name, pe, folds = SEARCH_CORNERS[seed - 1000]
+    elif seed >= 1000:
+        in_name, out_name = rng.choice(IN_TYPES), rng.choice(SEARCH_OUT_TYPES)
+        pe, folds = int(rng.integers(1, 5)), int(rng.choice([1, 2, 3, 4, 7, 8, 16, 32]))
     else:
         in_name, out_name = rng.choice(IN_TYPES), rng.choice(OUT_TYPES)
         pe, folds = int(rng.integers(1, 6)), int(rng.integers(1, 5))
@@ -50,6 +75,10 @@ def random_case(seed):
     near = rng.choice(x.reshape(-1), size=shape) + rng.integers(-1, 2, size=shape)
     anywhere = rng.integers(in_dtype.min - 2, in_dtype.max + 3, size=shape)
     thresholds = np.sort(np.where(rng.random(shape) < 0.7, near, anywhere))
+    if seed >= 1000:    # runs of equal thresholds, then each channel's in a random order
+        runs = rng.random(shape) < 0.3
+        thresholds = np.where(runs, np.roll(thresholds, 1, axis=1), thresholds)
+        thresholds = rng.permuted(thresholds, axis=1)
     if seed % 4 == 2:
         thresholds[0, 0], thresholds[-1, -1] = np.iinfo(np.int64).min, np.iinfo(np.int64).max
     expected = pack(golden.multithreshold(x, thresholds, out_dtype), out_dtype, pe)
@@ -67,12 +96,19 @@ def test_against_golden_with_gaps_and_stalls(seed):
     assert run_with_backpressure(dut, inputs, len(expected), seed).outputs == expected
 
 
+@pytest.mark.parametrize("seed", SEARCH_SEEDS)
+def test_search_against_golden_with_gaps_and_stalls(seed, search):
+    test_against_golden_with_gaps_and_stalls(seed)
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_cycles_and_latency_without_stalls(seed):
     """Fed every cycle and never stalled: one output word per cycle with no bubble across
     pixels and frames (tolerance 0: the model is exact), so frames cycles() apart; each word
     exactly latency() cycles after its input word."""
     params, frames, dut, inputs, expected = random_case(seed)
+    assert isinstance(dut._unit, units.threshold_design(params.channels, params.pe,
+                                                        params.value_range, params.out_dtype))
     run = run_stream(dut, inputs, len(expected))
     assert run.outputs == expected
     assert np.diff(run.input_cycles).tolist() == [1] * (len(inputs) - 1)
@@ -80,6 +116,11 @@ def test_cycles_and_latency_without_stalls(seed):
         [params.latency()] * len(expected)
     frame_ends = run.output_cycles[params.cycles() - 1::params.cycles()]
     assert np.diff(frame_ends).tolist() == [params.cycles()] * (frames - 1)
+
+
+@pytest.mark.parametrize("seed", SEARCH_SEEDS)
+def test_search_cycles_and_latency_without_stalls(seed, search):
+    test_cycles_and_latency_without_stalls(seed)
 
 
 def test_latency_and_counts():

@@ -54,7 +54,8 @@ from .resources import Resources
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
 from .datapath import (counter, elements, register, require_positive, sum_tree, tree_levels,
                        tree_resources, value_of)
-from .thresholds import ThresholdUnit, check_thresholds, threshold_latency, threshold_resources
+from .thresholds import (ThresholdUnit, check_activation, check_thresholds, threshold_latency,
+                         threshold_resources)
 
 __all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
            "connect_output"]
@@ -127,6 +128,8 @@ class MatrixParams:
         if self.out_dtype is not None and self.acc_dtype.bits > 31:   # also checks <= 32
             raise ValueError(f"{what}: thresholds on accumulators of more than 31 bits are not "
                              "supported")
+        if self.out_dtype is not None:
+            check_activation(self.out_dtype, what)
         self.acc_dtype    # ValueError if the accumulator would exceed 32 bits
 
     @property
