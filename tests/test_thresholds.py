@@ -7,9 +7,10 @@ from hwgen import golden
 from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
 from hwgen.engines import thresholds as units
 from hwgen.engines.datapath import tree_levels
+from hwgen.engines.memories import lut_cost
 from hwgen.engines.thresholds import (ParallelThresholdUnit, SearchThresholdUnit, Thresholds,
-                                      ThresholdsParams, n_thresholds, threshold_design,
-                                      threshold_latency)
+                                      ThresholdsParams, ThresholdUnit, n_thresholds,
+                                      threshold_design, threshold_latency, threshold_resources)
 from hwgen.simulation.streams import run_stream
 
 from engine_cases import assert_rejected, run_with_backpressure, seeds
@@ -128,13 +129,37 @@ def test_latency_and_counts():
     assert n_thresholds(DataType.parse("INT4")) == 15
     # Popcount of 255 bits, 4 terms per level: 64, 16, 4, 1.
     assert tree_levels(255) == 4 and tree_levels(4) == 1 and tree_levels(1) == 0
-    uint8 = DataType.parse("UINT8")
-    assert threshold_latency(16, 2, (-100, 100), uint8) == 5
+    uint8, parallel = DataType.parse("UINT8"), ParallelThresholdUnit.model_latency
+    assert parallel(16, 2, (-100, 100), uint8) == 5
     # 32 words of 255 thresholds per lane: block RAM, whose reads are registered once more.
-    assert threshold_latency(64, 2, (-100, 100), uint8) == 6
+    assert parallel(64, 2, (-100, 100), uint8) == 6
+    # Binary search, 8 folds of 9-bit thresholds: stages of 8 to 1024 words, the last three
+    # in block RAM (read in 2 cycles), each stage a comparison register more; the values enter
+    # a cycle after the first address.
+    assert SearchThresholdUnit.model_latency(16, 2, (-100, 100), uint8) == 5 * 2 + 3 * 3 - 1
+    assert threshold_latency(16, 2, (-100, 100), uint8) == 18
     # Input register, comparison register, output queue.
     assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).latency() == 1 + 1 + 2
     assert ThresholdsParams(8, 2, DataType.parse("INT8"), BIPOLAR, 3).cycles() == 12
+
+
+@pytest.mark.parametrize("channels, pe, value_range, out_name, design", [
+    (16, 2, (-128, 127), "UINT8", SearchThresholdUnit),
+    (64, 4, (-(1 << 17), 1 << 17), "INT8", SearchThresholdUnit),   # MVAU accumulators
+    (4, 4, (0, 255), "UINT8", SearchThresholdUnit),                  # one fold
+    (16, 2, (-128, 127), "BINARY", ParallelThresholdUnit),           # one threshold
+    (16, 2, (-128, 127), "BIPOLAR", ParallelThresholdUnit),
+    (16, 2, (-128, 127), "UINT2", SearchThresholdUnit),      # 56 LUTs against 82 (Yosys)
+])
+def test_the_cheaper_unit_is_built(channels, pe, value_range, out_name, design):
+    args = channels, pe, value_range, DataType.parse(out_name)
+    assert threshold_design(*args) is design
+    costs = [lut_cost(unit.model_resources(*args))
+             for unit in (ParallelThresholdUnit, SearchThresholdUnit)]
+    assert lut_cost(threshold_resources(*args)) == min(costs)
+    assert threshold_latency(*args) == design.model_latency(*args)
+    table = np.zeros((channels, n_thresholds(args[-1])), dtype=np.int64)
+    assert type(ThresholdUnit(table, *args)) is design
 
 
 def test_resources():
@@ -151,6 +176,10 @@ def test_resources():
     (lambda: ThresholdsParams(10, 2, BINARY, BINARY, 0), "pixels must be a positive"),
     (lambda: ThresholdsParams(10, 2, "INT4", BINARY, 1), "in_dtype must be a DataType"),
     (lambda: ThresholdsParams(10, 2, DataType.parse("INT32"), BINARY, 1), "too wide"),
+    (lambda: ThresholdsParams(10, 2, BINARY, DataType.parse("UINT10"), 1),
+     "UINT10 activations are too wide"),
+    (lambda: ThresholdUnit(np.zeros((4, 1023)), 4, 2, (0, 9), DataType.parse("INT10")),
+     "INT10 activations are too wide"),
     (lambda: Thresholds(ThresholdsParams(4, 2, BINARY, BINARY, 1), np.zeros((4, 3))),
      r"shape \(4, 1\)"),
     (lambda: Thresholds(ThresholdsParams(4, 2, BINARY, BINARY, 1), np.zeros((2, 1))),
