@@ -29,6 +29,8 @@ CORNERS = [
     ("BIPOLAR", "BIPOLAR", "BIPOLAR", None, (8, 4, 8, 9)),    # weights in block RAM
     ("UINT2", "INT2", None, None, (8, 2, 8, 9)),
     ("BIPOLAR", "BIPOLAR", "BIPOLAR", None, (24, 4, 24, 9)),  # two banks of 512 x 36
+    ("UINT4", "INT4", "INT8", None, (4, 2, 3, 4)),          # binary-search activation
+    ("INT8", "INT2", "UINT8", None, (16, 2, 2, 4)),         # its last stages in block RAM
 ]
 SEEDS = seeds(0, len(CORNERS) + 40, len(CORNERS) + 88)
 

@@ -152,6 +152,8 @@ MALFORMED = {
     "pe_not_dividing": (lambda d: d["layers"][1].update(pe=3), "conv", "pe"),
     "simd_not_dividing": (lambda d: d["layers"][4].update(simd=7), "fc", "simd"),
     "bad_datatype": (lambda d: d["layers"][2].update(datatype="FLOAT8"), "act", "datatype"),
+    "activation_too_wide": (lambda d: d["layers"][2].update(datatype="UINT10"), "act",
+                            "datatype"),
     "weights_outside": (lambda d: d["layers"][4].update(weights=[[2] * 36] * 5), "fc",
                         "weights"),
     "weights_shape": (lambda d: d["layers"][4].update(weights=[[1] * 35] * 5), "fc", "weights"),
@@ -210,7 +212,8 @@ def run_cli(*args):
                           capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("case", ["weights_outside", "unknown_kind", "pe_not_dividing"])
+@pytest.mark.parametrize("case", ["weights_outside", "unknown_kind", "pe_not_dividing",
+                                  "activation_too_wide"])
 def test_cli_error_is_one_line_and_status_2(tmp_path, case):
     change, layer, field = MALFORMED[case]
     result = run_cli("check", write(tmp_path, mutated(change)))

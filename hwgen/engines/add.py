@@ -32,7 +32,7 @@ from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
 from .datapath import (counter, elements, range_bits, register, require_positive, sum_tree,
                        tree_levels, tree_resources, value_of)
 from .resources import Resources
-from .thresholds import ThresholdUnit, threshold_latency, threshold_resources
+from .thresholds import ThresholdUnit, check_activation, threshold_latency, threshold_resources
 
 __all__ = ["sum_range", "sum_dtype", "AddParams", "AddStreams"]
 
@@ -76,6 +76,8 @@ class AddParams:
         if self.out_dtype is not None and not isinstance(self.out_dtype, DataType):
             raise ValueError(f"{WHAT}: out_dtype must be a DataType or None, "
                              f"not {self.out_dtype!r}")
+        if self.out_dtype is not None:
+            check_activation(self.out_dtype, WHAT)
         lo, hi = self.sum_range
         fused = self.out_dtype is not None
         # A fused activation's thresholds go up to hi + 1 (see ThresholdUnit): a bit more.

@@ -13,8 +13,8 @@ from amaranth import Cat, Const, Mux, Shape, Signal
 
 from .resources import Resources
 
-__all__ = ["FANIN", "require_positive", "elements", "value_of", "register", "Counter", "counter",
-           "tree_levels", "sum_tree", "range_bits", "tree_resources"]
+__all__ = ["FANIN", "require_positive", "elements", "value_of", "register", "delay_resources",
+           "Counter", "counter", "tree_levels", "sum_tree", "range_bits", "tree_resources"]
 
 # LUTs of a popcount tree per LUT of an adder tree of the same plan: synth_xilinx packs a
 # bit-sliced full adder's sum and carry into one LUT6 more often than not. Fitted on the
@@ -56,6 +56,16 @@ def register(m, value, stages=1, shape=None, *, reset=False):
         m.d.sync += reg.eq(value)
         value = reg
     return value
+
+
+def delay_resources(bits, stages):
+    """Cost of :func:`register` delaying ``bits`` bits by ``stages``: flip-flops, or from 3
+    stages on a shift-register LUT per bit (SRL16E, SRLC32E: up to 32 stages), as synth_xilinx
+    maps chains of reset-less registers (Yosys' shregmap; counted exactly on binary-search
+    threshold units)."""
+    if stages < 3:
+        return Resources(ff=bits * stages)
+    return Resources(lut=bits * -(-stages // 32))
 
 
 class Counter:

@@ -56,7 +56,8 @@ from .credits import (QUEUE_LATENCY, OutputQueue, credit_gate, credits_for, issu
                       queue_resources)
 from .datapath import (counter, elements, register, require_positive, sum_tree, tree_levels,
                        tree_resources, value_of)
-from .thresholds import ThresholdUnit, check_thresholds, threshold_latency, threshold_resources
+from .thresholds import (ThresholdUnit, check_activation, check_thresholds, threshold_latency,
+                         threshold_resources)
 from .vector_buffer import VectorBuffer
 
 __all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
@@ -133,6 +134,8 @@ class MatrixParams:
         if self.out_dtype is not None and self.acc_dtype.bits > 31:   # also checks <= 32
             raise ValueError(f"{what}: thresholds on accumulators of more than 31 bits are not "
                              "supported")
+        if self.out_dtype is not None:
+            check_activation(self.out_dtype, what)
         self.acc_dtype    # ValueError if the accumulator would exceed 32 bits
 
     @property

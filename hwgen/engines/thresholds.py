@@ -4,15 +4,23 @@ Per channel ``c`` the output counts the thresholds the input reaches,
 ``count = #{i : x >= T[c, i]}`` over ``n = 2**bits - 1`` thresholds (1 for a BIPOLAR output),
 and emits the code of ``out_dtype``'s value for that count (see :func:`hwgen.golden.multithreshold`):
 ``count`` itself for UINTn, BINARY and BIPOLAR (whose code 1 is +1), and ``count`` with its most
-significant bit inverted for INTn (the code of ``count + min``). The count is a popcount of the
-comparisons, so the result matches the golden model even for thresholds that are not sorted.
+significant bit inverted for INTn (the code of ``count + min``). The count does not depend on the
+thresholds' order, so the result matches the golden model even for thresholds that are not sorted.
+Outputs are at most :data:`MAX_ACTIVATION_BITS` wide.
+
+Two units count: :class:`ParallelThresholdUnit` compares with all n thresholds at once and
+popcounts (n comparators per lane), :class:`SearchThresholdUnit` binary-searches the sorted
+thresholds in ``bits`` pipelined stages (one comparator each); :func:`ThresholdUnit` builds the
+one whose resource model costs less (:func:`threshold_design`).
 
 The pipeline is free-running, as the MVAU's is: an input word is taken only when the output
 queue has a credit for its result (:mod:`hwgen.engines.credits`), so ``o.ready`` never reaches
 the comparators, and ``i.ready`` is a register.
 
-Shared with :mod:`hwgen.engines.mvau`: :class:`ThresholdUnit` (threshold memory + comparators
-+ popcount, also the MVAU's fused activation); both build on :mod:`hwgen.engines.datapath`.
+Shared with :mod:`hwgen.engines.mvau`, :mod:`hwgen.engines.bitserial_mvau` and
+:mod:`hwgen.engines.add` (their fused activation): :func:`ThresholdUnit`,
+:func:`threshold_latency` and :func:`threshold_resources`; all build on
+:mod:`hwgen.engines.datapath`.
 """
 
 from dataclasses import dataclass
@@ -24,44 +32,85 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
-from .datapath import (counter, elements, range_bits, register, require_positive, tree_levels,
-                       tree_resources, sum_tree, value_of)
-from .memories import ReadOnlyMemory, rom_latency, rom_resources
+from .datapath import (counter, delay_resources, elements, range_bits, register, require_positive,
+                       tree_levels, tree_resources, sum_tree, value_of)
+from .memories import ReadOnlyMemory, lut_cost, memory_style, rom_latency, rom_resources
 from .resources import Resources
 
-__all__ = ["ThresholdsParams", "Thresholds", "ThresholdUnit", "check_thresholds", "n_thresholds",
-           "threshold_latency", "threshold_resources"]
+__all__ = ["MAX_ACTIVATION_BITS", "ThresholdsParams", "Thresholds", "ThresholdUnit",
+           "ParallelThresholdUnit", "SearchThresholdUnit", "check_activation", "check_thresholds",
+           "n_thresholds", "threshold_design", "threshold_latency", "threshold_resources"]
 
 # --- thresholds -----------------------------------------------------------------------------------
+
+# The widest multi-threshold output hwgen builds. Its 2**bits - 1 thresholds per channel are
+# stored whichever unit compares them (UINT16: 65,535 per channel, in block RAM by the
+# thousand), so the limit is set by what quantized networks use: 9 bits take any 8-bit
+# quantizer, the shift of its levels by a zero point included (UINT8 with zero point 3: INT9
+# levels -3..252).
+MAX_ACTIVATION_BITS = 9
+
+
+# LUTs of a threshold memory in logic per LUT that rom_resources counts: its words are read
+# only by comparators, and synth_xilinx folds most of it into the comparators' LUTs (measured
+# 0.05 to 0.28 on binary-search stages of 2 to 64 words of UINT4 and UINT8 Thresholds engines;
+# with it the parallel unit's model of UINT2 and UINT4 engines went from +39% and +66% to -10%
+# and +10%).
+THRESHOLD_ROM_LUT_SHARE = 0.25
+
 
 def n_thresholds(out_dtype):
     """Thresholds per channel for ``out_dtype``: 2**bits - 1, or 1 for BIPOLAR."""
     return 1 if out_dtype.kind == "BIPOLAR" else (1 << out_dtype.bits) - 1
 
 
-def _table_shape(channels, pe, value_range, out_dtype):
-    """(words, bits) of each of a :class:`ThresholdUnit`'s per-lane tables."""
-    return channels // pe, n_thresholds(out_dtype) * range_bits(value_range[0], value_range[1] + 1)
+def check_activation(out_dtype, what=None):
+    """ValueError (prefixed ``what: `` when given) if ``out_dtype`` is wider than
+    :data:`MAX_ACTIVATION_BITS`."""
+    if out_dtype.bits > MAX_ACTIVATION_BITS:
+        raise ValueError(f"{what + ': ' if what else ''}{out_dtype} activations are too wide "
+                         f"(at most {MAX_ACTIVATION_BITS} bits: 2**bits - 1 thresholds per "
+                         f"channel)")
+
+
+def _threshold_bits(value_range):
+    """Bits of a threshold clamped to [lo, hi + 1] (see :func:`ThresholdUnit`)."""
+    return range_bits(value_range[0], value_range[1] + 1)
+
+
+def _table_resources(words, bits):
+    """:func:`rom_resources` of a threshold memory, its LUTs in logic at
+    :data:`THRESHOLD_ROM_LUT_SHARE`."""
+    memory = rom_resources(words, bits)
+    if memory_style(words, bits, writable=False) == "block":
+        return memory
+    return Resources(lut=round(memory.lut * THRESHOLD_ROM_LUT_SHARE), ff=memory.ff)
+
+
+def threshold_design(channels, pe, value_range, out_dtype):
+    """The unit :func:`ThresholdUnit` builds for these parameters: :class:`SearchThresholdUnit`
+    where its model costs less (:func:`lut_cost` of the resources), else
+    :class:`ParallelThresholdUnit` (always for one threshold: both are one comparator)."""
+    args = channels, pe, value_range, out_dtype
+    if n_thresholds(out_dtype) > 1 and (lut_cost(SearchThresholdUnit.model_resources(*args))
+                                        < lut_cost(ParallelThresholdUnit.model_resources(*args))):
+        return SearchThresholdUnit
+    return ParallelThresholdUnit
 
 
 def threshold_latency(channels, pe, value_range, out_dtype):
-    """Cycles from values entering a :class:`ThresholdUnit` (``channels`` at ``pe`` per word,
-    values in ``value_range``) to their codes: the tables' read (:func:`rom_latency`, the
-    values delayed beside it), the comparison register, then the popcount tree."""
-    return (rom_latency(*_table_shape(channels, pe, value_range, out_dtype))
-            + tree_levels(n_thresholds(out_dtype)))
+    """Cycles from values entering a :func:`ThresholdUnit` (``channels`` at ``pe`` per word,
+    values in ``value_range``) to their codes: the ``model_latency`` of the unit
+    :func:`threshold_design` picks."""
+    args = channels, pe, value_range, out_dtype
+    return threshold_design(*args).model_latency(*args)
 
 
 def threshold_resources(channels, pe, value_range, out_dtype):
-    """First-order cost of a :class:`ThresholdUnit` (see :meth:`ThresholdsParams.resources`)."""
-    n = n_thresholds(out_dtype)
-    tbits = range_bits(value_range[0], value_range[1] + 1)
-    popcount = tree_resources(n, 0, 1)
-    words, bits = _table_shape(channels, pe, value_range, out_dtype)
-    table = rom_resources(words, bits)
-    delayed = (rom_latency(words, bits) - 1) * tbits      # the values, beside the read
-    return Resources(lut=pe * (n * tbits + popcount.lut + table.lut),
-                     ff=pe * (n + popcount.ff + table.ff + delayed), bram18=pe * table.bram18)
+    """First-order cost of a :func:`ThresholdUnit`: the ``model_resources`` of the unit
+    :func:`threshold_design` picks."""
+    args = channels, pe, value_range, out_dtype
+    return threshold_design(*args).model_resources(*args)
 
 
 def check_thresholds(thresholds, channels, out_dtype, what):
@@ -83,38 +132,89 @@ def check_thresholds(thresholds, channels, out_dtype, what):
     return np.minimum(table, np.iinfo(np.int64).max).astype(np.int64)   # uint64 saturates
 
 
-class ThresholdUnit(wiring.Component):
-    """Multi-threshold activation of ``pe`` channels at a time, thresholds in memories.
+
+def ThresholdUnit(thresholds, channels, pe, value_range, out_dtype, what="thresholds"):
+    """Multi-threshold activation of ``pe`` channels at a time, thresholds in memories: the
+    unit :func:`threshold_design` picks (so :func:`threshold_latency` and
+    :func:`threshold_resources` describe it), built.
 
     ``thresholds`` is (channels, n) integers (or +-inf), ``n = n_thresholds(out_dtype)``;
-    ``value_range`` = (lo, hi) bounds the values compared. Thresholds below ``lo`` (always
-    reached) or above ``hi`` (never) are clamped to ``lo`` or ``hi + 1`` at elaboration: same
-    result, narrower comparators. Lane p has its own memory (one wide memory would exceed
-    Amaranth's 65536-bit limit at 8-bit outputs): word f holds the n thresholds of channel f*pe + p.
-    ``what`` names the engine in error messages.
+    ``value_range`` = (lo, hi) bounds the values compared; ``out_dtype`` is at most
+    :data:`MAX_ACTIVATION_BITS` wide. Thresholds below ``lo`` (always reached) or above ``hi``
+    (never) are clamped to ``lo`` or ``hi + 1`` at elaboration: same result, narrower
+    comparators. ``what`` names the engine in error messages.
 
-    Ports (free-running: no enable): ``fold`` is the memory address: it must select the channel
-    fold of ``values`` one cycle *before* ``values`` are presented (synchronous read).
-    ``values[p]`` is the value of channel fold*pe + p; ``codes`` (element p = channel
-    fold*pe + p, ``out_dtype`` codes packed as in :func:`hwgen.datatypes.pack`) follow
-    :attr:`latency` cycles later (:func:`threshold_latency`).
+    Ports (free-running: no enable): ``fold`` (the channel fold) must select the fold of
+    ``values`` one cycle *before* ``values`` are presented (the memories' synchronous read);
+    the unit keeps both from then on. ``values[p]`` is the value of channel fold*pe + p;
+    ``codes`` (element p = channel fold*pe + p, ``out_dtype`` codes packed as in
+    :func:`hwgen.datatypes.pack`) follow ``latency`` cycles later (:func:`threshold_latency`).
+    One word of values per cycle.
     """
+    check_activation(out_dtype, what)
+    design = threshold_design(channels, pe, value_range, out_dtype)
+    return design(thresholds, channels, pe, value_range, out_dtype, what)
 
-    def __init__(self, thresholds, channels, pe, value_range, out_dtype, what="thresholds"):
+
+class _Unit(wiring.Component):
+    """What both designs of :func:`ThresholdUnit` share: the ports, the clamped thresholds, and
+    the output code of a count."""
+
+    def __init__(self, thresholds, channels, pe, value_range, out_dtype, what):
         lo, hi = value_range
-        n = n_thresholds(out_dtype)
         table = check_thresholds(thresholds, channels, out_dtype, what)
-        self.pe, self.out_dtype, self.n = pe, out_dtype, n
-        self.latency = threshold_latency(channels, pe, value_range, out_dtype)
+        self.pe, self.out_dtype, self.n = pe, out_dtype, n_thresholds(out_dtype)
+        self.latency = self.model_latency(channels, pe, value_range, out_dtype)
         self.tdtype = DataType.for_range(lo, hi + 1)
-        lanes = np.clip(table, lo, hi + 1).astype(np.int64).reshape(-1, pe, n)
-        self.memories = [ReadOnlyMemory(n * self.tdtype.bits, pack(lanes[:, p], self.tdtype, n))
-                         for p in range(pe)]
+        # lanes[f, p]: the thresholds of channel f*pe + p, clamped.
+        self.lanes = np.clip(table, lo, hi + 1).astype(np.int64).reshape(-1, pe, self.n)
         super().__init__({
             "fold": In(range(channels // pe)),
             "values": In(data.ArrayLayout(range(lo, hi + 1), pe)),
             "codes": Out(unsigned(pe * out_dtype.bits)),
         })
+
+    def code(self, count):
+        """The ``out_dtype`` code of ``count`` reached thresholds: ``count`` itself, with its
+        most significant bit inverted for INTn (the code of ``count + min``)."""
+        if self.out_dtype.kind == "INT":
+            count = count ^ (1 << (self.out_dtype.bits - 1))
+        return count[:self.out_dtype.bits]
+
+
+class ParallelThresholdUnit(_Unit):
+    """:func:`ThresholdUnit` comparing a value with all n thresholds at once: lane p has its own
+    memory (one wide memory would exceed Amaranth's 65536-bit limit at 8-bit outputs), whose
+    word f holds the n thresholds of channel f*pe + p; the comparisons' results are
+    popcounted, so the thresholds need not be sorted."""
+
+    @staticmethod
+    def model_latency(channels, pe, value_range, out_dtype):
+        """The table's read (:func:`rom_latency`, the values delayed beside it), the
+        comparison register, then the popcount tree."""
+        n = n_thresholds(out_dtype)
+        return rom_latency(channels // pe, n * _threshold_bits(value_range)) + tree_levels(n)
+
+    @staticmethod
+    def model_resources(channels, pe, value_range, out_dtype):
+        """Per lane: a comparator per threshold, on a carry chain, one LUT per threshold bit,
+        and a flip-flop for its result; a popcount tree of the n results
+        (:func:`tree_resources`); a table of ``channels/pe`` words of n thresholds
+        (:func:`_table_resources`), and the values delayed beside its read
+        (:func:`delay_resources`)."""
+        n, tbits = n_thresholds(out_dtype), _threshold_bits(value_range)
+        words, bits = channels // pe, n * tbits
+        popcount, table = tree_resources(n, 0, 1), _table_resources(words, bits)
+        delayed = delay_resources(range_bits(*value_range), rom_latency(words, bits) - 1)
+        return Resources(lut=pe * (n * tbits + popcount.lut + table.lut + delayed.lut),
+                         ff=pe * (n + popcount.ff + table.ff + delayed.ff),
+                         bram18=pe * table.bram18)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.memories = [ReadOnlyMemory(self.n * self.tdtype.bits,
+                                        pack(self.lanes[:, p], self.tdtype, self.n))
+                         for p in range(self.pe)]
 
     def elaborate(self, platform):
         m = Module()
@@ -125,10 +225,89 @@ class ThresholdUnit(wiring.Component):
             row = elements(memory.data, self.tdtype, self.n)
             value = register(m, self.values[p], memory.latency - 1)
             reached = register(m, Cat(value >= value_of(t, self.tdtype) for t in row))
-            count = sum_tree(m, list(reached), 0, 1)
-            if self.out_dtype.kind == "INT":     # code of count + min
-                count = count ^ (1 << (self.out_dtype.bits - 1))
-            codes.append(count[:self.out_dtype.bits])
+            codes.append(self.code(sum_tree(m, list(reached), 0, 1)))
+        m.d.comb += self.codes.eq(Cat(codes))
+        return m
+
+
+class SearchThresholdUnit(_Unit):
+    """:func:`ThresholdUnit` finding the count by binary search, one bit per stage (as
+    finn-rtllib's thresholding does): ``bits`` stages of one comparator per lane.
+
+    The count ``#{i : x >= T[c, i]}`` is the same for any order of a channel's thresholds, so
+    each channel's are sorted at elaboration; then the count's bits are found most significant
+    first: stage s compares the value with sorted threshold ``prefix * 2**(bits - s) +
+    2**(bits - s - 1) - 1``, ``prefix`` being the s bits found so far, and appends the result.
+    Stage s of lane p has a memory (:class:`ReadOnlyMemory`, placed by its cost) of the
+    thresholds it can need, ``channels/pe * 2**s``, at word ``fold * 2**s + prefix``: its
+    address is a register's, and its read, the comparison and its register are the stage.
+    """
+
+    @staticmethod
+    def _stage_latencies(channels, pe, value_range, out_dtype):
+        """Per stage, its memory's read latency (:func:`rom_latency`)."""
+        return [rom_latency((channels // pe) << s, _threshold_bits(value_range))
+                for s in range(out_dtype.bits)]
+
+    @staticmethod
+    def model_latency(channels, pe, value_range, out_dtype):
+        """Per stage, its memory's read and the comparison register; less a cycle, since the
+        values enter a cycle after the first stage's address (the fold)."""
+        latencies = SearchThresholdUnit._stage_latencies(channels, pe, value_range, out_dtype)
+        return sum(latency + 1 for latency in latencies) - 1
+
+    @staticmethod
+    def model_resources(channels, pe, value_range, out_dtype):
+        """Per lane and stage: a comparator on a carry chain (a LUT per threshold bit) and its
+        result's flip-flop; the stage's memory (:func:`_table_resources`); the delays (:func:`delay_resources`) that carry the
+        value to the stage's comparison and the count's bits found so far beside the stage's
+        read and comparison. Once for all lanes: the fold's delays, up to the last stage."""
+        tbits, vbits = _threshold_bits(value_range), range_bits(*value_range)
+        folds = channels // pe
+        latencies = SearchThresholdUnit._stage_latencies(channels, pe, value_range, out_dtype)
+        lane = Resources()
+        for s, latency in enumerate(latencies):
+            lane += (Resources(lut=tbits, ff=1) + _table_resources(folds << s, tbits)
+                     + delay_resources(vbits, latency - 1 if s == 0 else latency + 1)
+                     + delay_resources(s, latency + 1))
+        fold = Resources()
+        for latency in latencies[:-1]:
+            fold += delay_resources((folds - 1).bit_length(), latency + 1)
+        return Resources(lut=pe * lane.lut + fold.lut, ff=pe * lane.ff + fold.ff,
+                         bram18=pe * lane.bram18)
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        bits = self.out_dtype.bits
+        ordered = np.sort(self.lanes, axis=-1)
+        self.stages = []        # stages[p][s]: lane p's memory of stage s
+        for p in range(self.pe):
+            lane = []
+            for s in range(bits):
+                index = (np.arange(1 << s) << (bits - s)) + (1 << (bits - s - 1)) - 1
+                lane.append(ReadOnlyMemory(self.tdtype.bits,
+                                           pack(ordered[:, p][:, index], self.tdtype, 1)))
+            self.stages.append(lane)
+
+    def elaborate(self, platform):
+        m = Module()
+        # Each stage's fold, the same in every lane: carried once, a stage at a time.
+        latencies = [memory.latency for memory in self.stages[0]]
+        folds = [self.fold]
+        for latency in latencies[:-1]:
+            folds.append(register(m, folds[-1], latency + 1))
+        codes = []
+        for p, stages in enumerate(self.stages):
+            value, prefix = self.values[p], Cat()
+            for s, (memory, fold) in enumerate(zip(stages, folds)):
+                m.submodules[f"lane{p}_stage{s}"] = memory
+                m.d.comb += memory.addr.eq(Cat(prefix, fold))
+                # The value meets its threshold: it enters a cycle after the first address,
+                # then each stage is a read and a comparison register after the one before.
+                value = register(m, value, memory.latency - 1 if s == 0 else memory.latency + 1)
+                reached = register(m, value >= value_of(memory.data, self.tdtype))
+                prefix = Cat(reached, register(m, prefix, memory.latency + 1))
+            codes.append(self.code(prefix))
         m.d.comb += self.codes.eq(Cat(codes))
         return m
 
@@ -158,6 +337,7 @@ class ThresholdsParams:
                                  f"not {getattr(self, name)!r}")
         if self.in_dtype.bits > 31:
             raise ValueError(f"thresholds: in_dtype {self.in_dtype} is too wide (at most 31 bits)")
+        check_activation(self.out_dtype, "thresholds")
 
     @property
     def folds(self):
@@ -200,12 +380,8 @@ class ThresholdsParams:
     def resources(self):
         """First-order estimate.
 
-        Per lane and threshold: a comparator on a carry chain, one LUT per threshold bit
-        (thresholds are ``in_dtype`` widened by one bit to hold ``max + 1``), and a flip-flop
-        for its result; per lane a popcount tree of the n results (:func:`tree_resources`).
-        Registers: the input word.
-        Memory: per lane, ``channels/pe`` words of ``n`` thresholds
-        (:func:`~hwgen.engines.memories.rom_resources`).
+        The unit: :func:`threshold_resources` (thresholds are ``in_dtype`` widened by one bit
+        to hold ``max + 1``). Registers: the input word.
         Control: the fold counter and the valid pipeline, a few LUTs and flip-flops.
         Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
         """
@@ -220,7 +396,7 @@ class ThresholdsParams:
 class Thresholds(wiring.Component):
     """Standalone multi-threshold engine for :class:`ThresholdsParams`.
 
-    ``thresholds``: (channels, n_thresholds(out_dtype)) integers, see :class:`ThresholdUnit`.
+    ``thresholds``: (channels, n_thresholds(out_dtype)) integers, see :func:`ThresholdUnit`.
     Streams one word per cycle, each output word ``latency()`` cycles after its input word when
     not stalled; frames follow each other with no gap.
     """

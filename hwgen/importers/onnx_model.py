@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datatypes import MAX_BITS, BIPOLAR, DataType
+from ..engines.thresholds import MAX_ACTIVATION_BITS
 from ..errors import HwgenError
 from ..golden import count_value
 from ..network.kinds import KINDS, MatrixLayer
@@ -450,10 +451,11 @@ class Importer:
         if feature.grid.bipolar:
             return BIPOLAR, np.array([1])
         lo, hi = ends.min(), ends.max()
-        if hi - lo >= 1 << 16:
-            self.error(f"quantizes to {hi - lo + 1:,} levels; hwgen's thresholds support 16 "
-                       "bits at most")
-        dtype = DataType.for_range(lo, hi) if lo < hi else DataType.for_range(lo, lo + 1)
+        wide = hi - lo >= 1 << MAX_ACTIVATION_BITS      # also keeps for_range within 32 bits
+        dtype = None if wide else DataType.for_range(lo, max(hi, lo + 1))
+        if wide or dtype.bits > MAX_ACTIVATION_BITS:
+            self.error(f"quantizes to levels {lo:,} to {hi:,}; hwgen's thresholds support "
+                       f"{MAX_ACTIVATION_BITS} bits at most")
         return dtype, np.arange(dtype.min + 1, dtype.max + 1)
 
     def check(self, feature, levels, off_grid, thresholds, dtype, lo, hi, what):

@@ -10,7 +10,7 @@ import numpy as np
 from ... import golden
 from ...compiler.lowering import Stream
 from ...datatypes import DataType
-from ...engines.thresholds import ThresholdsParams
+from ...engines.thresholds import ThresholdsParams, check_activation
 from ..batchnorm import fold_batchnorm, threshold_count
 from .base import ChannelLayer, pixels
 from .matrix import MAX_WEIGHTS, MatrixLayer
@@ -32,6 +32,10 @@ class Activation(ChannelLayer):
     @classmethod
     def read(cls, reader, spec, name, prev):
         dtype = reader.datatype(spec, "datatype")
+        try:
+            check_activation(dtype)
+        except ValueError as exc:
+            reader.error(str(exc), field="datatype")
         channels = prev.out_shape[-1]
         n = threshold_count(dtype)
         if n * channels > MAX_WEIGHTS:
