@@ -3,7 +3,6 @@ bit-parallel and bit-serial MVAUs (which take the same parameters and streams)."
 
 import gc
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -85,8 +84,7 @@ def matrix_case(rng, unit, params_type, names, shape, **options):
     """A random matrix-unit case: (params, frames, unit, input words, expected output words).
 
     ``names``: (input, weight, output or None) datatype names; ``shape``: (nf, pe, sf, simd);
-    ``options``: extra parameters of ``params_type`` (style, mode). The input buffer has room
-    for the next vector (``prefetch``) in half of the cases.
+    ``options``: extra parameters of ``params_type`` (style, mode).
     """
     in_dtype, w_dtype = DataType.parse(str(names[0])), DataType.parse(str(names[1]))
     out_dtype = None if names[2] is None else DataType.parse(str(names[2]))
@@ -102,6 +100,5 @@ def matrix_case(rng, unit, params_type, names, shape, **options):
         thresholds = random_thresholds(rng, out, out_dtype, params.acc_dtype.min,
                                        params.acc_dtype.max)
         out = golden.multithreshold(out, thresholds, out_dtype)
-    params = replace(params, prefetch=bool(rng.random() < 0.5))
     dut = unit(params, weights, thresholds)
     return params, frames, dut, pack(x, in_dtype, simd), pack(out, params.output_dtype, pe)

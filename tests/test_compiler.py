@@ -68,8 +68,8 @@ def test_an_mvau_keeps_the_next_input_vector_in_its_own_buffer():
     buffer: behind another MVAU's queue there is no FIFO, elsewhere the smallest one."""
     d = design(net("tfc-w1a1"))
     nodes = {node.name: node for node in d.nodes}
-    assert nodes["fc1_mvau"].params.buffer_words == 2 * 64 // 8      # two vectors of fc1
-    assert nodes["fc1_mvau"].buffer_bits() == {"vector_buffer": 2 * 64}
+    assert nodes["fc1_mvau"].params.buffer_words == 2 * 64 // 8 + 1   # two vectors of fc1
+    assert nodes["fc1_mvau"].buffer_bits() == {"vector_buffer": 2 * 64 + 8}
     assert nodes["fc3_mvau"].params.buffer_words == 0     # MH == PE: it streams its input
     assert "fc2_mvau_fifo" not in nodes and "fc3_mvau_fifo" not in nodes
     assert {node.params.depth for node in d.nodes if node.kind == "fifo"} == {MIN_DEPTH}
@@ -120,7 +120,7 @@ def test_ignore_hints_refolds_a_shipped_network(tmp_path, capsys):
                  "--target-cycles", "512", "--ignore-hints", "--json"]) == 0
     folding = json.loads(capsys.readouterr().out)["folding"]
     assert [(c["layer"], c["pe"], c["simd"], c["ideal_cycles"], c["hinted"]) for c in folding] \
-        == [("fc0", 2, 49, 512, False), ("fc1", 1, 8, 512, False), ("fc2", 1, 8, 512, False),
+        == [("fc0", 1, 98, 512, False), ("fc1", 1, 8, 512, False), ("fc2", 1, 8, 512, False),
             ("fc3", 1, 4, 160, False), ("top", 1, None, 10, False)]
     fc0 = design(net("tfc-w1a1"), 512).network.layer("fc0")       # the hints win otherwise
     assert (fc0.pe, fc0.simd) == (16, 49)

@@ -94,15 +94,16 @@ def test_resources_memories():
     """Weights go to block RAM when deep enough to fill it, small tables to LUTs; the input
     buffer exists only with several neuron folds; fused thresholds add comparators."""
     uint4, int2 = DataType.parse("UINT4"), DataType.parse("INT2")
-    # 512 words of 4 x 32 BIPOLAR weights: four 512 x 36 block RAMs.
-    assert MVAUParams(1024, 64, 4, 32, BIPOLAR, BIPOLAR, 1).resources().bram18 == 4
+    # 512 words of 4 x 32 BIPOLAR weights: four 512 x 36 block RAMs; the input buffer, 65
+    # words of 32 inputs, a fifth.
+    assert MVAUParams(1024, 64, 4, 32, BIPOLAR, BIPOLAR, 1).resources().bram18 == 5
     raw = MVAUParams(12, 8, 2, 3, uint4, int2, 1)
     one_fold = MVAUParams(12, 8, 8, 3, uint4, int2, 1)
     assert raw.resources().bram18 == one_fold.resources().bram18 == 0
-    # The input buffer, two vectors of 4 words of 3 UINT4 inputs: two RAM32M (8 LUTs), its
-    # counters and addresses (16 LUTs and flip-flops) and its read register.
+    # The input buffer, two vectors of 4 words and a word, of 3 UINT4 inputs: two RAM32M (8
+    # LUTs), its counters and addresses (20 LUTs and flip-flops) and its read register.
     with_buffer, without = (p.storage_resources(2 * 3 * 2) for p in (raw, one_fold))
-    assert (with_buffer.lut - without.lut, with_buffer.ff - without.ff) == (8 + 16, 16 + 12)
+    assert (with_buffer.lut - without.lut, with_buffer.ff - without.ff) == (8 + 20, 20 + 12)
     fused = MVAUParams(12, 8, 2, 3, uint4, int2, 1, int2)
     assert fused.resources().lut > raw.resources().lut
     xnor = MVAUParams(64, 8, 2, 16, BIPOLAR, BIPOLAR, 1)

@@ -41,7 +41,7 @@ alone and the thresholds are moved into the popcount domain at elaboration:
 ``2*pc - mw >= T  <=>  pc >= ceil((T + mw) / 2)``.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from amaranth import Cat, Module, Mux, Shape, Signal, unsigned
@@ -97,10 +97,8 @@ class MatrixParams:
     ``mh x mw`` matrix times ``vectors`` input vectors per frame, folded by ``pe``/``simd``.
 
     ``out_dtype=None`` emits the raw dot products as :attr:`acc_dtype`; otherwise thresholds are
-    fused and the output is ``out_dtype``. ``prefetch`` (keyword only): the input buffer has
-    room for the next vector while the current one is reused; a unit behind a sliding window
-    does without (:mod:`~hwgen.engines.vector_buffer`). ``what`` (a class attribute) names the
-    engine in error messages.
+    fused and the output is ``out_dtype``. ``what`` (a class attribute) names the engine in
+    error messages.
     """
 
     mw: int
@@ -111,7 +109,6 @@ class MatrixParams:
     weight_dtype: DataType
     vectors: int
     out_dtype: DataType = None
-    prefetch: bool = field(default=True, kw_only=True)
 
     what = "mvau"
 
@@ -205,12 +202,8 @@ class MatrixParams:
     @property
     def buffer_words(self):
         """Words of the input buffer (:class:`~hwgen.engines.vector_buffer.VectorBuffer`), there
-        with more than one pass per vector: two vectors with ``prefetch``, else one and a word
-        (the slot a word of the next vector is written to while its last pass goes on: the
-        slot that pass freed is written a cycle after its read and readable a cycle later)."""
-        if self.passes == 1:
-            return 0
-        return self.synapse_folds + (self.synapse_folds if self.prefetch else 1)
+        with more than one pass per vector: two vectors and a word."""
+        return 2 * self.synapse_folds + 1 if self.passes > 1 else 0
 
     @property
     def issue_delay(self):

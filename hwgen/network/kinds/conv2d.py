@@ -64,10 +64,6 @@ class Conv2d(MatrixLayer):
     def simd_channels(self):
         return self.in_shape[-1]
 
-    @property
-    def prefetch(self):
-        return tuple(self.kernel) == (1, 1)      # else a sliding window holds the next window
-
     def golden(self, x):
         return golden.conv2d(x, self.weights, self.stride, self.pads)
 

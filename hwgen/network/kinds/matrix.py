@@ -129,12 +129,6 @@ class MatrixLayer(Layer):
         return weight_planes * act_planes
 
     @property
-    def prefetch(self):
-        """Whether the MVAU's input buffer needs room for the next vector (see
-        :mod:`~hwgen.engines.vector_buffer`): yes, unless a sliding window feeds it."""
-        return True
-
-    @property
     def macs(self):
         return self.vectors * self.mw * self.mh
 
@@ -144,8 +138,8 @@ class MatrixLayer(Layer):
         shape = (self.mw, self.mh, pe, simd, self.in_dtype, self.weight_dtype, self.vectors,
                  self.fused.out_dtype if self.fused else None)
         if self.engine == "bitserial":
-            return BitSerialMVAUParams(*shape, mode=self.bitserial_mode, prefetch=self.prefetch)
-        return MVAUParams(*shape, style=self.engine, prefetch=self.prefetch)
+            return BitSerialMVAUParams(*shape, mode=self.bitserial_mode)
+        return MVAUParams(*shape, style=self.engine)
 
     def lower_matrix(self, graph, source):
         """The MVAU reading ``source`` (a port of ``graph``) and producing this layer's output."""
