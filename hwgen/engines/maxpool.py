@@ -19,12 +19,13 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
-from .datapath import Counter, require_positive
+from .datapath import Counter, elements, require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
 from .sliding_window import READ_DELAY, SlidingWindow, SlidingWindowParams
 
-__all__ = ["MaxPoolParams", "MaxPool", "RunningMax"]
+__all__ = ["MAX_LATENCY", "MaxPoolParams", "MaxPool", "RunningMax", "PartialMaxima",
+           "element_max", "partial_maxima_resources"]
 
 
 @dataclass(frozen=True)
@@ -90,25 +91,106 @@ class MaxPoolParams:
         it enters one cycle after it is accepted (:mod:`~hwgen.engines.credits`)."""
         kh, kw = self.kernel
         return (self.window.issue_cycle((kh * kw - 1) * self.folds)
-                + READ_DELAY + QUEUE_LATENCY + 1 + QUEUE_LATENCY)
+                + READ_DELAY + QUEUE_LATENCY + MAX_LATENCY)
 
     def resources(self):
-        """The sliding window's estimate plus RunningMax's: ``folds`` partial maxima of
-        ``pe * bits`` in RAM (none for a 1x1 kernel,
-        :func:`~hwgen.engines.memories.memory_resources`), the compare stage's word register,
-        per element a comparator and a 2:1 mux (~1 LUT per bit each; one LUT for both while
-        an element has at most two bits), the counters and flags, and the
-        :class:`OutputQueue`."""
+        """The sliding window's estimate plus RunningMax's: its :class:`PartialMaxima`
+        (:func:`partial_maxima_resources`, ``folds`` slots), the fold and kernel position
+        counters and their flags, and the :class:`OutputQueue`."""
         kh, kw = self.kernel
-        fold_bits = max(1, (self.folds - 1).bit_length())
-        counter_bits = fold_bits + max(1, (kh * kw - 1).bit_length())
-        compare = self.word_bits * (1 if self.dtype.bits <= 2 else 2)
-        reduce = (Resources(lut=compare + 2 * counter_bits,
-                            ff=self.word_bits + counter_bits + fold_bits + 6)
-                  + queue_resources(self.word_bits, credits_for(1, 1)))
-        if kh * kw > 1:
-            reduce += memory_resources(self.folds, self.word_bits, writable=True)
-        return self.window.resources() + reduce
+        counter_bits = (max(1, (self.folds - 1).bit_length())
+                        + max(1, (kh * kw - 1).bit_length()))
+        return (self.window.resources()
+                + Resources(lut=2 * counter_bits, ff=counter_bits + 3)
+                + partial_maxima_resources(self.word_bits, self.dtype.bits, self.folds, kh * kw)
+                + queue_resources(self.word_bits, credits_for(1, 1)))
+
+
+def element_max(a, b, dtype, count):
+    """The element-wise maximum of words ``a`` and ``b`` of ``count`` ``dtype`` codes, in the
+    codes' order (see the module docstring): signed for INTn, unsigned otherwise."""
+    larger = []
+    for x, y in zip(elements(a, dtype, count), elements(b, dtype, count)):
+        if dtype.kind == "INT":
+            x, y = x.as_signed(), y.as_signed()
+        larger.append(Mux(x > y, x, y))
+    return Cat(*larger)
+
+
+# Cycles from a word's acceptance by an issuing stage in front of PartialMaxima to the first
+# cycle the maximum it completes can leave the OutputQueue behind: the compare stage, then the
+# queue.
+MAX_LATENCY = 1 + QUEUE_LATENCY
+
+
+class PartialMaxima(wiring.Component):
+    """The compare stage of a running maximum: the element-wise maximum of each group of
+    ``positions`` words, the group's partial maximum kept in one of ``slots`` memory words
+    while its words come in.
+
+    The issuing stage drives, for the word on its input: ``slot`` (the partial it belongs to),
+    ``first`` (it starts its group's maximum) and ``last`` (it completes it), and ``take`` and
+    ``word`` in the cycle it accepts the word. The memory is read at ``slot`` free-running, so
+    that the slot's partial is on the read port's output when the accepted word reaches the
+    compare stage in the next cycle; there the word is compared with it, and the result written
+    back, or, for a ``last`` word, put on ``o`` (for an
+    :class:`~hwgen.engines.credits.OutputQueue`'s ``w``) instead. So a maximum leaves on ``o``
+    one cycle after its last word was taken.
+
+    ``repeats``: a word may be taken in the cycle right after another of the same slot (the
+    read then also sees the write of that word's result). With ``positions == 1`` every word
+    is its own maximum, and there is no memory.
+    """
+
+    def __init__(self, dtype, lanes, slots, positions, *, repeats):
+        self.dtype, self.lanes, self.slots = dtype, lanes, slots
+        self.positions, self.repeats = positions, repeats
+        word = unsigned(lanes * dtype.bits)
+        super().__init__({
+            "take": In(1), "word": In(word), "slot": In(range(slots)),
+            "first": In(1), "last": In(1),
+            "o": Out(stream.Signature(word, always_ready=True)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        x = Signal.like(self.word, reset_less=True)
+        x_slot = Signal.like(self.slot, reset_less=True)
+        x_first, x_last, x_valid = Signal(reset_less=True), Signal(reset_less=True), Signal()
+        m.d.sync += [x.eq(self.word), x_slot.eq(self.slot), x_first.eq(self.first),
+                     x_last.eq(self.last), x_valid.eq(self.take)]
+        if self.positions == 1:
+            result = x
+        else:
+            # Without repeats the word taken after x is of another slot: a read whose data is
+            # used never meets a write. With them, it may read the slot x's result is written
+            # to in the same cycle: a transparent read.
+            m.submodules.partial = partial = ram(len(x), self.slots,
+                                                 collision_free=not self.repeats)
+            wr = partial.write_port()
+            rd = partial.read_port(transparent_for=(wr,) if self.repeats else ())
+            result = Mux(x_first, x, element_max(rd.data, x, self.dtype, self.lanes))
+            m.d.comb += [
+                rd.addr.eq(self.slot),
+                wr.en.eq(x_valid & ~x_last),
+                wr.addr.eq(x_slot),
+                wr.data.eq(result),
+            ]
+        m.d.comb += [self.o.payload.eq(result), self.o.valid.eq(x_valid & x_last)]
+        return m
+
+
+def partial_maxima_resources(word_bits, bits, slots, positions):
+    """First-order cost of a :class:`PartialMaxima` of ``word_bits`` words of ``bits``-bit
+    elements: per element a comparator and a 2:1 mux (~1 LUT per bit each; one LUT for both
+    while an element has at most two bits); the compare stage's registers (word, slot, three
+    flags); and ``slots`` partial maxima in RAM (none for ``positions == 1``,
+    :func:`~hwgen.engines.memories.memory_resources`)."""
+    slot_bits = max(1, (slots - 1).bit_length())
+    stage = Resources(lut=word_bits * (1 if bits <= 2 else 2), ff=word_bits + slot_bits + 3)
+    if positions > 1:
+        stage += memory_resources(slots, word_bits, writable=True)
+    return stage
 
 
 class RunningMax(wiring.Component):
@@ -116,11 +198,10 @@ class RunningMax(wiring.Component):
 
     ``i`` carries windows of ``kh * kw * folds`` words in ``(kh, kw, fold)`` order (``pe``
     elements each); ``o`` one word per fold: the element-wise maximum of that fold's ``kh * kw``
-    words. The ``folds`` partial maxima in flight live in a small memory, read (free-running)
-    at the fold of the word on the input, so that it is on the read port's output when the
-    accepted word reaches the compare stage in the next cycle. Finished maxima go to an
-    :class:`~hwgen.engines.credits.OutputQueue`; a word that finishes one is accepted
-    only while the queue has room for it, every other word every cycle.
+    words. The ``folds`` partial maxima in flight are a :class:`PartialMaxima`, one slot per
+    fold. Finished maxima go to an :class:`~hwgen.engines.credits.OutputQueue`; a word that
+    finishes one is accepted only while the queue has room for it, every other word every
+    cycle.
     """
 
     def __init__(self, params):
@@ -131,13 +212,12 @@ class RunningMax(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         kh, kw = p.kernel
-        positions, bits = kh * kw, p.dtype.bits
         m = Module()
         m.submodules.queue = queue = OutputQueue(p.word_bits, credits_for(1, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Fold and kernel position of the word on the input.
-        fold, pos = Counter(p.folds, "fold"), Counter(positions, "pos")
+        fold, pos = Counter(p.folds, "fold"), Counter(kh * kw, "pos")
         accept = Signal()
         issue_gate(m, accept, queue, self.i, pos.last)
         with m.If(accept):
@@ -145,37 +225,12 @@ class RunningMax(wiring.Component):
             with m.If(fold.last):
                 m.d.sync += pos.step()
 
-        # Compare stage, free-running: the accepted word and its position.
-        x = Signal(p.word_bits, reset_less=True)
-        x_fold = Signal(range(p.folds), reset_less=True)
-        x_first, x_last, x_valid = Signal(reset_less=True), Signal(reset_less=True), Signal()
-        m.d.sync += [x.eq(self.i.payload), x_fold.eq(fold.value), x_first.eq(pos.first),
-                     x_last.eq(pos.last), x_valid.eq(accept)]
-
-        if positions == 1:
-            result = x
-        else:
-            # With several folds the word on the input is of another fold than x: a read whose
-            # data is used never meets a write. With one, the word after x reads the slot x's
-            # result is written to in the same cycle: a transparent read.
-            m.submodules.partial = partial = ram(p.word_bits, p.folds,
-                                                 collision_free=p.folds > 1)
-            wr = partial.write_port()
-            rd = partial.read_port(transparent_for=(wr,) if p.folds == 1 else ())
-            elements = []
-            for e in range(p.pe):
-                a, b = rd.data[e * bits:(e + 1) * bits], x[e * bits:(e + 1) * bits]
-                if p.dtype.kind == "INT":
-                    a, b = a.as_signed(), b.as_signed()
-                elements.append(Mux(a > b, a, b))
-            result = Mux(x_first, x, Cat(*elements))
-            m.d.comb += [
-                rd.addr.eq(fold.value),
-                wr.en.eq(x_valid & ~x_last),
-                wr.addr.eq(x_fold),
-                wr.data.eq(result),
-            ]
-        m.d.comb += [queue.w.payload.eq(result), queue.w.valid.eq(x_valid & x_last)]
+        m.submodules.stage = stage = PartialMaxima(p.dtype, p.pe, p.folds, kh * kw,
+                                                   repeats=p.folds == 1)
+        m.d.comb += [stage.take.eq(accept), stage.word.eq(self.i.payload),
+                     stage.slot.eq(fold.value), stage.first.eq(pos.first),
+                     stage.last.eq(pos.last)]
+        wiring.connect(m, stage.o, queue.w)
         return m
 
 
