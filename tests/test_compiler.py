@@ -32,15 +32,15 @@ def test_lowering_of_a_conv_network():
     engines = [(node.name, node.kind) for node in d.nodes if node.kind != "fifo"]
     assert engines == [
         ("conv0_pad", "pad"), ("conv0_swg", "sliding_window"), ("conv0_mvau", "mvau"),
-        ("pool0", "maxpool"), ("conv1_dwc", "width_converter"),
+        ("pool0", "row_maxpool"), ("conv1_dwc", "width_converter"),
         ("conv1_swg", "sliding_window"), ("conv1_mvau", "mvau"),
         ("fc0_dwc", "width_converter"), ("fc0_mvau", "mvau"), ("top", "label_select")]
     # A FIFO in front of every engine and behind the last, but where an engine's own output
-    # queue serves (behind an MVAU, unless the next engine needs a deeper one); neighbouring
-    # streams agree.
+    # queue serves (behind an MVAU or the row max-pool, unless the next engine needs a deeper
+    # one); neighbouring streams agree.
     fifos = {node.name for node in d.nodes if node.kind == "fifo"}
-    assert fifos == {"conv0_pad_fifo", "conv0_swg_fifo", "conv0_mvau_fifo", "conv1_dwc_fifo",
-                     "conv1_swg_fifo", "conv1_mvau_fifo", "fc0_mvau_fifo", "output_fifo"}
+    assert fifos == {"conv0_pad_fifo", "conv0_swg_fifo", "conv0_mvau_fifo", "conv1_swg_fifo",
+                     "conv1_mvau_fifo", "fc0_mvau_fifo", "output_fifo"}
     for upstream, downstream in zip(d.nodes, d.nodes[1:]):
         assert upstream.sink == downstream.source
     # The activation is fused: conv0's MVAU has thresholds and emits UINT2.

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 
 from hwgen import golden
+from hwgen.compiler.latency import schedule
+from hwgen.compiler.lowering import Node, Port, Stream
 from hwgen.datatypes import DataType, pack
 from hwgen.engines.maxpool import MaxPoolParams
 from hwgen.engines.pool_rows import RowMaxPool, RowMaxPoolParams
@@ -57,6 +59,23 @@ def test_cycles_and_latency_without_stalls(seed):
     measured = np.diff(run.output_cycles[::params.out_words]).tolist()
     assert measured == [params.cycles()] * 3, params
     assert run.output_cycles[0] - run.input_cycles[0] == params.latency(), params
+
+
+@pytest.mark.parametrize("seed", seeds(400, 10, 50))
+def test_timed_replay_with_input_gaps(seed):
+    """The compiler's timed replay of a "row_maxpool" node (:func:`hwgen.compiler.latency.schedule`)
+    gives, from the cycles the input words were taken, exactly the cycles the output words
+    left, under random input gaps (and no output stalls, which the replay leaves out)."""
+    rng = np.random.default_rng(seed)
+    params = random_params(rng)
+    inputs, expected = frames_and_expected(params, 1, rng)
+    run = run_stream(RowMaxPool(params), inputs, len(expected), seed=seed,
+                     gap_prob=float(rng.uniform(0.2, 0.6)))
+    source = Stream(params.pe, params.dtype, params.in_words * params.pe)
+    node = Node("pool", "row_maxpool", "pool", params, [Port(None, 0, source)],
+                Stream(params.pe, params.dtype, params.out_words * params.pe))
+    times = schedule([node], np.array(run.input_cycles, dtype=np.float64))
+    assert times["pool"].tolist() == list(run.output_cycles), params
 
 
 @pytest.mark.parametrize("shape", [
