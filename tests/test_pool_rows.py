@@ -11,7 +11,8 @@ from hwgen.engines.maxpool import MaxPoolParams
 from hwgen.engines.pool_rows import RowMaxPool, RowMaxPoolParams
 from hwgen.simulation.streams import run_stream
 
-from engine_cases import assert_rejected, run_with_backpressure, seeds
+from engine_cases import (assert_rejected, assert_resources_near_yosys, run_with_backpressure,
+                          seeds)
 
 DTYPES = ["BINARY", "BIPOLAR", "UINT1", "UINT2", "UINT3", "UINT6", "UINT8",
           "INT2", "INT3", "INT4", "INT5", "INT8"]
@@ -120,6 +121,15 @@ def test_buffer_is_a_row_of_partial_maxima():
     assert params.buffer_bits() == 28 * 32
     assert MaxPoolParams(28, 28, 64, 2, 2, 32, bipolar).window.depth == 117
     assert RowMaxPoolParams(28, 28, 64, 1, 32, bipolar).buffer_bits() == 0
+
+
+@pytest.mark.parametrize("shape", [
+    (28, 28, 64, 2, 32, "BIPOLAR"),         # CNV-w1a1's first pool
+    (9, 9, 8, 3, 8, "UINT8"),               # one fold: a transparent read of the partials
+])
+def test_resources_near_yosys(shape, tmp_path):
+    params = RowMaxPoolParams(*shape[:5], DataType.parse(shape[5]))
+    assert_resources_near_yosys(RowMaxPool(params), params.resources(), tmp_path)
 
 
 @pytest.mark.parametrize("kwargs, message", [

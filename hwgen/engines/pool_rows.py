@@ -128,24 +128,28 @@ class RowMaxPoolParams:
         """First-order estimate: the :class:`~hwgen.engines.maxpool.PartialMaxima`
         (:func:`~hwgen.engines.maxpool.partial_maxima_resources`, :attr:`slots` words); the
         position counters (the fold; per axis the position in the window, the window and the
-        trailing pixels) at a LUT and a flip-flop per bit, and the registered flags the engine
-        uses (each counter's ``last``, the positions' ``first``, the axes' ``inside``) at a LUT
-        and a flip-flop each; the slot register at two LUTs per bit (the choice of its three
-        next values); and the :class:`OutputQueue`."""
+        trailing pixels) at a LUT and a flip-flop per bit; the registered flags the engine uses
+        (each counter's ``last``, the positions' ``first``, the axes' ``inside``) at a LUT each,
+        and a flip-flop each but for counters of two values, whose flags are their bit; the
+        slot register at two LUTs per bit (the choice of its three next values); and the
+        :class:`OutputQueue`. Fitted to synth_xilinx on six pools (see
+        docs/resource-models.md)."""
         kh, kw = self.kernel
-        counter_bits, flags = (self.folds - 1).bit_length(), 1
+        # (values, flags used) of each counter; and the axes' inside flags.
+        counters, insides = [(self.folds, 1)], 0
         for size, k in ((self.width, kw), (self.height, kh)):
-            trailing = size % k
-            counter_bits += (k - 1).bit_length() + (size // k - 1).bit_length()
-            flags += 3
-            if trailing:
-                counter_bits += (trailing - 1).bit_length()
-                flags += 2
+            counters += [(k, 2), (size // k, 1)]
+            if size % k:
+                counters.append((size % k, 1))
+                insides += 1
+        counter_bits = sum((n - 1).bit_length() for n, _ in counters)
+        flag_luts = sum(used for _, used in counters) + insides
+        flag_ffs = sum(used for n, used in counters if n > 2) + insides
         slot_bits = (self.slots - 1).bit_length()
-        return (Resources(lut=counter_bits + flags + 2 * slot_bits,
-                          ff=counter_bits + flags + slot_bits)
+        return (Resources(lut=counter_bits + flag_luts + 2 * slot_bits,
+                          ff=counter_bits + flag_ffs + slot_bits)
                 + partial_maxima_resources(self.word_bits, self.dtype.bits, self.slots,
-                                           kh * kw)
+                                           kh * kw, repeats=self.folds == 1)
                 + queue_resources(self.word_bits, credits_for(1, 1)))
 
 
