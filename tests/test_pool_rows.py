@@ -100,6 +100,29 @@ def test_edge_shapes(shape):
     assert run.output_cycles[0] - run.input_cycles[0] == params.latency()
 
 
+@pytest.mark.parametrize("shape", [
+    # height, width, channels, kernel, pe: partials in block RAM, the words of a slot ...
+    (2, 512, 2, (2, 2), 2),    # ... 1 word apart: results forwarded from 1 and 2 cycles back
+    (3, 513, 1, (1, 2), 1),    # ... 1 word apart, along a row only
+    (2, 256, 4, (2, 2), 2),    # ... 2 words apart: forwarded from 2 cycles back
+    (3, 385, 6, (3, 3), 2),    # ... 3 words apart: no forwarding
+])
+def test_partials_in_block_ram(shape):
+    """The partials' read data registered before the comparators (latency 2), and the results
+    the reads miss forwarded: golden-exact under backpressure, and a word per cycle with the
+    latency modelled without it."""
+    params = RowMaxPoolParams(*shape, DataType.parse("UINT8"))
+    assert params.partial_maxima.in_block_ram and params.partial_maxima.latency == 2
+    rng = np.random.default_rng(shape[1])
+    inputs, expected = frames_and_expected(params, 2, rng)
+    assert run_with_backpressure(RowMaxPool(params), inputs, len(expected), 3).outputs == \
+        expected
+    run = run_stream(RowMaxPool(params), inputs, len(expected))
+    assert run.outputs == expected
+    assert np.diff(run.output_cycles[::params.out_words]).tolist() == [params.cycles()]
+    assert run.output_cycles[0] - run.input_cycles[0] == params.latency()
+
+
 def test_signed_and_bipolar_comparison():
     """INT compares signed (-1 > -4, code 0b1111 > 0b1100 but 0b0001 > 0b1111), BIPOLAR is
     the OR of codes, UINT unsigned."""

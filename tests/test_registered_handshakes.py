@@ -36,6 +36,8 @@ ENGINES = {
     "running_max_one_fold": lambda: RunningMax(MaxPoolParams(4, 4, 2, (2, 2), (1, 1), 2, INT3)),
     "row_maxpool": lambda: RowMaxPool(RowMaxPoolParams(5, 7, 4, (2, 3), 2, INT3)),
     "row_maxpool_one_fold": lambda: RowMaxPool(RowMaxPoolParams(4, 4, 2, (2, 2), 2, INT3)),
+    "row_maxpool_block_ram": lambda: RowMaxPool(RowMaxPoolParams(2, 256, 4, (1, 2), 4,
+                                                                 DataType.parse("UINT8"))),
     "pad": lambda: Pad(PadParams(3, 4, 2, (1, 2, 2, 1), 1, INT3)),
     "subsample": lambda: Subsample(SubsampleParams(5, 4, 4, (2, 3), 2, INT3)),
     "mvau_xnor": lambda: MatrixVectorUnit(MVAUParams(8, 4, 2, 4, BIPOLAR, BIPOLAR, 1),

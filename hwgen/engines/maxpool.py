@@ -19,13 +19,13 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
-from .datapath import Counter, elements, require_positive
-from .memories import memory_resources, ram
+from .datapath import Counter, elements, register, require_positive
+from .memories import memory_resources, memory_style, ram
 from .resources import Resources
 from .sliding_window import READ_DELAY, SlidingWindow, SlidingWindowParams
 
-__all__ = ["MAX_LATENCY", "MaxPoolParams", "MaxPool", "RunningMax", "PartialMaxima",
-           "element_max", "partial_maxima_resources"]
+__all__ = ["MaxPoolParams", "MaxPool", "RunningMax", "PartialMaximaParams", "PartialMaxima",
+           "element_max"]
 
 
 @dataclass(frozen=True)
@@ -88,23 +88,28 @@ class MaxPoolParams:
         """Cycles from a frame's first input word to its first output word (fresh engine):
         the sliding window's read of the first window's last word of channel group 0, then
         through the sliding window's output queue, and through RunningMax, whose output queue
-        it enters one cycle after it is accepted (:mod:`~hwgen.engines.credits`)."""
+        it enters :attr:`PartialMaximaParams.latency` cycles after it is accepted
+        (:mod:`~hwgen.engines.credits`)."""
         kh, kw = self.kernel
         return (self.window.issue_cycle((kh * kw - 1) * self.folds)
-                + READ_DELAY + QUEUE_LATENCY + MAX_LATENCY)
+                + READ_DELAY + QUEUE_LATENCY + self.partial_maxima.latency + QUEUE_LATENCY)
+
+    @property
+    def partial_maxima(self):
+        """Parameters of RunningMax's :class:`PartialMaxima`: one slot per fold."""
+        kh, kw = self.kernel
+        return PartialMaximaParams(self.dtype, self.pe, self.folds, kh * kw, self.folds)
 
     def resources(self):
-        """The sliding window's estimate plus RunningMax's: its :class:`PartialMaxima`
-        (:func:`partial_maxima_resources`, ``folds`` slots), the fold and kernel position
-        counters and their flags, and the :class:`OutputQueue`."""
+        """The sliding window's estimate plus RunningMax's: its :class:`PartialMaxima`, the
+        fold and kernel position counters and their flags, and the :class:`OutputQueue`."""
         kh, kw = self.kernel
         counter_bits = (max(1, (self.folds - 1).bit_length())
                         + max(1, (kh * kw - 1).bit_length()))
         return (self.window.resources()
                 + Resources(lut=2 * counter_bits, ff=counter_bits + 3)
-                + partial_maxima_resources(self.word_bits, self.dtype.bits, self.folds, kh * kw,
-                                           repeats=self.folds == 1)
-                + queue_resources(self.word_bits, credits_for(1, 1)))
+                + self.partial_maxima.resources()
+                + queue_resources(self.word_bits, credits_for(self.partial_maxima.latency, 1)))
 
 
 def element_max(a, b, dtype, count):
@@ -118,88 +123,156 @@ def element_max(a, b, dtype, count):
     return Cat(*larger)
 
 
-# Cycles from a word's acceptance by an issuing stage in front of PartialMaxima to the first
-# cycle the maximum it completes can leave the OutputQueue behind: the compare stage, then the
-# queue.
-MAX_LATENCY = 1 + QUEUE_LATENCY
+@dataclass(frozen=True)
+class PartialMaximaParams:
+    """Shape of a :class:`PartialMaxima`: words of ``lanes`` elements of ``dtype``; ``slots``
+    partial maxima, each the maximum of ``positions`` words; two words of one slot are at least
+    ``distance`` words apart in the input."""
+
+    dtype: DataType
+    lanes: int
+    slots: int
+    positions: int
+    distance: int
+
+    @property
+    def word_bits(self):
+        return self.lanes * self.dtype.bits
+
+    @property
+    def slot_bits(self):
+        return max(1, (self.slots - 1).bit_length())
+
+    @property
+    def in_block_ram(self):
+        """Whether the partial maxima go to block RAM (:func:`~hwgen.engines.memories.ram`)."""
+        return (self.positions > 1
+                and memory_style(self.slots, self.word_bits, writable=True) == "block")
+
+    @property
+    def forwarded(self):
+        """Results handed from the compare stage straight to a word of the same slot that
+        follows ``1 .. forwarded`` cycles behind it, as its read cannot see their writes
+        (block RAM only: its read data is registered before the comparators, one cycle more
+        than the write of the previous word's result takes)."""
+        return max(0, 3 - self.distance) if self.in_block_ram else 0
+
+    @property
+    def latency(self):
+        """Cycles from a word's take to the maximum it completes on ``o``: 1, or 2 with the
+        partial maxima in block RAM (its read data registered before the comparators)."""
+        return 2 if self.in_block_ram else 1
+
+    def resources(self):
+        """First-order estimate: per element a comparator and a 2:1 mux (~1 LUT per bit each;
+        one LUT for both while an element has at most two bits); the compare stage's registers
+        (word, slot, three flags); unless ``positions == 1``, the memory
+        (:func:`~hwgen.engines.memories.memory_resources`), as Yosys builds it: one slot is a
+        register of flip-flops, and a transparent read of LUT RAM registers the address
+        instead of the data (measured: 9x9x8 3x3 pools, 8 UINT8 lanes, with one, two and three
+        slots); in block RAM, the read data's register and a second stage of registers, and when
+        results are forwarded the two last results, one's slot and valid bit, a flag and a slot
+        comparator per forwarded result and a LUT per bit for the choice."""
+        stage = Resources(lut=self.word_bits * (1 if self.dtype.bits <= 2 else 2),
+                          ff=self.word_bits + self.slot_bits + 3)
+        if self.positions == 1:
+            return stage
+        if self.slots == 1:
+            return stage + Resources(ff=self.word_bits)
+        memory = memory_resources(self.slots, self.word_bits, writable=True)
+        if self.distance == 1 and not self.in_block_ram:
+            memory = Resources(lut=memory.lut, ff=self.slot_bits)
+        if self.in_block_ram:
+            memory += Resources(ff=2 * self.word_bits + self.slot_bits + 3)
+        if self.forwarded:
+            memory += Resources(lut=self.word_bits + self.forwarded * self.slot_bits,
+                                ff=2 * self.word_bits + self.slot_bits + 1 + self.forwarded)
+        return stage + memory
 
 
 class PartialMaxima(wiring.Component):
     """The compare stage of a running maximum: the element-wise maximum of each group of
     ``positions`` words, the group's partial maximum kept in one of ``slots`` memory words
-    while its words come in.
+    while its words come in (:class:`PartialMaximaParams`).
 
     The issuing stage drives, for the word on its input: ``slot`` (the partial it belongs to),
     ``first`` (it starts its group's maximum) and ``last`` (it completes it), and ``take`` and
-    ``word`` in the cycle it accepts the word. The memory is read at ``slot`` free-running, so
-    that the slot's partial is on the read port's output when the accepted word reaches the
-    compare stage in the next cycle; there the word is compared with it, and the result written
-    back, or, for a ``last`` word, put on ``o`` (for an
-    :class:`~hwgen.engines.credits.OutputQueue`'s ``w``) instead. So a maximum leaves on ``o``
-    one cycle after its last word was taken.
+    ``word`` in the cycle it takes the word. The memory is read at ``slot`` free-running, so
+    that the slot's partial is on the read port's output in the cycle after the word is taken;
+    the word meets it in the compare stage (one cycle after the take, or two, the read data
+    registered first, when the memory is block RAM), and the result is written back, or, for a
+    ``last`` word, put on ``o`` (for an :class:`~hwgen.engines.credits.OutputQueue`'s ``w``)
+    instead: a maximum leaves on ``o`` :attr:`PartialMaximaParams.latency` cycles after its
+    last word was taken.
 
-    ``repeats``: a word may be taken in the cycle right after another of the same slot (the
-    read then also sees the write of that word's result). With ``positions == 1`` every word
-    is its own maximum, and there is no memory.
+    A word taken right behind another of the same slot (``distance`` 1 or 2) reads the slot
+    before that word's result is written: with LUT RAM and one cycle between them the read is
+    transparent for the write, and in block RAM the result is handed to it from the compare
+    stage's output (forwarded). With ``positions == 1`` every word is its own maximum, and there
+    is no memory.
     """
 
-    def __init__(self, dtype, lanes, slots, positions, *, repeats):
-        self.dtype, self.lanes, self.slots = dtype, lanes, slots
-        self.positions, self.repeats = positions, repeats
-        word = unsigned(lanes * dtype.bits)
+    def __init__(self, params):
+        self.params = params
+        word = unsigned(params.word_bits)
         super().__init__({
-            "take": In(1), "word": In(word), "slot": In(range(slots)),
+            "take": In(1), "word": In(word), "slot": In(range(params.slots)),
             "first": In(1), "last": In(1),
             "o": Out(stream.Signature(word, always_ready=True)),
         })
 
     def elaborate(self, platform):
+        p = self.params
         m = Module()
-        x = Signal.like(self.word, reset_less=True)
-        x_slot = Signal.like(self.slot, reset_less=True)
-        x_first, x_last, x_valid = Signal(reset_less=True), Signal(reset_less=True), Signal()
-        m.d.sync += [x.eq(self.word), x_slot.eq(self.slot), x_first.eq(self.first),
-                     x_last.eq(self.last), x_valid.eq(self.take)]
-        if self.positions == 1:
+        # The taken word and its place, a cycle later.
+        x, slot, first, last = (register(m, value)
+                                for value in (self.word, self.slot, self.first, self.last))
+        valid = register(m, self.take, reset=True)
+        if p.positions == 1:
             result = x
         else:
-            # Without repeats the word taken after x is of another slot: a read whose data is
-            # used never meets a write. With them, it may read the slot x's result is written
-            # to in the same cycle: a transparent read.
-            m.submodules.partial = partial = ram(len(x), self.slots,
-                                                 collision_free=not self.repeats)
+            transparent = p.distance == 1 and not p.in_block_ram
+            m.submodules.partial = partial = ram(p.word_bits, p.slots,
+                                                 collision_free=not transparent)
             wr = partial.write_port()
-            rd = partial.read_port(transparent_for=(wr,) if self.repeats else ())
-            result = Mux(x_first, x, element_max(rd.data, x, self.dtype, self.lanes))
+            rd = partial.read_port(transparent_for=(wr,) if transparent else ())
+            m.d.comb += rd.addr.eq(self.slot)
+            result = Signal.like(x)
+            held = rd.data
+            if p.in_block_ram:
+                held, (x, slot, first, last, valid) = self._late_compare(
+                    m, rd.data, result, (x, slot, first, last, valid))
             m.d.comb += [
-                rd.addr.eq(self.slot),
-                wr.en.eq(x_valid & ~x_last),
-                wr.addr.eq(x_slot),
+                result.eq(Mux(first, x, element_max(held, x, p.dtype, p.lanes))),
+                wr.en.eq(valid & ~last),
+                wr.addr.eq(slot),
                 wr.data.eq(result),
             ]
-        m.d.comb += [self.o.payload.eq(result), self.o.valid.eq(x_valid & x_last)]
+        m.d.comb += [self.o.payload.eq(result), self.o.valid.eq(valid & last)]
         return m
 
-
-def partial_maxima_resources(word_bits, bits, slots, positions, repeats):
-    """First-order cost of a :class:`PartialMaxima` of ``word_bits`` words of ``bits``-bit
-    elements: per element a comparator and a 2:1 mux (~1 LUT per bit each; one LUT for both
-    while an element has at most two bits); the compare stage's registers (word, slot, three
-    flags); and, unless ``positions == 1``, the memory of ``slots`` partial maxima
-    (:func:`~hwgen.engines.memories.memory_resources`), as Yosys builds it: one slot is a
-    register of flip-flops, and a transparent read (``repeats``) of LUT RAM registers the
-    address instead of the data (measured: 9x9x8 3x3 pools, 8 UINT8 lanes, with one, two and
-    three slots)."""
-    slot_bits = max(1, (slots - 1).bit_length())
-    stage = Resources(lut=word_bits * (1 if bits <= 2 else 2), ff=word_bits + slot_bits + 3)
-    if positions == 1:
-        return stage
-    if slots == 1:
-        return stage + Resources(ff=word_bits)
-    memory = memory_resources(slots, word_bits, writable=True)
-    if repeats and not memory.bram18:
-        memory = Resources(lut=memory.lut, ff=slot_bits)
-    return stage + memory
+    def _late_compare(self, m, data, result, taken):
+        """For partials in block RAM: the compare stage one cycle later, its read ``data`` in a
+        register (no logic behind the block's output) and the ``taken`` word's signals beside
+        it. A word's read missed the writes of the ``result`` of the words compared one and two
+        cycles before it; those of its slot (possible at a ``distance`` of 1 or 2) are handed
+        over from registers, chosen by flags compared a cycle ahead. Returns the partial to
+        compare with and the word's signals in the compare stage."""
+        p = self.params
+        x, slot, first, last, valid = taken
+        held = register(m, data)
+        y, y_slot, y_first, y_last = (register(m, value) for value in (x, slot, first, last))
+        y_valid = register(m, valid, reset=True)
+        if p.forwarded:
+            r1, r1_slot = register(m, result), register(m, y_slot)
+            r1_valid = register(m, y_valid, reset=True)
+            # (words back, the stage that holds that word's result a cycle ahead, the result)
+            back = [(2, r1_slot, r1_valid, register(m, r1)), (1, y_slot, y_valid, r1)]
+            for k, ahead_slot, ahead_valid, earlier in back:     # the newest result wins
+                if k >= p.distance:
+                    hit = register(m, ahead_valid & (ahead_slot == slot))
+                    held = Mux(hit, earlier, held)
+        return held, (y, y_slot, y_first, y_last, y_valid)
 
 
 class RunningMax(wiring.Component):
@@ -222,7 +295,8 @@ class RunningMax(wiring.Component):
         p = self.params
         kh, kw = p.kernel
         m = Module()
-        m.submodules.queue = queue = OutputQueue(p.word_bits, credits_for(1, 1))
+        m.submodules.queue = queue = OutputQueue(p.word_bits,
+                                                 credits_for(p.partial_maxima.latency, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Fold and kernel position of the word on the input.
@@ -234,8 +308,7 @@ class RunningMax(wiring.Component):
             with m.If(fold.last):
                 m.d.sync += pos.step()
 
-        m.submodules.stage = stage = PartialMaxima(p.dtype, p.pe, p.folds, kh * kw,
-                                                   repeats=p.folds == 1)
+        m.submodules.stage = stage = PartialMaxima(p.partial_maxima)
         m.d.comb += [stage.take.eq(accept), stage.word.eq(self.i.payload),
                      stage.slot.eq(fold.value), stage.first.eq(pos.first),
                      stage.last.eq(pos.last)]

@@ -31,9 +31,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .credits import OutputQueue, credits_for, issue_gate, queue_resources
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
 from .datapath import Counter, require_positive
-from .maxpool import MAX_LATENCY, PartialMaxima, partial_maxima_resources
+from .maxpool import PartialMaxima, PartialMaximaParams
 from .resources import Resources
 from .sliding_window import _pair
 
@@ -115,8 +115,16 @@ class RowMaxPoolParams:
     def latency(self):
         """Cycles from a frame's first input word to its first output word (fresh engine, no
         stalls), exact: the input word that completes the first window's fold 0 is taken that
-        many cycles after the first, and its maximum leaves :data:`MAX_LATENCY` later."""
-        return int(self.window_ends()[0]) + MAX_LATENCY
+        many cycles after the first, and its maximum reaches the output queue
+        :attr:`~hwgen.engines.maxpool.PartialMaximaParams.latency` cycles later."""
+        return int(self.window_ends()[0]) + self.partial_maxima.latency + QUEUE_LATENCY
+
+    @property
+    def partial_maxima(self):
+        """Parameters of the engine's :class:`~hwgen.engines.maxpool.PartialMaxima`: a slot per
+        window of a row of windows and fold; two words of a slot are a pixel's folds apart."""
+        kh, kw = self.kernel
+        return PartialMaximaParams(self.dtype, self.pe, self.slots, kh * kw, self.folds)
 
     def buffer_bits(self):
         """Bits of the memory of partial maxima (none for a 1x1 kernel, whose every word is its
@@ -126,7 +134,7 @@ class RowMaxPoolParams:
 
     def resources(self):
         """First-order estimate: the :class:`~hwgen.engines.maxpool.PartialMaxima`
-        (:func:`~hwgen.engines.maxpool.partial_maxima_resources`, :attr:`slots` words); the
+        (:meth:`~hwgen.engines.maxpool.PartialMaximaParams.resources`); the
         position counters (the fold; per axis the position in the window, the window and the
         trailing pixels) at a LUT and a flip-flop per bit; the registered flags the engine uses
         (each counter's ``last``, the positions' ``first``, the axes' ``inside``) at a LUT each,
@@ -148,9 +156,8 @@ class RowMaxPoolParams:
         slot_bits = (self.slots - 1).bit_length()
         return (Resources(lut=counter_bits + flag_luts + 2 * slot_bits,
                           ff=counter_bits + flag_ffs + slot_bits)
-                + partial_maxima_resources(self.word_bits, self.dtype.bits, self.slots,
-                                           kh * kw, repeats=self.folds == 1)
-                + queue_resources(self.word_bits, credits_for(1, 1)))
+                + self.partial_maxima.resources()
+                + queue_resources(self.word_bits, credits_for(self.partial_maxima.latency, 1)))
 
 
 class _Axis:
@@ -207,7 +214,8 @@ class RowMaxPool(wiring.Component):
         p = self.params
         kh, kw = p.kernel
         m = Module()
-        m.submodules.queue = queue = OutputQueue(p.word_bits, credits_for(1, 1))
+        m.submodules.queue = queue = OutputQueue(p.word_bits,
+                                                 credits_for(p.partial_maxima.latency, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Position of the word on the input: its fold, column and row.
@@ -236,8 +244,7 @@ class RowMaxPool(wiring.Component):
                 m.d.sync += slot.eq(slot + 1)
 
         # The words of the trailing rows and columns are taken and dropped.
-        m.submodules.stage = stage = PartialMaxima(p.dtype, p.pe, p.slots, kh * kw,
-                                                   repeats=p.folds == 1)
+        m.submodules.stage = stage = PartialMaxima(p.partial_maxima)
         m.d.comb += [stage.take.eq(accept & x.inside & y.inside), stage.word.eq(self.i.payload),
                      stage.slot.eq(slot), stage.first.eq(x.pos.first & y.pos.first),
                      stage.last.eq(completes)]
