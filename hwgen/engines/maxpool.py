@@ -151,10 +151,11 @@ class PartialMaximaParams:
 
     @property
     def forwarded(self):
-        """Results handed from the compare stage straight to a word of the same slot that
-        follows ``1 .. forwarded`` cycles behind it, as its read cannot see their writes
-        (block RAM only: its read data is registered before the comparators, one cycle more
-        than the write of the previous word's result takes)."""
+        """How many of the results of the words compared one and two cycles before a word are
+        handed to it straight from the compare stage, as its read cannot see their writes:
+        those that can be of its slot (``distance`` 1: both, 2: the older). Only in block RAM,
+        whose read data is registered before the comparators; with LUT RAM the read is
+        transparent for the write in the same cycle, which covers the only one it misses."""
         return max(0, 3 - self.distance) if self.in_block_ram else 0
 
     @property
@@ -169,10 +170,11 @@ class PartialMaximaParams:
         (word, slot, three flags); unless ``positions == 1``, the memory
         (:func:`~hwgen.engines.memories.memory_resources`), as Yosys builds it: one slot is a
         register of flip-flops, and a transparent read of LUT RAM registers the address
-        instead of the data (measured: 9x9x8 3x3 pools, 8 UINT8 lanes, with one, two and three
-        slots); in block RAM, the read data's register and a second stage of registers, and when
+        instead of the data (measured on pools of 8 UINT8 lanes with one, two and three slots);
+        in block RAM, the read data's register and a second stage of registers, and when
         results are forwarded the two last results, one's slot and valid bit, a flag and a slot
-        comparator per forwarded result and a LUT per bit for the choice."""
+        comparator per forwarded result and a LUT per bit for the choice (within 6 LUTs and 1
+        flip-flop of synth_xilinx on RowMaxPool's, docs/resource-models.md)."""
         stage = Resources(lut=self.word_bits * (1 if self.dtype.bits <= 2 else 2),
                           ff=self.word_bits + self.slot_bits + 3)
         if self.positions == 1:
@@ -238,10 +240,11 @@ class PartialMaxima(wiring.Component):
             rd = partial.read_port(transparent_for=(wr,) if transparent else ())
             m.d.comb += rd.addr.eq(self.slot)
             result = Signal.like(x)
-            held = rd.data
             if p.in_block_ram:
                 held, (x, slot, first, last, valid) = self._late_compare(
                     m, rd.data, result, (x, slot, first, last, valid))
+            else:
+                held = rd.data
             m.d.comb += [
                 result.eq(Mux(first, x, element_max(held, x, p.dtype, p.lanes))),
                 wr.en.eq(valid & ~last),
