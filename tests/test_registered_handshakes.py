@@ -23,6 +23,7 @@ from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
 from hwgen.engines.thresholds import Thresholds, ThresholdsParams
 from hwgen.engines.maxpool import MaxPool, MaxPoolParams, RunningMax
 from hwgen.engines.pad import Pad, PadParams
+from hwgen.engines.pool_rows import RowMaxPool, RowMaxPoolParams
 from hwgen.engines.sliding_window import SlidingWindow, SlidingWindowParams
 from hwgen.engines.subsample import Subsample, SubsampleParams
 from hwgen.simulation.streams import stream_ports
@@ -33,6 +34,10 @@ ENGINES = {
     "maxpool": lambda: MaxPool(MaxPoolParams(6, 6, 4, (2, 2), (2, 2), 2, INT3)),
     "running_max": lambda: RunningMax(MaxPoolParams(6, 6, 4, (2, 2), (2, 2), 2, INT3)),
     "running_max_one_fold": lambda: RunningMax(MaxPoolParams(4, 4, 2, (2, 2), (1, 1), 2, INT3)),
+    "row_maxpool": lambda: RowMaxPool(RowMaxPoolParams(5, 7, 4, (2, 3), 2, INT3)),
+    "row_maxpool_one_fold": lambda: RowMaxPool(RowMaxPoolParams(4, 4, 2, (2, 2), 2, INT3)),
+    "row_maxpool_block_ram": lambda: RowMaxPool(RowMaxPoolParams(2, 256, 4, (1, 2), 4,
+                                                                 DataType.parse("UINT8"))),
     "pad": lambda: Pad(PadParams(3, 4, 2, (1, 2, 2, 1), 1, INT3)),
     "subsample": lambda: Subsample(SubsampleParams(5, 4, 4, (2, 3), 2, INT3)),
     "mvau_xnor": lambda: MatrixVectorUnit(MVAUParams(8, 4, 2, 4, BIPOLAR, BIPOLAR, 1),

@@ -58,8 +58,8 @@ MIN_DEPTH = 3
 SLACK = 2
 
 # Engine kinds whose output leaves from an OutputQueue.
-QUEUED_OUTPUT = {"mvau", "thresholds", "add", "concat", "global_avgpool", "subsample", "sliding_window",
-                 "maxpool", "pad", "label_select"}
+QUEUED_OUTPUT = {"mvau", "thresholds", "add", "concat", "global_avgpool", "subsample",
+                 "sliding_window", "maxpool", "row_maxpool", "pad", "label_select"}
 # Engine kinds that pause their input (a pad, during its borders): always behind a FIFO.
 PACED_INPUT = {"pad"}
 
@@ -116,13 +116,18 @@ def join_depths(nodes, input_stream, bottleneck):
 
 def _room(node, bottleneck):
     """The most words of its input that ``node`` and the FIFO in front of it can hold (an
-    upper estimate): the FIFO, a line buffer, the vector an MVAU reuses and the next, and a
-    few words of registers and output queue."""
+    upper estimate): the FIFO, a line buffer, the input a row max-pool folds into its partial
+    maxima, the vector an MVAU reuses and the next, and a few words of registers and output
+    queue."""
     p, room = node.params, fifo_depth(node, bottleneck) + 4
     if node.kind == "sliding_window":
         room += p.depth
     elif node.kind == "maxpool":
         room += p.window.depth
+    elif node.kind == "row_maxpool":
+        # While its output is held it takes input until a word that completes a maximum
+        # finds no credit: less than a row of windows.
+        room += p.kernel[0] * p.width * p.folds
     elif node.kind == "mvau":
         room += p.buffer_words
     return room

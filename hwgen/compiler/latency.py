@@ -3,8 +3,8 @@
 A frame is replayed word by word through the engines' timing models: for each engine, the
 cycle at which each of its output words can leave, from the cycles at which its input words
 arrive. An output word leaves once the input it needs has arrived (a sliding window needs the
-window's words, an MVAU the whole input vector, an add the word of every input, a label select
-or a global pool the whole frame) plus the engine's own ``latency()``, and no sooner after the
+window's words, a row max-pool its window's last word, an MVAU the whole input vector, an add
+the word of every input, a label select or a global pool the whole frame) plus the engine's own ``latency()``, and no sooner after the
 previous word than the engine's pace allows (one word per cycle, or its cycles per frame over
 its words). What the replay leaves out: the back-pressure of a slower engine downstream on the
 ones before it (FIFOs absorb most of it), and the first cycles of a pad's top border.
@@ -95,6 +95,9 @@ def _replay(node, inputs):
         last = (kh * kw - 1) * p.folds                    # each pixel's last kernel position
         emits = reads.reshape(-1, window.window_words)[:, last:].ravel()
         return emits + p.latency() - window.issue_cycle(last)
+    if kind == "row_maxpool":
+        ends = p.window_ends()
+        return paced(arrivals, 1)[ends] + p.latency() - ends[0]
     if kind == "label_select":
         fed = max(arrivals[-1], arrivals[0] + p.cycles() - p.word_period)
         return fed + p.latency() - (p.cycles() - p.word_period) + np.arange(node.sink.words)

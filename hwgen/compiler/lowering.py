@@ -5,7 +5,8 @@ Each layer kind lowers itself (:meth:`~hwgen.network.kinds.Layer.lower`) into a
 engine, or a Subsample at a stride); dense -> MVAU (bit-parallel,
 or bit-serial for ``engine: bitserial``; both are nodes of kind "mvau"); an activation that is
 the only reader of a matrix layer or an add -> thresholds fused into that engine, otherwise a
-Thresholds engine; maxpool, label_select, add, concat, global_avgpool -> their engines;
+Thresholds engine; maxpool -> RowMaxPool (kind "row_maxpool") when its kernel is its stride,
+[Pad] + MaxPool otherwise; label_select, add, concat, global_avgpool -> their engines;
 flatten -> nothing (NHWC is the stream order). The graph adds the plumbing: a DuplicateStreams
 engine (kind "fork") behind every layer read by several, and a WidthConverter on every edge
 whose two ends disagree on elements per word. :mod:`.fifo_sizing` then puts a StreamFIFO on the
@@ -28,6 +29,7 @@ from ..engines.label_select import LabelSelect
 from ..engines.maxpool import MaxPool
 from ..engines.mvau import MatrixVectorUnit
 from ..engines.pad import Pad
+from ..engines.pool_rows import RowMaxPool
 from ..engines.sliding_window import SlidingWindow
 from ..engines.stream_fifo import StreamFIFO
 from ..engines.subsample import Subsample
@@ -51,6 +53,7 @@ ENGINES = {
     "mvau": _matrix_unit,
     "thresholds": Thresholds,
     "maxpool": MaxPool,
+    "row_maxpool": RowMaxPool,
     "label_select": LabelSelect,
     "add": AddStreams,
     "concat": ConcatStreams,

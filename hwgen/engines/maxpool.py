@@ -19,12 +19,13 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
-from .datapath import Counter, require_positive
-from .memories import memory_resources, ram
+from .datapath import Counter, elements, register, require_positive
+from .memories import memory_resources, memory_style, ram
 from .resources import Resources
 from .sliding_window import READ_DELAY, SlidingWindow, SlidingWindowParams
 
-__all__ = ["MaxPoolParams", "MaxPool", "RunningMax"]
+__all__ = ["MaxPoolParams", "MaxPool", "RunningMax", "PartialMaximaParams", "PartialMaxima",
+           "element_max"]
 
 
 @dataclass(frozen=True)
@@ -87,10 +88,17 @@ class MaxPoolParams:
         """Cycles from a frame's first input word to its first output word (fresh engine):
         the sliding window's read of the first window's last word of channel group 0, then
         through the sliding window's output queue, and through RunningMax, whose output queue
-        it enters one cycle after it is accepted (:mod:`~hwgen.engines.credits`)."""
+        it enters :attr:`PartialMaximaParams.latency` cycles after it is accepted
+        (:mod:`~hwgen.engines.credits`)."""
         kh, kw = self.kernel
         return (self.window.issue_cycle((kh * kw - 1) * self.folds)
-                + READ_DELAY + QUEUE_LATENCY + 1 + QUEUE_LATENCY)
+                + READ_DELAY + QUEUE_LATENCY + self.partial_maxima.latency + QUEUE_LATENCY)
+
+    @property
+    def partial_maxima(self):
+        """Parameters of RunningMax's :class:`PartialMaxima`: one slot per fold."""
+        kh, kw = self.kernel
+        return PartialMaximaParams(self.dtype, self.pe, self.folds, kh * kw, self.folds)
 
     def buffer_bits(self):
         """{kind: bits} of the memories holding stream data: the sliding window's line
@@ -100,22 +108,181 @@ class MaxPoolParams:
         return {**self.window.buffer_bits(), "partial_results": partial}
 
     def resources(self):
-        """The sliding window's estimate plus RunningMax's: ``folds`` partial maxima of
-        ``pe * bits`` in RAM (none for a 1x1 kernel,
-        :func:`~hwgen.engines.memories.memory_resources`), the compare stage's word register,
-        per element a comparator and a 2:1 mux (~1 LUT per bit each; one LUT for both while
-        an element has at most two bits), the counters and flags, and the
-        :class:`OutputQueue`."""
+        """The sliding window's estimate plus RunningMax's: its :class:`PartialMaxima`, the
+        fold and kernel position counters and their flags, and the :class:`OutputQueue`."""
         kh, kw = self.kernel
-        fold_bits = max(1, (self.folds - 1).bit_length())
-        counter_bits = fold_bits + max(1, (kh * kw - 1).bit_length())
-        compare = self.word_bits * (1 if self.dtype.bits <= 2 else 2)
-        reduce = (Resources(lut=compare + 2 * counter_bits,
-                            ff=self.word_bits + counter_bits + fold_bits + 6)
-                  + queue_resources(self.word_bits, credits_for(1, 1)))
-        if kh * kw > 1:
-            reduce += memory_resources(self.folds, self.word_bits, writable=True)
-        return self.window.resources() + reduce
+        counter_bits = (max(1, (self.folds - 1).bit_length())
+                        + max(1, (kh * kw - 1).bit_length()))
+        return (self.window.resources()
+                + Resources(lut=2 * counter_bits, ff=counter_bits + 3)
+                + self.partial_maxima.resources()
+                + queue_resources(self.word_bits, credits_for(self.partial_maxima.latency, 1)))
+
+
+def element_max(a, b, dtype, count):
+    """The element-wise maximum of words ``a`` and ``b`` of ``count`` ``dtype`` codes, in the
+    codes' order (see the module docstring): signed for INTn, unsigned otherwise."""
+    larger = []
+    for x, y in zip(elements(a, dtype, count), elements(b, dtype, count)):
+        if dtype.kind == "INT":
+            x, y = x.as_signed(), y.as_signed()
+        larger.append(Mux(x > y, x, y))
+    return Cat(*larger)
+
+
+@dataclass(frozen=True)
+class PartialMaximaParams:
+    """Shape of a :class:`PartialMaxima`: words of ``lanes`` elements of ``dtype``; ``slots``
+    partial maxima, each the maximum of ``positions`` words; two words of one slot are at least
+    ``distance`` words apart in the input."""
+
+    dtype: DataType
+    lanes: int
+    slots: int
+    positions: int
+    distance: int
+
+    @property
+    def word_bits(self):
+        return self.lanes * self.dtype.bits
+
+    @property
+    def slot_bits(self):
+        return max(1, (self.slots - 1).bit_length())
+
+    @property
+    def in_block_ram(self):
+        """Whether the partial maxima go to block RAM (:func:`~hwgen.engines.memories.ram`)."""
+        return (self.positions > 1
+                and memory_style(self.slots, self.word_bits, writable=True) == "block")
+
+    @property
+    def forwarded(self):
+        """How many of the results of the words compared one and two cycles before a word are
+        handed to it straight from the compare stage, as its read cannot see their writes:
+        those that can be of its slot (``distance`` 1: both, 2: the older). Only in block RAM,
+        whose read data is registered before the comparators; with LUT RAM the read is
+        transparent for the write in the same cycle, which covers the only one it misses."""
+        return max(0, 3 - self.distance) if self.in_block_ram else 0
+
+    @property
+    def latency(self):
+        """Cycles from a word's take to the maximum it completes on ``o``: 1, or 2 with the
+        partial maxima in block RAM (its read data registered before the comparators)."""
+        return 2 if self.in_block_ram else 1
+
+    def resources(self):
+        """First-order estimate: per element a comparator and a 2:1 mux (~1 LUT per bit each;
+        one LUT for both while an element has at most two bits); the compare stage's registers
+        (word, slot, three flags); unless ``positions == 1``, the memory
+        (:func:`~hwgen.engines.memories.memory_resources`), as Yosys builds it: one slot is a
+        register of flip-flops, and a transparent read of LUT RAM registers the address
+        instead of the data (measured on pools of 8 UINT8 lanes with one, two and three slots);
+        in block RAM, the read data's register and a second stage of registers, and when
+        results are forwarded the two last results, one's slot and valid bit, a flag and a slot
+        comparator per forwarded result and a LUT per bit for the choice (within 6 LUTs and 1
+        flip-flop of synth_xilinx on RowMaxPool's, docs/resource-models.md)."""
+        stage = Resources(lut=self.word_bits * (1 if self.dtype.bits <= 2 else 2),
+                          ff=self.word_bits + self.slot_bits + 3)
+        if self.positions == 1:
+            return stage
+        if self.slots == 1:
+            return stage + Resources(ff=self.word_bits)
+        memory = memory_resources(self.slots, self.word_bits, writable=True)
+        if self.distance == 1 and not self.in_block_ram:
+            memory = Resources(lut=memory.lut, ff=self.slot_bits)
+        if self.in_block_ram:
+            memory += Resources(ff=2 * self.word_bits + self.slot_bits + 3)
+        if self.forwarded:
+            memory += Resources(lut=self.word_bits + self.forwarded * self.slot_bits,
+                                ff=2 * self.word_bits + self.slot_bits + 1 + self.forwarded)
+        return stage + memory
+
+
+class PartialMaxima(wiring.Component):
+    """The compare stage of a running maximum: the element-wise maximum of each group of
+    ``positions`` words, the group's partial maximum kept in one of ``slots`` memory words
+    while its words come in (:class:`PartialMaximaParams`).
+
+    The issuing stage drives, for the word on its input: ``slot`` (the partial it belongs to),
+    ``first`` (it starts its group's maximum) and ``last`` (it completes it), and ``take`` and
+    ``word`` in the cycle it takes the word. The memory is read at ``slot`` free-running, so
+    that the slot's partial is on the read port's output in the cycle after the word is taken;
+    the word meets it in the compare stage (one cycle after the take, or two, the read data
+    registered first, when the memory is block RAM), and the result is written back, or, for a
+    ``last`` word, put on ``o`` (for an :class:`~hwgen.engines.credits.OutputQueue`'s ``w``)
+    instead: a maximum leaves on ``o`` :attr:`PartialMaximaParams.latency` cycles after its
+    last word was taken.
+
+    A word taken right behind another of the same slot (``distance`` 1 or 2) reads the slot
+    before that word's result is written: with LUT RAM and one cycle between them the read is
+    transparent for the write, and in block RAM the result is handed to it from the compare
+    stage's output (forwarded). With ``positions == 1`` every word is its own maximum, and there
+    is no memory.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        word = unsigned(params.word_bits)
+        super().__init__({
+            "take": In(1), "word": In(word), "slot": In(range(params.slots)),
+            "first": In(1), "last": In(1),
+            "o": Out(stream.Signature(word, always_ready=True)),
+        })
+
+    def elaborate(self, platform):
+        p = self.params
+        m = Module()
+        # The taken word and its place, a cycle later.
+        x, slot, first, last = (register(m, value)
+                                for value in (self.word, self.slot, self.first, self.last))
+        valid = register(m, self.take, reset=True)
+        if p.positions == 1:
+            result = x
+        else:
+            transparent = p.distance == 1 and not p.in_block_ram
+            m.submodules.partial = partial = ram(p.word_bits, p.slots,
+                                                 collision_free=not transparent)
+            wr = partial.write_port()
+            rd = partial.read_port(transparent_for=(wr,) if transparent else ())
+            m.d.comb += rd.addr.eq(self.slot)
+            result = Signal.like(x)
+            if p.in_block_ram:
+                held, (x, slot, first, last, valid) = self._late_compare(
+                    m, rd.data, result, (x, slot, first, last, valid))
+            else:
+                held = rd.data
+            m.d.comb += [
+                result.eq(Mux(first, x, element_max(held, x, p.dtype, p.lanes))),
+                wr.en.eq(valid & ~last),
+                wr.addr.eq(slot),
+                wr.data.eq(result),
+            ]
+        m.d.comb += [self.o.payload.eq(result), self.o.valid.eq(valid & last)]
+        return m
+
+    def _late_compare(self, m, data, result, taken):
+        """For partials in block RAM: the compare stage one cycle later, its read ``data`` in a
+        register (no logic behind the block's output) and the ``taken`` word's signals beside
+        it. A word's read missed the writes of the ``result`` of the words compared one and two
+        cycles before it; those of its slot (possible at a ``distance`` of 1 or 2) are handed
+        over from registers, chosen by flags compared a cycle ahead. Returns the partial to
+        compare with and the word's signals in the compare stage."""
+        p = self.params
+        x, slot, first, last, valid = taken
+        held = register(m, data)
+        y, y_slot, y_first, y_last = (register(m, value) for value in (x, slot, first, last))
+        y_valid = register(m, valid, reset=True)
+        if p.forwarded:
+            r1, r1_slot = register(m, result), register(m, y_slot)
+            r1_valid = register(m, y_valid, reset=True)
+            # (words back, the stage that holds that word's result a cycle ahead, the result)
+            back = [(2, r1_slot, r1_valid, register(m, r1)), (1, y_slot, y_valid, r1)]
+            for k, ahead_slot, ahead_valid, earlier in back:     # the newest result wins
+                if k >= p.distance:
+                    hit = register(m, ahead_valid & (ahead_slot == slot))
+                    held = Mux(hit, earlier, held)
+        return held, (y, y_slot, y_first, y_last, y_valid)
 
 
 class RunningMax(wiring.Component):
@@ -123,11 +290,10 @@ class RunningMax(wiring.Component):
 
     ``i`` carries windows of ``kh * kw * folds`` words in ``(kh, kw, fold)`` order (``pe``
     elements each); ``o`` one word per fold: the element-wise maximum of that fold's ``kh * kw``
-    words. The ``folds`` partial maxima in flight live in a small memory, read (free-running)
-    at the fold of the word on the input, so that it is on the read port's output when the
-    accepted word reaches the compare stage in the next cycle. Finished maxima go to an
-    :class:`~hwgen.engines.credits.OutputQueue`; a word that finishes one is accepted
-    only while the queue has room for it, every other word every cycle.
+    words. The ``folds`` partial maxima in flight are a :class:`PartialMaxima`, one slot per
+    fold. Finished maxima go to an :class:`~hwgen.engines.credits.OutputQueue`; a word that
+    finishes one is accepted only while the queue has room for it, every other word every
+    cycle.
     """
 
     def __init__(self, params):
@@ -138,13 +304,13 @@ class RunningMax(wiring.Component):
     def elaborate(self, platform):
         p = self.params
         kh, kw = p.kernel
-        positions, bits = kh * kw, p.dtype.bits
         m = Module()
-        m.submodules.queue = queue = OutputQueue(p.word_bits, credits_for(1, 1))
+        m.submodules.queue = queue = OutputQueue(p.word_bits,
+                                                 credits_for(p.partial_maxima.latency, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Fold and kernel position of the word on the input.
-        fold, pos = Counter(p.folds, "fold"), Counter(positions, "pos")
+        fold, pos = Counter(p.folds, "fold"), Counter(kh * kw, "pos")
         accept = Signal()
         issue_gate(m, accept, queue, self.i, pos.last)
         with m.If(accept):
@@ -152,37 +318,11 @@ class RunningMax(wiring.Component):
             with m.If(fold.last):
                 m.d.sync += pos.step()
 
-        # Compare stage, free-running: the accepted word and its position.
-        x = Signal(p.word_bits, reset_less=True)
-        x_fold = Signal(range(p.folds), reset_less=True)
-        x_first, x_last, x_valid = Signal(reset_less=True), Signal(reset_less=True), Signal()
-        m.d.sync += [x.eq(self.i.payload), x_fold.eq(fold.value), x_first.eq(pos.first),
-                     x_last.eq(pos.last), x_valid.eq(accept)]
-
-        if positions == 1:
-            result = x
-        else:
-            # With several folds the word on the input is of another fold than x: a read whose
-            # data is used never meets a write. With one, the word after x reads the slot x's
-            # result is written to in the same cycle: a transparent read.
-            m.submodules.partial = partial = ram(p.word_bits, p.folds,
-                                                 collision_free=p.folds > 1)
-            wr = partial.write_port()
-            rd = partial.read_port(transparent_for=(wr,) if p.folds == 1 else ())
-            elements = []
-            for e in range(p.pe):
-                a, b = rd.data[e * bits:(e + 1) * bits], x[e * bits:(e + 1) * bits]
-                if p.dtype.kind == "INT":
-                    a, b = a.as_signed(), b.as_signed()
-                elements.append(Mux(a > b, a, b))
-            result = Mux(x_first, x, Cat(*elements))
-            m.d.comb += [
-                rd.addr.eq(fold.value),
-                wr.en.eq(x_valid & ~x_last),
-                wr.addr.eq(x_fold),
-                wr.data.eq(result),
-            ]
-        m.d.comb += [queue.w.payload.eq(result), queue.w.valid.eq(x_valid & x_last)]
+        m.submodules.stage = stage = PartialMaxima(p.partial_maxima)
+        m.d.comb += [stage.take.eq(accept), stage.word.eq(self.i.payload),
+                     stage.slot.eq(fold.value), stage.first.eq(pos.first),
+                     stage.last.eq(pos.last)]
+        wiring.connect(m, stage.o, queue.w)
         return m
 
 

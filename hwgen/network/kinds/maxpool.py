@@ -1,5 +1,7 @@
-"""maxpool: the maximum over K x K windows per channel, a MaxPool engine ([Pad] + MaxPool with
-padding: zeros, which pad as the minimum does for unsigned inputs only)."""
+"""maxpool: the maximum over K x K windows per channel: a RowMaxPool engine when the windows
+tile the input (kernel == stride), a MaxPool (sliding window and running max) otherwise; with
+padding, a Pad engine in front (zeros, which pad as the minimum does for unsigned inputs
+only)."""
 
 from dataclasses import dataclass
 from math import prod
@@ -8,6 +10,7 @@ from ... import golden
 from ...compiler.lowering import Stream
 from ...engines.maxpool import MaxPoolParams
 from ...engines.pad import PadParams
+from ...engines.pool_rows import RowMaxPoolParams
 from .base import ChannelLayer
 
 __all__ = ["MaxPool"]
@@ -60,10 +63,14 @@ class MaxPool(ChannelLayer):
                                PadParams(h, w, c, tuple(self.pads), self.pe, self.in_dtype),
                                [(source, self.pe)], Stream(self.pe, self.in_dtype, ph * pw * c))
             h, w = ph, pw
-        params = MaxPoolParams(h, w, c, tuple(self.kernel), tuple(self.stride), self.pe,
-                               self.in_dtype)
+        if tuple(self.kernel) == tuple(self.stride):
+            kind, params = "row_maxpool", RowMaxPoolParams(h, w, c, tuple(self.kernel),
+                                                           self.pe, self.in_dtype)
+        else:
+            kind, params = "maxpool", MaxPoolParams(h, w, c, tuple(self.kernel),
+                                                    tuple(self.stride), self.pe, self.in_dtype)
         graph.produce(self.name, graph.add(
-            self.name, "maxpool", self.name, params, [(source, self.pe)],
+            self.name, kind, self.name, params, [(source, self.pe)],
             Stream(self.pe, self.in_dtype, prod(self.out_shape))))
 
     def spec(self, arrays):

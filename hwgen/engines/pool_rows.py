@@ -1,0 +1,253 @@
+"""Max-pool whose windows tile the input (kernel == stride): one row of partial maxima instead of
+a line buffer.
+
+Input: frames of ``height x width x channels`` values in NHWC order, ``pe`` channels per word
+(channels fastest). Output: frames of ``out_height x out_width x channels`` (``out = in // k``
+per axis), ``pe`` channels per word: the maximum of every ``kh x kw`` window per channel, exactly
+:func:`hwgen.golden.maxpool` with the stride equal to the kernel. The rows and columns after the
+last whole window are taken and dropped, as the golden model floors them.
+
+As the windows do not overlap, every input word belongs to one window (or to none) and is
+needed once: the engine keeps, for each window of the current row of windows and each channel
+fold, the maximum of the window's words seen so far, ``out_width * folds`` words (CNV's first
+pool, 28 x 28 x 64 at 32 channels per word: 28 words, where a sliding window holds 117). Input
+pixel ``(y, x)`` of fold ``f`` is compared with partial ``(x // kw, f)``: a window's top-left
+pixel starts it, every other pixel of the window, along its row and down its rows, raises it,
+and the bottom-right pixel completes it. The partials and the compare stage are a
+:class:`~hwgen.engines.maxpool.PartialMaxima` (shared with the sliding max-pool's RunningMax:
+same comparison rules); finished maxima go to an :class:`~hwgen.engines.credits.OutputQueue`.
+
+The engine takes a word every cycle, frames back to back (a frame's first row starts every
+partial anew), but a word that completes a maximum only while the queue has a credit for it
+(:func:`~hwgen.engines.credits.issue_gate`): ``o.ready`` reaches the queue and its credit
+counter, never the memory or the comparators.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import Const, Module, Signal, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..datatypes import DataType
+from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
+from .datapath import Counter, require_positive
+from .maxpool import PartialMaxima, PartialMaximaParams
+from .resources import Resources
+from .sliding_window import _pair
+
+__all__ = ["RowMaxPoolParams", "RowMaxPool"]
+
+
+@dataclass(frozen=True)
+class RowMaxPoolParams:
+    """Shape of a row max-pool: ``kernel`` is ``(rows, columns)`` (an int means a square one)
+    and is also the stride; ``channels`` must be a multiple of ``pe`` and the kernel must fit in
+    the input."""
+
+    height: int
+    width: int
+    channels: int
+    kernel: tuple
+    pe: int
+    dtype: DataType
+
+    def __post_init__(self):
+        require_positive("row max-pool", height=self.height, width=self.width,
+                         channels=self.channels, pe=self.pe)
+        object.__setattr__(self, "kernel", _pair(self.kernel, "kernel"))
+        if not isinstance(self.dtype, DataType):
+            raise ValueError(f"dtype must be a DataType, not {self.dtype!r}")
+        if self.channels % self.pe:
+            raise ValueError(f"channels ({self.channels}) must be a multiple of pe ({self.pe})")
+        if self.kernel[0] > self.height or self.kernel[1] > self.width:
+            raise ValueError(f"kernel {self.kernel} does not fit in a "
+                             f"{self.height}x{self.width} input")
+
+    @property
+    def stride(self):
+        return self.kernel
+
+    @property
+    def folds(self):
+        """Words per pixel."""
+        return self.channels // self.pe
+
+    @property
+    def word_bits(self):
+        return self.pe * self.dtype.bits
+
+    @property
+    def out_height(self):
+        return self.height // self.kernel[0]
+
+    @property
+    def out_width(self):
+        return self.width // self.kernel[1]
+
+    @property
+    def in_words(self):
+        return self.height * self.width * self.folds
+
+    @property
+    def out_words(self):
+        return self.out_height * self.out_width * self.folds
+
+    @property
+    def slots(self):
+        """Partial maxima kept: one per window of a row of windows and channel fold."""
+        return self.out_width * self.folds
+
+    def window_ends(self):
+        """For each output word, in order, the index in the frame of the input word that
+        completes it (its window's bottom-right pixel, same fold)."""
+        kh, kw = self.kernel
+        rows = (np.arange(self.out_height) * kh + kh - 1) * self.width
+        pixels = rows[:, None] + np.arange(self.out_width)[None, :] * kw + kw - 1
+        return (pixels[:, :, None] * self.folds + np.arange(self.folds)).ravel()
+
+    def cycles(self):
+        """Cycles per frame with no stalls, exact: a word per cycle (every word that completes
+        a maximum finds a credit, as the queue's credits cover its latency)."""
+        return self.in_words
+
+    def latency(self):
+        """Cycles from a frame's first input word to its first output word (fresh engine, no
+        stalls), exact: the input word that completes the first window's fold 0 is taken that
+        many cycles after the first, and its maximum reaches the output queue
+        :attr:`~hwgen.engines.maxpool.PartialMaximaParams.latency` cycles later."""
+        return int(self.window_ends()[0]) + self.partial_maxima.latency + QUEUE_LATENCY
+
+    @property
+    def partial_maxima(self):
+        """Parameters of the engine's :class:`~hwgen.engines.maxpool.PartialMaxima`: a slot per
+        window of a row of windows and fold; two words of a slot are a pixel's folds apart."""
+        kh, kw = self.kernel
+        return PartialMaximaParams(self.dtype, self.pe, self.slots, kh * kw, self.folds)
+
+    def buffer_bits(self):
+        """{kind: bits} of the memories holding stream data: the row of partial maxima (none
+        for a 1x1 kernel, whose every word is its own maximum)."""
+        kh, kw = self.kernel
+        return {"partial_results": self.slots * self.word_bits if kh * kw > 1 else 0}
+
+    def resources(self):
+        """First-order estimate: the :class:`~hwgen.engines.maxpool.PartialMaxima`
+        (:meth:`~hwgen.engines.maxpool.PartialMaximaParams.resources`); the
+        position counters (the fold; per axis the position in the window, the window and the
+        trailing pixels) at a LUT and a flip-flop per bit; the registered flags the engine uses
+        (each counter's ``last``, the positions' ``first``, the axes' ``inside``) at a LUT each,
+        and a flip-flop each but for counters of one or two values (constants, or their bit); the
+        slot register at two LUTs per bit (the choice of its three next values); and the
+        :class:`OutputQueue`. Fitted to synth_xilinx on eleven pools
+        (docs/resource-models.md: LUTs 1-14% over, most of it the queue's model; flip-flops
+        within 5%; block RAMs exact)."""
+        kh, kw = self.kernel
+        # (values, flags used) of each counter; and the axes' inside flags.
+        counters, insides = [(self.folds, 1)], 0
+        for size, k in ((self.width, kw), (self.height, kh)):
+            counters += [(k, 2), (size // k, 1)]
+            if size % k:
+                counters.append((size % k, 1))
+                insides += 1
+        counter_bits = sum((n - 1).bit_length() for n, _ in counters)
+        flag_luts = sum(used for _, used in counters) + insides
+        flag_ffs = sum(used for n, used in counters if n > 2) + insides
+        slot_bits = (self.slots - 1).bit_length()
+        return (Resources(lut=counter_bits + flag_luts + 2 * slot_bits,
+                          ff=counter_bits + flag_ffs + slot_bits)
+                + self.partial_maxima.resources()
+                + queue_resources(self.word_bits, credits_for(self.partial_maxima.latency, 1)))
+
+
+class _Axis:
+    """Where the pixel on the input lies along one axis (the columns of a row, or the rows of a
+    frame) of ``size`` pixels, cut into windows of ``k`` from the start: its position in its
+    window (``pos``), its window (``window``), and, when ``size`` is not a multiple of ``k``,
+    whether it is ``inside`` a window or one of the ``size % k`` trailing pixels after the last
+    (counted by ``trail``). All registers; ``end`` (the axis' last pixel) is an AND of two.
+
+    In the trailing pixels ``pos`` stays at 0, so that neither its ``last`` flag (``k > 1``
+    there) nor the window counter moves."""
+
+    def __init__(self, size, k, name):
+        self.pos = Counter(k, f"{name}_pos")
+        self.window = Counter(size // k, f"{name}_window")
+        trailing = size % k
+        self.trail = Counter(trailing, f"{name}_trail") if trailing else None
+        self.inside = Signal(init=1, name=f"{name}_inside") if trailing else Const(1)
+
+    @property
+    def end(self):
+        if self.trail is None:
+            return self.window.last & self.pos.last
+        return ~self.inside & self.trail.last
+
+    def advance(self, m, step):
+        """Move to the next pixel (after the end: the first) on the cycles ``step`` is high."""
+        with m.If(step & self.inside):
+            m.d.sync += self.pos.step()
+            with m.If(self.pos.last):
+                m.d.sync += self.window.step()
+                if self.trail is not None:
+                    with m.If(self.window.last):
+                        m.d.sync += self.inside.eq(0)
+        if self.trail is not None:
+            with m.If(step & ~self.inside):
+                m.d.sync += self.trail.step()
+                with m.If(self.trail.last):
+                    m.d.sync += self.inside.eq(1)
+
+
+class RowMaxPool(wiring.Component):
+    """Streaming max-pool with kernel == stride; see the module docstring for the contract.
+
+    ``i``: input words, ``o``: output words, both ``pe * dtype.bits`` bits wide.
+    """
+
+    def __init__(self, params):
+        self.params = params
+        word = unsigned(params.word_bits)
+        super().__init__({"i": In(stream.Signature(word)), "o": Out(stream.Signature(word))})
+
+    def elaborate(self, platform):
+        p = self.params
+        kh, kw = p.kernel
+        m = Module()
+        m.submodules.queue = queue = OutputQueue(p.word_bits,
+                                                 credits_for(p.partial_maxima.latency, 1))
+        wiring.connect(m, queue.o, wiring.flipped(self.o))
+
+        # Position of the word on the input: its fold, column and row.
+        fold = Counter(p.folds, "fold")
+        x, y = _Axis(p.width, kw, "x"), _Axis(p.height, kh, "y")
+        completes = x.pos.last & y.pos.last      # the window's bottom-right pixel
+        accept = Signal()
+        issue_gate(m, accept, queue, self.i, completes)
+        with m.If(accept):
+            m.d.sync += fold.step()
+        x.advance(m, accept & fold.last)
+        y.advance(m, accept & fold.last & x.end)
+
+        # The partial of the word on the input: (window, fold) of the row of windows, kept in a
+        # register stepped with the position rather than computed from it, so that the
+        # memory's address comes from flip-flops.
+        slot = Signal(range(p.slots))
+        with m.If(accept):
+            with m.If(fold.last & ~x.pos.last):
+                # Back to fold 0 of the same window for its next pixel; and in the trailing
+                # columns, which follow a return to slot 0, over slots 0 .. folds - 1.
+                m.d.sync += slot.eq(slot - (p.folds - 1))
+            with m.Elif(fold.last & x.window.last):
+                m.d.sync += slot.eq(0)
+            with m.Else():
+                m.d.sync += slot.eq(slot + 1)
+
+        # The words of the trailing rows and columns are taken and dropped.
+        m.submodules.stage = stage = PartialMaxima(p.partial_maxima)
+        m.d.comb += [stage.take.eq(accept & x.inside & y.inside), stage.word.eq(self.i.payload),
+                     stage.slot.eq(slot), stage.first.eq(x.pos.first & y.pos.first),
+                     stage.last.eq(completes)]
+        wiring.connect(m, stage.o, queue.w)
+        return m
