@@ -1,8 +1,11 @@
 """MatrixVectorUnit against the golden model (matmul, then multithreshold when fused)."""
 
 
+import re
+
 import numpy as np
 import pytest
+from amaranth.back import verilog
 
 from hwgen.datatypes import BINARY, BIPOLAR, DataType
 from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
@@ -88,6 +91,18 @@ def test_style_defaults_and_acc_dtype():
     assert MVAUParams(9, 2, 1, 1, BIPOLAR, BIPOLAR, 1).acc_dtype == DataType.parse("INT5")
     assert MVAUParams(7, 2, 1, 1, BINARY, DataType.parse("UINT2"), 1).acc_dtype == \
         DataType.parse("UINT5")
+
+
+@pytest.mark.parametrize("pe, words", [(2, 9), (8, 0)])
+def test_input_buffer_holds_two_vectors_and_a_word(pe, words):
+    """The emitted input buffer is buffer_words x in_width, as buffer_bits() reports: two
+    vectors of 4 words and a word with 4 neuron folds, none with one."""
+    params = MVAUParams(12, 8, pe, 3, DataType.parse("UINT4"), DataType.parse("INT2"), 1)
+    assert params.buffer_words == words
+    assert params.buffer_bits() == {"vector_buffer": words * 12}
+    text = verilog.convert(MatrixVectorUnit(params, np.zeros((8, 12), int)))
+    memories = re.findall(r"reg \[(\d+):0\] memory \[(\d+):0\];", text)
+    assert memories == ([("11", str(words - 1))] if words else [])
 
 
 def test_resources_memories():
