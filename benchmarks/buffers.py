@@ -17,13 +17,13 @@ from hwgen.compiler.build import design, report
 from hwgen.network import load_network
 
 NETWORKS = Path(__file__).resolve().parent.parent / "networks"
-KINDS = ("line_buffer", "vector_buffer", "fifo", "partial_results")
+KINDS = {"line_buffer": "line buffers", "vector_buffer": "input buffers", "fifo": "FIFOs",
+         "partial_results": "partial results"}
 
 
 def main(names):
     paths = [NETWORKS / f"{name}.yaml" for name in names] or sorted(NETWORKS.glob("*.yaml"))
-    print("| network | cycles/frame | total | " + " | ".join(k.replace("_", " ") + "s"
-                                                         for k in KINDS) + " |")
+    print("| network | cycles/frame | total | " + " | ".join(KINDS.values()) + " |")
     print("| --- | ---: | ---: | " + " | ".join("---:" for _ in KINDS) + " |")
     for path in paths:
         totals = report(design(load_network(path)), 100.0)["totals"]
