@@ -13,7 +13,7 @@ from amaranth import Cat, Const, Mux, Shape, Signal
 
 from .resources import Resources
 
-__all__ = ["FANIN", "require_positive", "elements", "value_of", "register", "delay_resources",
+__all__ = ["FANIN", "require_positive", "positive_pair", "elements", "value_of", "register", "delay_resources",
            "Counter", "counter", "tree_levels", "sum_tree", "range_bits", "tree_resources"]
 
 # LUTs of a popcount tree per LUT of an adder tree of the same plan: synth_xilinx packs a
@@ -32,6 +32,15 @@ def require_positive(what, **fields):
     for name, value in fields.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{what}: {name} must be a positive integer, not {value!r}")
+
+
+def positive_pair(value, name):
+    """``k`` or ``(k0, k1)`` -> a tuple of two positive ints; ValueError naming the field."""
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                                 for v in pair):
+        raise ValueError(f"{name} must be a positive int or a pair of them, not {value!r}")
+    return pair
 
 
 def elements(word, dtype, count):

@@ -32,10 +32,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
-from .datapath import Counter, require_positive
+from .datapath import Counter, positive_pair, require_positive
 from .maxpool import PartialMaxima, PartialMaximaParams
 from .resources import Resources
-from .sliding_window import _pair
 
 __all__ = ["RowMaxPoolParams", "RowMaxPool"]
 
@@ -56,7 +55,7 @@ class RowMaxPoolParams:
     def __post_init__(self):
         require_positive("row max-pool", height=self.height, width=self.width,
                          channels=self.channels, pe=self.pe)
-        object.__setattr__(self, "kernel", _pair(self.kernel, "kernel"))
+        object.__setattr__(self, "kernel", positive_pair(self.kernel, "kernel"))
         if not isinstance(self.dtype, DataType):
             raise ValueError(f"dtype must be a DataType, not {self.dtype!r}")
         if self.channels % self.pe:

@@ -49,7 +49,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
-from .datapath import Counter, range_bits, register, require_positive
+from .datapath import Counter, positive_pair, range_bits, register, require_positive
 from .memories import memory_resources, ram
 from .resources import Resources
 
@@ -59,15 +59,6 @@ SLACK = 1   # words of buffer beyond one window's span, see the module docstring
 # Cycles from a read's issue to its word in a flip-flop: the memory's read register, then one of
 # our own, as a block RAM's read data comes out late (5.8 ns after the clock on ECP5).
 READ_DELAY = 2
-
-
-def _pair(value, name):
-    """``k`` or ``(k0, k1)`` -> a tuple of two positive ints; ValueError naming the field."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                                 for v in pair):
-        raise ValueError(f"{name} must be a positive int or a pair of them, not {value!r}")
-    return pair
 
 
 class FeatureMapWords:
@@ -111,8 +102,8 @@ class SlidingWindowParams(FeatureMapWords):
     def __post_init__(self):
         require_positive("sliding window", height=self.height, width=self.width, channels=self.channels,
                         simd=self.simd)
-        object.__setattr__(self, "kernel", _pair(self.kernel, "kernel"))
-        object.__setattr__(self, "stride", _pair(self.stride, "stride"))
+        object.__setattr__(self, "kernel", positive_pair(self.kernel, "kernel"))
+        object.__setattr__(self, "stride", positive_pair(self.stride, "stride"))
         if not isinstance(self.dtype, DataType):
             raise ValueError(f"dtype must be a DataType, not {self.dtype!r}")
         if self.channels % self.simd:

@@ -26,9 +26,9 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
-from .datapath import Counter, require_positive
+from .datapath import Counter, positive_pair, require_positive
 from .resources import Resources
-from .sliding_window import FeatureMapWords, _pair
+from .sliding_window import FeatureMapWords
 
 __all__ = ["SubsampleParams", "Subsample"]
 
@@ -48,7 +48,7 @@ class SubsampleParams(FeatureMapWords):
     def __post_init__(self):
         require_positive("subsample", height=self.height, width=self.width,
                          channels=self.channels, simd=self.simd)
-        object.__setattr__(self, "stride", _pair(self.stride, "stride"))
+        object.__setattr__(self, "stride", positive_pair(self.stride, "stride"))
         if not isinstance(self.dtype, DataType):
             raise ValueError(f"dtype must be a DataType, not {self.dtype!r}")
         if self.channels % self.simd:
