@@ -121,7 +121,7 @@ def test_ignore_hints_refolds_a_shipped_network(tmp_path, capsys):
     folding = json.loads(capsys.readouterr().out)["folding"]
     assert [(c["layer"], c["pe"], c["simd"], c["ideal_cycles"], c["hinted"]) for c in folding] \
         == [("fc0", 1, 98, 512, False), ("fc1", 1, 8, 512, False), ("fc2", 1, 8, 512, False),
-            ("fc3", 1, 4, 160, False), ("top", 1, None, 10, False)]
+            ("fc3", 10, 1, 64, False), ("top", 1, None, 10, False)]
     fc0 = design(net("tfc-w1a1"), 512).network.layer("fc0")       # the hints win otherwise
     assert (fc0.pe, fc0.simd) == (16, 49)
     assert main(["build", str(NETWORKS / "tfc-w1a1.yaml"), "-o", str(tmp_path / "c"),

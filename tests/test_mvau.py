@@ -116,9 +116,9 @@ def test_resources_memories():
     one_fold = MVAUParams(12, 8, 8, 3, uint4, int2, 1)
     assert raw.resources().bram18 == one_fold.resources().bram18 == 0
     # The input buffer, two vectors of 4 words and a word, of 3 UINT4 inputs: two RAM32M (8
-    # LUTs), its counters and addresses (20 LUTs and flip-flops) and its read register.
+    # LUTs), its counters and addresses (40 LUTs, 20 flip-flops) and its read register.
     with_buffer, without = (p.storage_resources(2 * 3 * 2) for p in (raw, one_fold))
-    assert (with_buffer.lut - without.lut, with_buffer.ff - without.ff) == (8 + 20, 20 + 12)
+    assert (with_buffer.lut - without.lut, with_buffer.ff - without.ff) == (8 + 40, 20 + 12)
     fused = MVAUParams(12, 8, 2, 3, uint4, int2, 1, int2)
     assert fused.resources().lut > raw.resources().lut
     xnor = MVAUParams(64, 8, 2, 16, BIPOLAR, BIPOLAR, 1)
