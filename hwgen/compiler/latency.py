@@ -113,12 +113,9 @@ def _replay(node, inputs):
 
 def _window_reads(p):
     """The input word each output word of a sliding window (``p``) reads, in output order."""
-    kh, kw = p.kernel
-    offsets = ((np.arange(kh)[:, None, None] * p.width + np.arange(kw)[None, :, None]) * p.folds
-               + np.arange(p.folds)).ravel()
     rows = np.arange(p.out_height)[:, None] * p.stride[0] * p.width
     starts = (rows + np.arange(p.out_width)[None, :] * p.stride[1]).ravel() * p.folds
-    return (starts[:, None] + offsets[None, :]).ravel()
+    return (starts[:, None] + p.window_offsets()[None, :]).ravel()
 
 
 def _pad_sources(p):
