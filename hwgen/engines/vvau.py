@@ -65,7 +65,10 @@ class VVAUParams(MVAUParams):
         """First-order estimate, counted as the MVAU's (:meth:`MVAUParams.resources`: lanes,
         adder trees and accumulators per PE, fused activation, the weight memory, the step
         counters, the input word register, here ``pe*simd`` elements wide, and the output
-        queue); there is no input buffer."""
+        queue); there is no input buffer. Against synth_xilinx on 9 positions x 32 channels,
+        64 pixels (PE 4, SIMD 3, UINT4 x INT4 raw: 589 LUTs / 364 FFs modelled, 506 / 350
+        synthesized; PE 8, SIMD 9, UINT2 x INT2 fused UINT2: 1093 / 1142 against 927 / 976):
+        16 to 18% over in LUTs, 4 to 17% in flip-flops."""
         return super().resources()
 
 
