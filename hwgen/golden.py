@@ -9,7 +9,8 @@ import numpy as np
 
 from .datatypes import BIPOLAR
 
-__all__ = ["pad", "sliding_window", "matmul", "xnor_popcount", "dense", "conv2d",
+__all__ = ["pad", "sliding_window", "depthwise_windows", "matmul", "xnor_popcount", "dense",
+           "conv2d", "depthwise_conv2d",
            "multithreshold", "count_value", "maxpool", "add", "concat", "global_sum",
            "label_select"]
 
@@ -33,6 +34,17 @@ def sliding_window(x, kernel, stride):
     cols = sw * np.arange(ow)[:, None] + np.arange(kw)[None, :]         # (OW, KW)
     windows = x[:, rows[:, None, :, None], cols[None, :, None, :], :]   # (N, OH, OW, KH, KW, C)
     return windows.reshape(n, oh, ow, kh * kw * c)
+
+
+def depthwise_windows(x, kernel, stride, simd):
+    """The windows of :func:`sliding_window` in the order a depthwise unit reads them: per
+    window, for each fold of ``simd`` channels, the ``kh x kw`` positions, ``simd`` channels
+    each: (N, OH, OW, KH*KW*C) in (c // simd, kh, kw, c % simd) order."""
+    (kh, kw), c = kernel, x.shape[-1]
+    windows = sliding_window(x, kernel, stride)
+    n, oh, ow, _ = windows.shape
+    return windows.reshape(n, oh, ow, kh, kw, c // simd, simd).transpose(
+        0, 1, 2, 5, 3, 4, 6).reshape(n, oh, ow, kh * kw * c)
 
 
 def matmul(x, weights):
@@ -68,6 +80,21 @@ def conv2d(x, weights, stride=(1, 1), pads=(0, 0, 0, 0)):
     ofm, kh, kw, ifm = weights.shape
     windows = sliding_window(pad(x, pads), (kh, kw), stride)
     return matmul(windows, weights.reshape(ofm, kh * kw * ifm))
+
+
+def depthwise_conv2d(x, weights, stride=(1, 1), pads=(0, 0, 0, 0)):
+    """Depthwise convolution (groups = channels) of (N, H, W, C) with weights (C, KH, KW, 1)
+    (a conv's (OFM, KH, KW, IFM / groups)): output channel c is input channel c convolved with
+    ``weights[c]``. (N, OH, OW, C), exact (int64)."""
+    weights = np.asarray(weights, np.int64)
+    if weights.ndim != 4 or weights.shape[::3] != (x.shape[-1], 1):
+        raise ValueError(f"depthwise weights must have shape ({x.shape[-1]}, KH, KW, 1), not "
+                         f"{weights.shape}")
+    c, kh, kw, _ = weights.shape
+    windows = sliding_window(pad(x, pads), (kh, kw), stride)
+    n, oh, ow, _ = windows.shape
+    windows = windows.reshape(n, oh, ow, kh * kw, c).astype(np.int64)
+    return np.einsum("...kc,ck->...c", windows, weights.reshape(c, -1))
 
 
 def threshold_count(acc, thresholds):

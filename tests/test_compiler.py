@@ -77,7 +77,8 @@ def test_an_mvau_keeps_the_next_input_vector_in_its_own_buffer():
 
 @pytest.mark.parametrize("name,target", [("tfc-w1a1", 1000), ("tfc-w1a1", 100),
                                          ("tfc-w2a2", 20), ("cnv-w1a1", 200000),
-                                         ("cnv-w2a2", 40000), ("cnv-w2a2-bitserial", 150000)])
+                                         ("cnv-w2a2", 40000), ("cnv-w2a2-bitserial", 150000),
+                                         ("mini-dwsep", 1200), ("mini-dwsep", 600)])
 def test_automatic_folding_meets_the_target(name, target):
     network = net(name)
     for layer in network.layers:          # forget the description's hints
@@ -86,12 +87,13 @@ def test_automatic_folding_meets_the_target(name, target):
     assert d.choices and all(choice.meets_target for choice in d.choices)
     assert all(node.cycles() <= target for node in d.nodes), \
         [(node.name, node.cycles()) for node in d.nodes if node.cycles() > target]
-    # Least hardware: no other folding that meets the target has a cheaper MVAU estimate
-    # (LUTs, and block RAMs at their LUT price).
+    # Least hardware: no other folding that meets the target has a cheaper MVAU (VVAU)
+    # estimate (LUTs, and block RAMs at their LUT price).
     for layer in d.network.layers:
         if layer.kind in ("dense", "conv2d"):
-            mvau = next(node for node in d.nodes if node.name == f"{layer.name}_mvau").params
-            channels = layer.in_shape[-1] if layer.kind == "conv2d" else layer.mw
+            mvau = next(node for node in d.nodes
+                        if node.layer == layer.name and node.kind in ("mvau", "vvau")).params
+            channels = layer.simd_channels
             for pe in range(1, layer.mh + 1):
                 for simd in range(1, channels + 1):
                     if layer.mh % pe or channels % simd:

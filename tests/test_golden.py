@@ -46,6 +46,36 @@ def test_conv2d(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+def test_depthwise_conv2d(seed):
+    """Each channel convolved alone: the full convolution with weights zero off the diagonal."""
+    rng = np.random.default_rng(seed)
+    h, w, c = rng.integers(3, 7), rng.integers(3, 7), rng.integers(1, 5)
+    kh, kw = rng.integers(1, 4), rng.integers(1, 4)
+    stride = tuple(int(s) for s in rng.integers(1, 3, size=2))
+    pads = tuple(int(p) for p in rng.integers(0, 2, size=4))
+    x = rng.integers(-8, 8, size=(2, h, w, c))
+    weights = rng.integers(-4, 4, size=(c, kh, kw, 1))
+    full = weights * np.eye(c, dtype=np.int64)[:, None, None, :]
+    assert np.array_equal(golden.depthwise_conv2d(x, weights, stride, pads),
+                          loop_conv2d(x, full, stride, pads))
+    with pytest.raises(ValueError, match="depthwise weights"):
+        golden.depthwise_conv2d(x, weights.reshape(c, kh, kw))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_depthwise_window_order(seed):
+    rng = np.random.default_rng(seed)
+    simd, folds = rng.integers(1, 3), rng.integers(1, 3)
+    x = rng.integers(0, 100, size=(1, 4, 5, simd * folds))
+    out = golden.depthwise_windows(x, (2, 3), (1, 2), simd)
+    for i in range(out.shape[1]):
+        for j in range(out.shape[2]):
+            expected = [x[0, i + u, j * 2 + v, f * simd + ch] for f in range(folds)
+                        for u in range(2) for v in range(3) for ch in range(simd)]
+            assert list(out[0, i, j]) == expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
 def test_sliding_window_order(seed):
     rng = np.random.default_rng(seed)
     h, w, c = rng.integers(2, 6), rng.integers(2, 6), rng.integers(1, 4)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from hwgen import golden
 from hwgen.datatypes import DataType
 from hwgen.errors import HwgenError
 from hwgen.network import load_network
@@ -143,6 +144,26 @@ def test_every_network_runs(path):
     assert out[-1].shape == (2, *net.output.out_shape)
 
 
+def test_depthwise_conv_layer(tmp_path):
+    """groups = channels: the golden model is each channel convolved alone (the full
+    convolution with weights zero off the diagonal); the description round-trips through
+    spec(); it lowers to a window in the depthwise order, a width converter to SIMD positions x
+    PE channels, and a VVAU."""
+    doc = copy.deepcopy(BASE)
+    doc["layers"][1].update(groups=2, channels=2, pe=2, simd=3)
+    network = load_network(write(tmp_path, doc))
+    conv = network.layers[1]
+    x = network.random_frames(2)
+    full = conv.weights * np.eye(2, dtype=np.int64)[:, None, None, :]
+    assert np.array_equal(conv.golden(x), golden.conv2d(x, full, conv.stride, conv.pads))
+    assert conv.spec({})["groups"] == 2 and conv.summary()["groups"] == 2
+    assert (conv.mw, conv.mh, conv.macs) == (9, 2, 36 * 9 * 2)
+    kinds = [node.kind for node in conv.engine_nodes()]
+    assert kinds == ["pad", "sliding_window", "vvau"]
+    window = conv.engine_nodes()[1].params
+    assert window.depthwise and window.simd == 2
+
+
 # Each malformed description, and the (layer, field) its error must name.
 MALFORMED = {
     "unknown_kind": (lambda d: d["layers"][3].update(kind="avgpool"), "pool", "kind"),
@@ -183,6 +204,15 @@ MALFORMED = {
         batchnorm={"gamma": -1.0, "mean": 0, "var": 1}), "act", "batchnorm.gamma"),
     "input_not_first": (lambda d: d["layers"].reverse(), "top", "kind"),
     "missing_required": (lambda d: d["layers"][4].pop("outputs"), "fc", "outputs"),
+    # conv reads 2 channels: groups 1 or 2 (depthwise, with channels 2) only.
+    "groups_unsupported": (lambda d: d["layers"][1].update(groups=3), "conv", "groups"),
+    "groups_not_positive": (lambda d: d["layers"][1].update(groups=0), "conv", "groups"),
+    "depthwise_channels": (lambda d: d["layers"][1].update(groups=2), "conv", "channels"),
+    "depthwise_simd": (lambda d: d["layers"][1].update(groups=2, channels=2, pe=1, simd=2),
+                       "conv", "simd"),
+    "depthwise_bitserial": (lambda d: d["layers"][1].update(groups=2, channels=2, pe=1,
+                                                            engine="bitserial"),
+                            "conv", "engine"),
 }
 
 
@@ -213,7 +243,7 @@ def run_cli(*args):
 
 
 @pytest.mark.parametrize("case", ["weights_outside", "unknown_kind", "pe_not_dividing",
-                                  "activation_too_wide"])
+                                  "activation_too_wide", "groups_unsupported"])
 def test_cli_error_is_one_line_and_status_2(tmp_path, case):
     change, layer, field = MALFORMED[case]
     result = run_cli("check", write(tmp_path, mutated(change)))

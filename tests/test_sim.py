@@ -26,6 +26,7 @@ def net(name):
 
 
 @pytest.mark.parametrize("name", ["mini-mlp", "mini-cnv",
+                                  pytest.param("mini-dwsep", marks=pytest.mark.slow),
                                   pytest.param("mini-resnet", marks=pytest.mark.slow)])
 def test_both_simulators_agree_with_golden_and_each_other(name):
     network = net(name)
@@ -47,6 +48,19 @@ def test_both_simulators_agree_with_golden_and_each_other(name):
     # The report's latency estimate is close to what is measured (1206 cycles for mini-cnv,
     # where the engines' own latencies add up to 89).
     assert abs(d.latency_estimate() - verilator.latency_cycles) <= 0.02 * verilator.latency_cycles
+
+
+def test_depthwise_separable_network_in_verilator():
+    """mini-dwsep (depthwise 3x3 + pointwise 1x1 twice, activations fused): bit-exact under
+    random stalls, at its ideal cycles per frame, and its latency within 2% of the estimate."""
+    network = net("mini-dwsep")
+    d = design(network)
+    assert {node.kind for node in d.nodes} >= {"vvau", "sliding_window", "width_converter"}
+    result = simulate(d, network.random_frames(3, seed=5), backend="verilator", seed=1,
+                      stall_prob=0.3)
+    assert result.mismatches == 0
+    assert result.cycles_per_frame == d.bottleneck.cycles()
+    assert abs(d.latency_estimate() - result.latency_cycles) <= 0.02 * result.latency_cycles
 
 
 def test_bitserial_layers_are_bit_exact_at_their_ideal_cycles(tmp_path):

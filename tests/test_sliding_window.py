@@ -1,6 +1,7 @@
 """SlidingWindow against hwgen.golden.sliding_window, its cycle model and its buffer size."""
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,9 +19,10 @@ DTYPES = ["BINARY", "BIPOLAR", "UINT1", "UINT2", "UINT3", "UINT5", "UINT8",
           "INT2", "INT3", "INT4", "INT6", "INT8"]
 
 
-def random_params(rng, max_extra=4, max_folds=3):
+def random_params(rng, max_extra=4, max_folds=3, depthwise=False):
     """Kernel 1..4 (non-square), stride 1..3, input from the kernel size up, 1..3 SIMD lanes,
-    with or without the lookahead (three times in four)."""
+    with or without the lookahead (three times in four; always in the depthwise order, which
+    needs it)."""
     kh, kw = (int(k) for k in rng.integers(1, 5, size=2))
     simd = int(rng.integers(1, 4))
     lookahead = bool(rng.random() < 0.75)
@@ -29,19 +31,26 @@ def random_params(rng, max_extra=4, max_folds=3):
         width=kw + int(rng.integers(0, max_extra + 1)),
         channels=simd * int(rng.integers(1, max_folds + 1)),
         kernel=(kh, kw), stride=tuple(int(s) for s in rng.integers(1, 4, size=2)),
-        simd=simd, dtype=DataType.parse(str(rng.choice(DTYPES))), lookahead=lookahead)
+        simd=simd, dtype=DataType.parse(str(rng.choice(DTYPES))),
+        lookahead=lookahead or depthwise, depthwise=depthwise)
 
 
 def run_frames(params, frames, rng, **kwargs):
     """Stream random frames through the engine; the full output must equal the golden model's."""
     x = rng.choice(params.dtype.values(),
                    size=(frames, params.height, params.width, params.channels))
-    expected = pack(golden.sliding_window(x, params.kernel, params.stride),
-                    params.dtype, params.simd)
+    expected = pack(windows(params, x), params.dtype, params.simd)
     run = run_stream(SlidingWindow(params), pack(x, params.dtype, params.simd), len(expected),
                      **kwargs)
     assert run.outputs == expected
     return run
+
+
+def windows(params, x):
+    """The golden windows of ``x`` in the engine's order."""
+    if params.depthwise:
+        return golden.depthwise_windows(x, params.kernel, params.stride, params.simd)
+    return golden.sliding_window(x, params.kernel, params.stride)
 
 
 def frame_periods(output_cycles, out_words):
@@ -52,13 +61,20 @@ def frame_periods(output_cycles, out_words):
 def replay(params, frames):
     """Cycle-by-cycle replay of the engine's two gating rules, input always valid and output
     always ready: word w may be written when w < free + depth (free: the oldest word any
-    remaining read needs), and a word may be read once written. Returns the frame periods."""
+    remaining read needs; in the depthwise order, before a window's last fold, bounded by the
+    window's first word plus the read's fold), and a word may be read once written. Returns the frame periods."""
     h, w, folds = params.height, params.width, params.folds
     frame = params.in_words
-    reads = golden.sliding_window(np.arange(frame).reshape(1, h, w, folds),
-                                  params.kernel, params.stride).ravel()
+    index = np.arange(frame).reshape(1, h, w, folds)
+    reads = windows(replace(params, simd=1), index)      # a word per "channel"
+    guards = reads
+    if params.depthwise:   # the window's first word plus the read's fold, but in the last fold
+        guards = np.where(reads % folds < folds - 1, reads % folds + golden.sliding_window(
+            index, params.kernel, params.stride)[..., :1], reads)
+    reads, guards = reads.ravel(), guards.ravel()
     reads = np.concatenate([reads + n * frame for n in range(frames)] + [[frames * frame]])
-    free = np.minimum.accumulate(reads[::-1])[::-1].tolist()
+    guards = np.concatenate([guards + n * frame for n in range(frames)] + [[frames * frame]])
+    free = np.minimum.accumulate(guards[::-1])[::-1].tolist()
     reads = reads.tolist()
     written = read = cycle = 0
     starts = []
@@ -79,21 +95,23 @@ def model_slack(params):
     return params.window_words - 1
 
 
+@pytest.mark.parametrize("depthwise", [False, True])
 @pytest.mark.parametrize("seed", seeds(0, 24, 60))
-def test_matches_golden_with_gaps_and_stalls(seed):
+def test_matches_golden_with_gaps_and_stalls(seed, depthwise):
     rng = np.random.default_rng(seed)
-    params = random_params(rng)
+    params = random_params(rng, depthwise=depthwise)
     run_frames(params, 3, rng, gap_prob=float(rng.uniform(0.3, 0.5)),
                stall_prob=float(rng.uniform(0.3, 0.5)), seed=seed)
 
 
+@pytest.mark.parametrize("depthwise", [False, True])
 @pytest.mark.parametrize("seed", seeds(100, 24, 60))
-def test_cycles_without_stalls(seed):
+def test_cycles_without_stalls(seed, depthwise):
     """Without gaps or stalls: output exact, per-frame cycles in steady state (frames 1 to 3;
     frame 0 starts from an empty buffer) equal to the replay of the gating rules, and within
     the model's documented accuracy; first output exactly latency() after the first input."""
     rng = np.random.default_rng(seed)
-    params = random_params(rng)
+    params = random_params(rng, depthwise=depthwise)
     run = run_frames(params, 4, rng)
     measured = frame_periods(run.output_cycles, params.out_words)[1:]
     assert measured == replay(params, 4)[1:]
@@ -116,8 +134,12 @@ def test_cycles_without_stalls(seed):
     ((1, 1, 1, (1, 1), (1, 1), 1), False, 2),
     ((1, 1, 1, (1, 1), (1, 1), 1), True, 1),
 ])
-def test_cycles_special_cases(shape, lookahead, expected):
-    params = SlidingWindowParams(*shape, dtype=DataType.parse("INT4"), lookahead=lookahead)
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_cycles_special_cases(shape, lookahead, expected, depthwise):
+    if depthwise and not lookahead:
+        pytest.skip("the depthwise order needs the lookahead")
+    params = SlidingWindowParams(*shape, dtype=DataType.parse("INT4"), lookahead=lookahead,
+                                 depthwise=depthwise)
     run = run_frames(params, 4, np.random.default_rng(0))
     measured = frame_periods(run.output_cycles, params.out_words)[1:]
     assert measured == [params.cycles()] * 2
@@ -127,12 +149,13 @@ def test_cycles_special_cases(shape, lookahead, expected):
         assert measured[0] == expected
 
 
+@pytest.mark.parametrize("depthwise", [False, True])
 @pytest.mark.parametrize("seed", range(200, 205))
-def test_cycle_model_on_larger_shapes(seed):
+def test_cycle_model_on_larger_shapes(seed, depthwise):
     """cycles() against the replay on shapes too large to simulate quickly."""
     rng = np.random.default_rng(seed)
     for _ in range(40):
-        params = random_params(rng, max_extra=9, max_folds=6)
+        params = random_params(rng, max_extra=9, max_folds=6, depthwise=depthwise)
         steady = replay(params, 3)[1]
         assert params.cycles() <= steady <= params.cycles() + model_slack(params), params
         assert steady >= max(params.in_words, params.out_words)
@@ -170,6 +193,7 @@ def test_line_buffer_not_frame_buffer(lookahead):
     (dict(stride=(0, 1)), "stride"),
     (dict(height=0), "height"),
     (dict(dtype="INT4"), "DataType"),
+    (dict(depthwise=True, lookahead=False), "needs the lookahead"),
 ])
 def test_rejects_bad_params(kwargs, message):
     fields = dict(height=4, width=4, channels=4, kernel=(2, 2), stride=(1, 1), simd=2,

@@ -58,7 +58,7 @@ MIN_DEPTH = 3
 SLACK = 2
 
 # Engine kinds whose output leaves from an OutputQueue.
-QUEUED_OUTPUT = {"mvau", "thresholds", "add", "concat", "global_avgpool", "subsample",
+QUEUED_OUTPUT = {"mvau", "vvau", "thresholds", "add", "concat", "global_avgpool", "subsample",
                  "sliding_window", "maxpool", "row_maxpool", "pad", "label_select"}
 # Engine kinds that pause their input (a pad, during its borders): always behind a FIFO.
 PACED_INPUT = {"pad"}

@@ -3,7 +3,8 @@
 A frame is replayed word by word through the engines' timing models: for each engine, the
 cycle at which each of its output words can leave, from the cycles at which its input words
 arrive. An output word leaves once the input it needs has arrived (a sliding window needs the
-window's words, a row max-pool its window's last word, an MVAU the whole input vector, an add
+window's words, a row max-pool its window's last word, an MVAU the whole input vector, a VVAU
+the last word of a channel fold, an add
 the word of every input, a label select or a global pool the whole frame) plus the engine's own ``latency()``, and no sooner after the
 previous word than the engine's pace allows (one word per cycle, or its cycles per frame over
 its words). What the replay leaves out: the back-pressure of a slower engine downstream on the
@@ -85,6 +86,9 @@ def _replay(node, inputs):
         last_taken = paced(arrivals[sf - 1::sf] + p.issue_delay, nf * planes * sf)
         folds = np.arange(nf) * planes * sf + (planes - 1) * sf + p.latency()
         return paced((last_taken[:, None] + folds[None, :]).ravel(), 1)
+    if kind == "vvau":   # every step takes a word; the last of a fold completes an output
+        sf = p.synapse_folds
+        return paced(arrivals, 1)[sf - 1::sf] + p.latency()
     if kind == "sliding_window":
         reads = paced(arrivals[_window_reads(p)] + 1, 1)
         return reads + p.latency() - p.issue_cycle(0)
@@ -113,12 +117,9 @@ def _replay(node, inputs):
 
 def _window_reads(p):
     """The input word each output word of a sliding window (``p``) reads, in output order."""
-    kh, kw = p.kernel
-    offsets = ((np.arange(kh)[:, None, None] * p.width + np.arange(kw)[None, :, None]) * p.folds
-               + np.arange(p.folds)).ravel()
     rows = np.arange(p.out_height)[:, None] * p.stride[0] * p.width
     starts = (rows + np.arange(p.out_width)[None, :] * p.stride[1]).ravel() * p.folds
-    return (starts[:, None] + offsets[None, :]).ravel()
+    return (starts[:, None] + p.window_offsets()[None, :]).ravel()
 
 
 def _pad_sources(p):

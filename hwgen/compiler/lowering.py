@@ -2,7 +2,7 @@
 
 Each layer kind lowers itself (:meth:`~hwgen.network.kinds.Layer.lower`) into a
 :class:`Graph`: as in FINN, conv2d -> [Pad] + SlidingWindow + MVAU (for a 1x1 kernel no window
-engine, or a Subsample at a stride); dense -> MVAU (bit-parallel,
+engine, or a Subsample at a stride; depthwise, a VVAU, kind "vvau", for the MVAU); dense -> MVAU (bit-parallel,
 or bit-serial for ``engine: bitserial``; both are nodes of kind "mvau"); an activation that is
 the only reader of a matrix layer or an add -> thresholds fused into that engine, otherwise a
 Thresholds engine; maxpool -> RowMaxPool (kind "row_maxpool") when its kernel is its stride,
@@ -34,6 +34,7 @@ from ..engines.sliding_window import SlidingWindow
 from ..engines.stream_fifo import StreamFIFO
 from ..engines.subsample import Subsample
 from ..engines.thresholds import Thresholds
+from ..engines.vvau import VectorVectorUnit
 from ..engines.width_converter import WidthConverter, WidthConverterParams
 
 __all__ = ["Stream", "Node", "Port", "Graph", "lower"]
@@ -51,6 +52,7 @@ ENGINES = {
     "sliding_window": SlidingWindow,
     "subsample": Subsample,
     "mvau": _matrix_unit,
+    "vvau": VectorVectorUnit,
     "thresholds": Thresholds,
     "maxpool": MaxPool,
     "row_maxpool": RowMaxPool,

@@ -335,9 +335,10 @@ class MVAUParams(MatrixParams):
         if self.style is None:
             object.__setattr__(self, "style", "xnor" if bipolar else "parallel")
         if self.style not in STYLES:
-            raise ValueError(f"mvau: style must be one of {', '.join(STYLES)}, not {self.style!r}")
+            raise ValueError(f"{self.what}: style must be one of {', '.join(STYLES)}, not "
+                             f"{self.style!r}")
         if self.style == "xnor" and not bipolar:
-            raise ValueError(f"mvau: style 'xnor' needs BIPOLAR inputs and weights, not "
+            raise ValueError(f"{self.what}: style 'xnor' needs BIPOLAR inputs and weights, not "
                              f"{self.in_dtype} x {self.weight_dtype}")
 
     @property
@@ -431,13 +432,18 @@ class MatrixVectorUnit(wiring.Component):
             if p.style == "xnor":   # into the popcount domain: ceil((T + mw) / 2)
                 table = -((-(np.clip(table, -p.mw, p.mw + 1) + p.mw)) // 2)
             self._activation = ThresholdUnit(table, p.mh, p.pe, p.acc_range, p.out_dtype,
-                                             what="mvau")
+                                             what=p.what)
         self._weights = ReadOnlyMemory(p.pe * p.simd * p.weight_dtype.bits,
                                        pack(p.weight_blocks(weights), p.weight_dtype,
                                             p.pe * p.simd))
 
         super().__init__({"i": In(stream.Signature(unsigned(p.in_width))),
                           "o": Out(stream.Signature(unsigned(p.out_width)))})
+
+    def row_inputs(self, x):
+        """The ``simd`` input elements of each PE row, as ``pe`` words, from input word ``x``:
+        every row multiplies the same ``simd`` inputs."""
+        return [x] * self.params.pe
 
     def elaborate(self, platform):
         p = self.params
@@ -461,21 +467,21 @@ class MatrixVectorUnit(wiring.Component):
         x = register(m, x, reads - 1)
 
         # Lane (row, q) of PE row and SIMD lane q, registered; then the trees.
-        xs = elements(x, p.in_dtype, p.simd)
         ws = elements(w, p.weight_dtype, p.pe * p.simd)
         lo, hi = p.lane_range
         lane_shape = Shape.cast(range(lo, hi + 1))
         sums = []
-        for row in range(p.pe):
+        for row, x_row in enumerate(self.row_inputs(x)):
             if p.style == "xnor":
                 # One wide XNOR register per PE row rather than a register per lane: the same
                 # hardware, and far faster to simulate (Verilator works on whole words).
-                agree = register(m, ~(x ^ w[row * p.simd:(row + 1) * p.simd]))
+                agree = register(m, ~(x_row ^ w[row * p.simd:(row + 1) * p.simd]))
                 lanes = [agree[q] for q in range(p.simd)]
             else:
                 lanes = [register(m, product(xq, p.in_dtype, wq, p.weight_dtype),
                                   shape=lane_shape)
-                         for xq, wq in zip(xs, ws[row * p.simd:(row + 1) * p.simd])]
+                         for xq, wq in zip(elements(x_row, p.in_dtype, p.simd),
+                                           ws[row * p.simd:(row + 1) * p.simd])]
             sums.append(sum_tree(m, lanes, lo, hi))
 
         # Control follows the data to the accumulators.

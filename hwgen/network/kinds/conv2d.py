@@ -1,5 +1,8 @@
 """conv2d: a convolution, lowered as in FINN to [Pad] + SlidingWindow + MVAU; a 1x1 kernel
-needs no window: [Pad] + Subsample (at a stride) + MVAU."""
+needs no window: [Pad] + Subsample (at a stride) + MVAU. ``groups`` equal to the input channels
+(and to ``channels``) makes it depthwise: each output channel convolves its own input channel,
+lowered to [Pad] + SlidingWindow (depthwise order, ``pe`` channels per word) + [WidthConverter
+to ``simd`` positions x ``pe`` channels] + VVAU; SIMD then folds the kernel positions."""
 
 from dataclasses import dataclass
 
@@ -15,11 +18,13 @@ __all__ = ["Conv2d"]
 
 @dataclass
 class Conv2d(MatrixLayer):
-    """Convolution; weights (OFM, KH, KW, IFM); pads (top, bottom, left, right)."""
+    """Convolution; weights (OFM, KH, KW, IFM / groups); pads (top, bottom, left, right);
+    groups 1, or the input channels (depthwise)."""
     stride: tuple = (1, 1)
     pads: tuple = (0, 0, 0, 0)
+    groups: int = 1
     kind = "conv2d"
-    FIELDS = MatrixLayer.FIELDS | {"channels", "kernel", "stride", "padding"}
+    FIELDS = MatrixLayer.FIELDS | {"channels", "kernel", "stride", "padding", "groups"}
 
     @classmethod
     def read(cls, reader, spec, name, prev):
@@ -38,8 +43,25 @@ class Conv2d(MatrixLayer):
         if any(pads) and not prev.out_dtype.allows(0):
             reader.error(f"zero padding is not representable in {prev.out_dtype} inputs",
                          field="padding")
-        matrix = cls.read_matrix(reader, spec, prev, (ofm, *kernel, c), c, "input channels")
-        return cls(name, prev.out_shape, prev.out_dtype, stride=stride, pads=pads, **matrix)
+        groups = reader.integer(spec, "groups", default=1)
+        if groups not in (1, c):
+            reader.error(f"groups={groups} is not supported: 1 (a full convolution) or the "
+                         f"input channels, {c} (depthwise)", field="groups")
+        if groups > 1 and ofm != c:
+            reader.error(f"a depthwise convolution (groups={groups}) has as many channels as "
+                         f"its input, {c}, not {ofm}", field="channels")
+        if groups > 1 and spec.get("engine") == "bitserial":
+            reader.error("a depthwise convolution has no bit-serial engine", field="engine")
+        simd_total, simd_what = ((kernel[0] * kernel[1], "kernel positions") if groups > 1
+                                 else (c, "input channels"))
+        matrix = cls.read_matrix(reader, spec, prev, (ofm, *kernel, c // groups), simd_total,
+                                 simd_what)
+        return cls(name, prev.out_shape, prev.out_dtype, stride=stride, pads=pads,
+                   groups=groups, **matrix)
+
+    @property
+    def depthwise(self):
+        return self.groups > 1
 
     @property
     def kernel(self):
@@ -62,13 +84,16 @@ class Conv2d(MatrixLayer):
 
     @property
     def simd_channels(self):
-        return self.in_shape[-1]
+        return self.mw if self.depthwise else self.in_shape[-1]
 
     def golden(self, x):
+        if self.depthwise:
+            return golden.depthwise_conv2d(x, self.weights, self.stride, self.pads)
         return golden.conv2d(x, self.weights, self.stride, self.pads)
 
     def lower(self, graph):
-        dtype, simd = self.in_dtype, self.simd
+        # Channels per word up to the window: SIMD of them, or PE for a depthwise unit.
+        dtype, simd = self.in_dtype, self.pe if self.depthwise else self.simd
         (h, w, c), source = self.in_shape, graph.read(self.inputs[0])
         if any(self.pads):
             ph, pw, _ = self.padded_shape
@@ -77,10 +102,11 @@ class Conv2d(MatrixLayer):
                                Stream(simd, dtype, ph * pw * c))
             h, w = ph, pw
         kernel, stride = tuple(self.kernel), tuple(self.stride)
-        windows = Stream(simd, dtype, self.vectors * self.mw)
+        windows = Stream(simd, dtype, self.vectors * kernel[0] * kernel[1] * c)
         if kernel != (1, 1):
             source = graph.add(f"{self.name}_swg", "sliding_window", self.name,
-                               SlidingWindowParams(h, w, c, kernel, stride, simd, dtype),
+                               SlidingWindowParams(h, w, c, kernel, stride, simd, dtype,
+                                                   depthwise=self.depthwise),
                                [(source, simd)], windows)
         elif stride != (1, 1):
             # A 1x1 window is a pixel: keep the pixels that the stride does not skip.
@@ -91,5 +117,9 @@ class Conv2d(MatrixLayer):
         self.lower_matrix(graph, source)
 
     def spec(self, arrays):
+        groups = {"groups": self.groups} if self.depthwise else {}
         return {**super().spec(arrays), "channels": self.mh, "kernel": list(self.kernel),
-                "stride": list(self.stride), "padding": list(self.pads)}
+                "stride": list(self.stride), "padding": list(self.pads), **groups}
+
+    def summary(self):
+        return {**super().summary(), **({"groups": self.groups} if self.depthwise else {})}

@@ -11,6 +11,7 @@ from ...engines.bitserial_mvau import MODES as BITSERIAL_MODES
 from ...engines.bitserial_mvau import BitSerialMVAUParams, bit_planes
 from ...engines.memories import lut_cost
 from ...engines.mvau import MVAUParams
+from ...engines.vvau import VVAUParams
 from .base import Layer, divisors
 
 __all__ = ["MatrixLayer", "ENGINES", "MAX_WEIGHTS"]
@@ -31,6 +32,7 @@ class MatrixLayer(Layer):
 
     FIELDS = frozenset({"weight_datatype", "weights", "pe", "simd", "engine", "bitserial_mode"})
     fusable = True
+    depthwise = False    # each output channel from its own input channel: a VVAU, not an MVAU
 
     # --- reading --------------------------------------------------------------------------
 
@@ -139,16 +141,20 @@ class MatrixLayer(Layer):
                  self.fused.out_dtype if self.fused else None)
         if self.engine == "bitserial":
             return BitSerialMVAUParams(*shape, mode=self.bitserial_mode)
-        return MVAUParams(*shape, style=self.engine)
+        return (VVAUParams if self.depthwise else MVAUParams)(*shape, style=self.engine)
 
     def lower_matrix(self, graph, source):
-        """The MVAU reading ``source`` (a port of ``graph``) and producing this layer's output."""
+        """The MVAU (node kind "mvau") or, depthwise, the VVAU (kind "vvau", reading ``simd``
+        positions x ``pe`` channels per word) reading ``source`` (a port of ``graph``) and
+        producing this layer's output."""
         arrays = {"weights": self.weights.reshape(self.mh, self.mw)}
         if self.fused:
             arrays["thresholds"] = self.fused.thresholds
+        kind = "vvau" if self.depthwise else "mvau"
+        elems = self.simd * (self.pe if self.depthwise else 1)
         graph.produce(self.name, graph.add(
-            f"{self.name}_mvau", "mvau", self.name, self.matrix_params(self.pe, self.simd),
-            [(source, self.simd)], Stream(self.pe, self.output_dtype, self.vectors * self.mh),
+            f"{self.name}_{kind}", kind, self.name, self.matrix_params(self.pe, self.simd),
+            [(source, elems)], Stream(self.pe, self.output_dtype, self.vectors * self.mh),
             **arrays))
 
     def fold(self, inputs, target, hints):
