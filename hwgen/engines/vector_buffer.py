@@ -77,18 +77,19 @@ class VectorBuffer(wiring.Component):
             room_1.eq(room_1 - write + (self.step & self.last_pass)),
         ]
 
-        # Writer: the next slot. Reader: the next step's slot, stepped modulo the depth (both
-        # candidates formed, the wrapped one taken when the plain one is out of range).
+        # Writer: the next slot. Reader: the next step's slot, stepped modulo the depth by a
+        # constant (one forward, or back to the vector's first word), both candidate sums formed
+        # and the wrapped one taken when it is not negative: a sign bit, as in the sliding
+        # window, not a comparison after the adder.
         w_addr = Counter(depth, "w_addr")
         r_addr = Signal(range(depth))
-        plain = Mux(back, r_addr - (sf - 1), r_addr + 1)
-        wrapped = Mux(back, r_addr - (sf - 1) + depth, r_addr + 1 - depth)
-        out_of_range = Mux(back, plain < 0, plain >= depth)
+        delta = Mux(back, -(sf - 1) % depth, 1)
+        plain, wrapped = r_addr + delta, r_addr + delta - depth
         m.d.comb += [write_port.en.eq(write), write_port.addr.eq(w_addr.value),
                      write_port.data.eq(self.i.payload), read_port.addr.eq(r_addr),
                      self.data.eq(read_port.data)]
         with m.If(write):
             m.d.sync += w_addr.step()
         with m.If(self.step):
-            m.d.sync += r_addr.eq(Mux(out_of_range, wrapped, plain))
+            m.d.sync += r_addr.eq(Mux(wrapped >= 0, wrapped, plain))
         return m
