@@ -77,19 +77,23 @@ class VectorBuffer(wiring.Component):
             room_1.eq(room_1 - write + (self.step & self.last_pass)),
         ]
 
-        # Writer: the next slot. Reader: the next step's slot, stepped modulo the depth by a
-        # constant (one forward, or back to the vector's first word), both candidate sums formed
-        # and the wrapped one taken when it is not negative: a sign bit, as in the sliding
-        # window, not a comparison after the adder.
-        w_addr = Counter(depth, "w_addr")
-        r_addr = Signal(range(depth))
-        delta = Mux(back, -(sf - 1) % depth, 1)
-        plain, wrapped = r_addr + delta, r_addr + delta - depth
+        # Writer: the next slot. Reader: the next step's slot, one forward (modulo the depth,
+        # by a registered "last" flag as a Counter's) or back to the vector's first slot, kept in
+        # a register: no adder between the unit's flags and the address (r_addr.first unused).
+        w_addr, r_addr = Counter(depth, "w_addr"), Counter(depth, "r_addr")
+        base = Signal(range(depth))                     # the current vector's first slot
+        base_last = Signal(init=depth == 1)             # base == depth - 1
         m.d.comb += [write_port.en.eq(write), write_port.addr.eq(w_addr.value),
-                     write_port.data.eq(self.i.payload), read_port.addr.eq(r_addr),
+                     write_port.data.eq(self.i.payload), read_port.addr.eq(r_addr.value),
                      self.data.eq(read_port.data)]
         with m.If(write):
             m.d.sync += w_addr.step()
         with m.If(self.step):
-            m.d.sync += r_addr.eq(Mux(wrapped >= 0, wrapped, plain))
+            with m.If(back):
+                m.d.sync += [r_addr.value.eq(base), r_addr.last.eq(base_last)]
+            with m.Else():
+                m.d.sync += r_addr.step()
+            with m.If(self.pass_end & self.last_pass):     # the next vector starts after it
+                m.d.sync += [base.eq(Mux(r_addr.last, 0, r_addr.value + 1)),
+                             base_last.eq(r_addr.next_last)]
         return m
