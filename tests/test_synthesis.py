@@ -224,10 +224,11 @@ def test_engine_logic_depth(engine_depths, network, node):
 
 
 def test_memories_land_where_the_models_put_them():
-    """Deep weights fill block RAMs (4 x RAMB18 of 512 x 36 for 512 words of 128 bits), the
-    input buffer (8 words) becomes LUT RAM, exactly as the MVAU's model counts them."""
-    params = MVAUParams(1024, 64, 4, 32, BIPOLAR, BIPOLAR, 1)
-    weights = np.random.default_rng(0).choice([-1, 1], size=(64, 1024))
+    """Weights fill block RAMs (4 x RAMB18 of 512 x 36 for 128 words of 128 bits), the input
+    buffer (two vectors of 8 words and a word) becomes LUT RAM, exactly as the MVAU's model
+    counts them."""
+    params = MVAUParams(256, 64, 4, 32, BIPOLAR, BIPOLAR, 1)
+    weights = np.random.default_rng(0).choice([-1, 1], size=(64, 256))
     text = verilog.convert(MatrixVectorUnit(params, weights), name="unit", emit_src=False)
     totals = synthesize(text, "unit").totals()
     assert totals["bram18"] == params.resources().bram18 == 4
