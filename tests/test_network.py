@@ -118,7 +118,8 @@ def test_negative_gamma_is_absorbed_into_weights():
 
 def test_canonical_networks_bottlenecks():
     expected = {"cnv-w1a1": 32768, "tfc-w1a1": 64, "tfc-w1a2": 64, "tfc-w2a2": 64,
-                "lfc-w1a1": 512}
+                "lfc-w1a1": 512, "kws-mlp-w3a3": 392, "ad-fcae-w8a8": 2048,
+                "dscnn-kws-w4a4": 16000, "mobilenetv1-025-vww-w4a4": 20736}
     for name, cycles in expected.items():
         assert load_network(NETWORKS / f"{name}.yaml").bottleneck().ideal_cycles() == cycles
 
@@ -308,7 +309,8 @@ def fuzzed(doc, rng):
 
 
 # Seeded mutations per shipped network: fewer of the large ones, whose check takes seconds.
-FUZZ_RUNS = {path.stem: (4 if path.stem.startswith(("cnv", "resnet")) else 30)
+LARGE_NETWORKS = ("cnv", "resnet", "dscnn", "mobilenet", "ad-fcae")
+FUZZ_RUNS = {path.stem: (4 if path.stem.startswith(LARGE_NETWORKS) else 30)
              for path in sorted(NETWORKS.glob("*.yaml"))}
 
 
