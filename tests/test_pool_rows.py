@@ -148,8 +148,10 @@ def test_buffer_is_a_row_of_partial_maxima():
 
 @pytest.mark.parametrize("shape", [
     (28, 28, 64, 2, 32, "BIPOLAR"),         # CNV-w1a1's first pool
-    (9, 9, 8, 3, 8, "UINT8"),               # one fold: a transparent read of the partials
-    (2, 512, 2, 2, 2, "UINT8"),             # partials in block RAM, results forwarded
+    # one fold: a transparent read of the partials
+    pytest.param((9, 9, 8, 3, 8, "UINT8"), marks=pytest.mark.slow),
+    # partials in block RAM, results forwarded
+    pytest.param((2, 512, 2, 2, 2, "UINT8"), marks=pytest.mark.slow),
 ])
 def test_resources_near_yosys(shape, tmp_path):
     params = RowMaxPoolParams(*shape[:5], DataType.parse(shape[5]))
