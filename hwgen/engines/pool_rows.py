@@ -32,15 +32,16 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
-from .datapath import Counter, positive_pair, require_positive
+from .datapath import Counter, positive_pair
 from .maxpool import PartialMaxima, PartialMaximaParams
 from .resources import Resources
+from .sliding_window import FeatureMapWords
 
 __all__ = ["RowMaxPoolParams", "RowMaxPool"]
 
 
 @dataclass(frozen=True)
-class RowMaxPoolParams:
+class RowMaxPoolParams(FeatureMapWords):
     """Shape of a row max-pool: ``kernel`` is ``(rows, columns)`` (an int means a square one)
     and is also the stride; ``channels`` must be a multiple of ``pe`` and the kernel must fit in
     the input."""
@@ -52,14 +53,11 @@ class RowMaxPoolParams:
     pe: int
     dtype: DataType
 
+    LANES = "pe"
+
     def __post_init__(self):
-        require_positive("row max-pool", height=self.height, width=self.width,
-                         channels=self.channels, pe=self.pe)
+        self.check_feature_map("row max-pool")
         object.__setattr__(self, "kernel", positive_pair(self.kernel, "kernel"))
-        if not isinstance(self.dtype, DataType):
-            raise ValueError(f"dtype must be a DataType, not {self.dtype!r}")
-        if self.channels % self.pe:
-            raise ValueError(f"channels ({self.channels}) must be a multiple of pe ({self.pe})")
         if self.kernel[0] > self.height or self.kernel[1] > self.width:
             raise ValueError(f"kernel {self.kernel} does not fit in a "
                              f"{self.height}x{self.width} input")
@@ -69,25 +67,12 @@ class RowMaxPoolParams:
         return self.kernel
 
     @property
-    def folds(self):
-        """Words per pixel."""
-        return self.channels // self.pe
-
-    @property
-    def word_bits(self):
-        return self.pe * self.dtype.bits
-
-    @property
     def out_height(self):
         return self.height // self.kernel[0]
 
     @property
     def out_width(self):
         return self.width // self.kernel[1]
-
-    @property
-    def in_words(self):
-        return self.height * self.width * self.folds
 
     @property
     def out_words(self):

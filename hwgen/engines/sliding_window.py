@@ -70,17 +70,32 @@ READ_DELAY = 2
 
 
 class FeatureMapWords:
-    """Word counts of a ``height x width x channels`` frame streamed ``simd`` channels per word:
-    shared by the parameters of the engines that walk feature maps."""
+    """Word counts and field checks of a ``height x width x channels`` frame of ``dtype``
+    streamed some channels per word (the field :attr:`LANES` names): shared by the parameters
+    of the engines that walk feature maps."""
+
+    LANES = "simd"
+
+    def check_feature_map(self, what):
+        """ValueError (naming ``what``) unless the sizes are positive, ``dtype`` is a DataType and
+        the channels fill whole words."""
+        lanes = getattr(self, self.LANES)
+        require_positive(what, height=self.height, width=self.width, channels=self.channels,
+                         **{self.LANES: lanes})
+        if not isinstance(self.dtype, DataType):
+            raise ValueError(f"dtype must be a DataType, not {self.dtype!r}")
+        if self.channels % lanes:
+            raise ValueError(f"channels ({self.channels}) must be a multiple of {self.LANES} "
+                             f"({lanes})")
 
     @property
     def folds(self):
         """Words per pixel."""
-        return self.channels // self.simd
+        return self.channels // getattr(self, self.LANES)
 
     @property
     def word_bits(self):
-        return self.simd * self.dtype.bits
+        return getattr(self, self.LANES) * self.dtype.bits
 
     @property
     def in_words(self):
@@ -113,14 +128,9 @@ class SlidingWindowParams(FeatureMapWords):
     depthwise: bool = False
 
     def __post_init__(self):
-        require_positive("sliding window", height=self.height, width=self.width, channels=self.channels,
-                        simd=self.simd)
+        self.check_feature_map("sliding window")
         object.__setattr__(self, "kernel", positive_pair(self.kernel, "kernel"))
         object.__setattr__(self, "stride", positive_pair(self.stride, "stride"))
-        if not isinstance(self.dtype, DataType):
-            raise ValueError(f"dtype must be a DataType, not {self.dtype!r}")
-        if self.channels % self.simd:
-            raise ValueError(f"channels ({self.channels}) must be a multiple of simd ({self.simd})")
         if self.depthwise and not self.lookahead:
             raise ValueError("the depthwise order needs the lookahead")
         if self.kernel[0] > self.height or self.kernel[1] > self.width:

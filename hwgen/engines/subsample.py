@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
-from .datapath import Counter, positive_pair, require_positive
+from .datapath import Counter, positive_pair
 from .resources import Resources
 from .sliding_window import FeatureMapWords
 
@@ -46,13 +46,8 @@ class SubsampleParams(FeatureMapWords):
     dtype: DataType
 
     def __post_init__(self):
-        require_positive("subsample", height=self.height, width=self.width,
-                         channels=self.channels, simd=self.simd)
+        self.check_feature_map("subsample")
         object.__setattr__(self, "stride", positive_pair(self.stride, "stride"))
-        if not isinstance(self.dtype, DataType):
-            raise ValueError(f"dtype must be a DataType, not {self.dtype!r}")
-        if self.channels % self.simd:
-            raise ValueError(f"channels ({self.channels}) must be a multiple of simd ({self.simd})")
 
     @property
     def out_height(self):
