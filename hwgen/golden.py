@@ -11,7 +11,7 @@ from .datatypes import BIPOLAR
 
 __all__ = ["pad", "sliding_window", "depthwise_windows", "matmul", "xnor_popcount", "dense",
            "conv2d", "depthwise_conv2d",
-           "multithreshold", "count_value", "maxpool", "add", "concat", "global_sum",
+           "multithreshold", "count_value", "maxpool", "add", "concat", "sum_pool",
            "label_select"]
 
 
@@ -136,10 +136,14 @@ def concat(*xs):
     return np.concatenate(xs, axis=-1)
 
 
-def global_sum(x):
-    """Sum over every pixel of (N, H, W, C), per channel: (N, 1, 1, C). (Global average
-    pooling without its scaling by 1/(H*W), which a description folds into what follows.)"""
-    return np.asarray(x, dtype=np.int64).sum(axis=(1, 2), keepdims=True)
+def sum_pool(x, kernel, stride):
+    """Sum over K x K windows of (N, H, W, C), per channel, exact: (N, OH, OW, C). Average
+    pooling without its scaling by 1/(KH*KW), which a description folds into what follows;
+    with the whole H x W as the kernel, global average pooling."""
+    (kh, kw), c = kernel, x.shape[-1]
+    windows = sliding_window(np.asarray(x, dtype=np.int64), kernel, stride)
+    n, oh, ow, _ = windows.shape
+    return windows.reshape(n, oh, ow, kh * kw, c).sum(axis=3)
 
 
 def label_select(scores, k=1):

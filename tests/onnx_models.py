@@ -177,6 +177,24 @@ def trunc_pool(rng, labels=False):
     return g.model("x", h, [1, 1, 4, 4], qonnx_opset=2)
 
 
+def avg_pool(rng, labels=False):
+    """Average pools of windows smaller than the map: 2x2 at stride 1 with a padding of 1
+    (count_include_pad=1, PyTorch's default: zeros counted), then 2x2 at stride 2; power-of-two
+    scales and kernels of four pixels, so that float32 computes every value exactly."""
+    g = Graph(rng)
+    x = g.quant("x", 1 / 16, 0.0, 8, signed=0)
+    h = g.add("Conv", [x, g.quant(g.const(rng.normal(0, 4, (4, 2, 3, 3))), 1 / 8, 0.0, 4,
+                                  narrow=1)])
+    h = g.quant(g.add("Relu", [h]), 0.25, 0.0, 4, signed=0)
+    h = g.add("AveragePool", [h], kernel_shape=[2, 2], strides=[1, 1], pads=[1, 1, 1, 1],
+              count_include_pad=1)
+    h = g.quant(h, 0.125, 0.0, 3, signed=0, rounding="FLOOR")
+    h = g.add("AveragePool", [h], kernel_shape=[2, 2], strides=[2, 2])
+    h = g.add("Flatten", [h], axis=1)
+    h = g.add("MatMul", [h, g.add("Transpose", [g.weights((3, 64), 4)], perm=[1, 0])])
+    return g.model("x", h, [1, 2, 9, 9])
+
+
 # Rounding modes that float32 noise cannot flip at the ties that arbitrary scales leave: the value
 # zero (a dot product that cancels) is a tie of CEIL, FLOOR and UP, not of these.
 ROBUST_ROUNDINGS = ["ROUND", "HALF_UP", "HALF_DOWN", "DOWN"]

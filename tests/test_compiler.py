@@ -32,7 +32,7 @@ def test_lowering_of_a_conv_network():
     engines = [(node.name, node.kind) for node in d.nodes if node.kind != "fifo"]
     assert engines == [
         ("conv0_pad", "pad"), ("conv0_swg", "sliding_window"), ("conv0_mvau", "mvau"),
-        ("pool0", "row_maxpool"), ("conv1_dwc", "width_converter"),
+        ("pool0", "row_pool"), ("conv1_dwc", "width_converter"),
         ("conv1_swg", "sliding_window"), ("conv1_mvau", "mvau"),
         ("fc0_dwc", "width_converter"), ("fc0_mvau", "mvau"), ("top", "label_select")]
     # A FIFO in front of every engine and behind the last, but where an engine's own output

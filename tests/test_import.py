@@ -127,15 +127,16 @@ def test_model_zoo_in_verilator(name, tmp_path, capsys):
 @pytest.mark.parametrize("make, labels", [
     (onnx_models.falling_cnn, False), (onnx_models.falling_cnn, True),
     (onnx_models.qcdq_mlp, False), (onnx_models.qcdq_mlp, True), (onnx_models.nhwc_cnn, False),
-    (onnx_models.trunc_pool, False)])
+    (onnx_models.trunc_pool, False), (onnx_models.avg_pool, False)])
 def test_graphs(make, labels, tmp_path, capsys):
     """Falling channels (negated weights), ties at power-of-two scales, zero points,
-    MultiThreshold, Trunc, QCDQ, TopK and ArgMax, channels-last layouts: scores and labels as
-    the model computes them."""
+    MultiThreshold, Trunc, QCDQ, TopK and ArgMax, channels-last layouts, average pools with
+    padding and strides: scores and labels as the model computes them."""
     model = onnx_models.save(make(np.random.default_rng(1), labels), tmp_path / "model.onnx")
     rng = np.random.default_rng(2)
     shape = {onnx_models.falling_cnn: (256, 2, 6, 6), onnx_models.qcdq_mlp: (256, 10),
-             onnx_models.nhwc_cnn: (256, 6, 6, 3), onnx_models.trunc_pool: (256, 1, 4, 4)}[make]
+             onnx_models.nhwc_cnn: (256, 6, 6, 3), onnx_models.trunc_pool: (256, 1, 4, 4),
+             onnx_models.avg_pool: (256, 2, 9, 9)}[make]
     x = np.round(rng.uniform(-3, 5, shape) * 32) / 32      # on and between the input's steps
     x = x.astype(np.float32)
     if labels:      # only frames whose scores rank without ties (see assert_model_outputs)

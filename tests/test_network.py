@@ -167,7 +167,7 @@ def test_depthwise_conv_layer(tmp_path):
 
 # Each malformed description, and the (layer, field) its error must name.
 MALFORMED = {
-    "unknown_kind": (lambda d: d["layers"][3].update(kind="avgpool"), "pool", "kind"),
+    "unknown_kind": (lambda d: d["layers"][3].update(kind="minpool"), "pool", "kind"),
     "typo_field": (lambda d: d["layers"][1].update(kernal=3), "conv", "kernal"),
     "kernel_too_large": (lambda d: d["layers"][3].update(kernel=7), "pool", "kernel"),
     "conv_kernel_too_large": (lambda d: d["layers"][1].update(kernel=9), "conv", "kernel"),

@@ -17,13 +17,12 @@ from hwgen.engines.add import AddParams, AddStreams
 from hwgen.engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
 from hwgen.engines.concat import ConcatParams, ConcatStreams
 from hwgen.engines.fork import DuplicateStreams, DuplicateStreamsParams
-from hwgen.engines.global_avgpool import GlobalAccPool, GlobalAccPoolParams
 from hwgen.engines.label_select import LabelSelect, LabelSelectParams
 from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
 from hwgen.engines.thresholds import Thresholds, ThresholdsParams
-from hwgen.engines.maxpool import MaxPool, MaxPoolParams, RunningMax
 from hwgen.engines.pad import Pad, PadParams
-from hwgen.engines.pool_rows import RowMaxPool, RowMaxPoolParams
+from hwgen.engines.pool_rows import RowPool, RowPoolParams
+from hwgen.engines.pool_windows import RunningReduction, WindowPool, WindowPoolParams
 from hwgen.engines.sliding_window import SlidingWindow, SlidingWindowParams
 from hwgen.engines.subsample import Subsample, SubsampleParams
 from hwgen.simulation.streams import stream_ports
@@ -31,13 +30,17 @@ from hwgen.simulation.streams import stream_ports
 INT3 = DataType.parse("INT3")
 ENGINES = {
     "sliding_window": lambda: SlidingWindow(SlidingWindowParams(6, 5, 4, (3, 2), (2, 1), 2, INT3)),
-    "maxpool": lambda: MaxPool(MaxPoolParams(6, 6, 4, (2, 2), (2, 2), 2, INT3)),
-    "running_max": lambda: RunningMax(MaxPoolParams(6, 6, 4, (2, 2), (2, 2), 2, INT3)),
-    "running_max_one_fold": lambda: RunningMax(MaxPoolParams(4, 4, 2, (2, 2), (1, 1), 2, INT3)),
-    "row_maxpool": lambda: RowMaxPool(RowMaxPoolParams(5, 7, 4, (2, 3), 2, INT3)),
-    "row_maxpool_one_fold": lambda: RowMaxPool(RowMaxPoolParams(4, 4, 2, (2, 2), 2, INT3)),
-    "row_maxpool_block_ram": lambda: RowMaxPool(RowMaxPoolParams(2, 256, 4, (1, 2), 4,
-                                                                 DataType.parse("UINT8"))),
+    "window_pool": lambda: WindowPool(WindowPoolParams(6, 6, 4, (2, 2), (2, 2), 2, INT3)),
+    "window_pool_sum": lambda: WindowPool(WindowPoolParams(6, 6, 4, (3, 3), (2, 1), 2, INT3,
+                                                           "sum")),
+    "running_max": lambda: RunningReduction(WindowPoolParams(6, 6, 4, (2, 2), (2, 2), 2, INT3)),
+    "running_max_one_fold": lambda: RunningReduction(WindowPoolParams(4, 4, 2, (2, 2), (1, 1),
+                                                                      2, INT3)),
+    "row_pool": lambda: RowPool(RowPoolParams(5, 7, 4, (2, 3), 2, INT3)),
+    "row_pool_sum": lambda: RowPool(RowPoolParams(5, 7, 4, (2, 3), 2, INT3, "sum")),
+    "row_pool_one_fold": lambda: RowPool(RowPoolParams(4, 4, 2, (2, 2), 2, INT3)),
+    "row_pool_block_ram": lambda: RowPool(RowPoolParams(2, 256, 4, (1, 2), 4,
+                                                        DataType.parse("UINT8"))),
     "pad": lambda: Pad(PadParams(3, 4, 2, (1, 2, 2, 1), 1, INT3)),
     "subsample": lambda: Subsample(SubsampleParams(5, 4, 4, (2, 3), 2, INT3)),
     "mvau_xnor": lambda: MatrixVectorUnit(MVAUParams(8, 4, 2, 4, BIPOLAR, BIPOLAR, 1),
@@ -52,8 +55,8 @@ ENGINES = {
     "label_select": lambda: LabelSelect(LabelSelectParams(6, 3, INT3)),
     "label_select_top3": lambda: LabelSelect(LabelSelectParams(6, 2, INT3, 3)),
     "fork": lambda: DuplicateStreams(DuplicateStreamsParams(5, 3, 4)),
-    "global_pool": lambda: GlobalAccPool(GlobalAccPoolParams(6, 2, INT3, 4)),
-    "global_pool_one_fold": lambda: GlobalAccPool(GlobalAccPoolParams(2, 2, INT3, 4)),
+    "global_pool": lambda: RowPool(RowPoolParams(2, 2, 6, (2, 2), 2, INT3, "sum")),
+    "global_pool_one_fold": lambda: RowPool(RowPoolParams(1, 4, 2, (1, 4), 2, INT3, "sum")),
     "concat": lambda: ConcatStreams(ConcatParams((4, 2, 6), 2, INT3, 3)),
     "add": lambda: AddStreams(AddParams(4, 2, (INT3, BIPOLAR, DataType.parse("UINT2")), 3)),
     "add_fused": lambda: AddStreams(AddParams(4, 2, (INT3, INT3), 3, INT3),

@@ -58,8 +58,8 @@ MIN_DEPTH = 3
 SLACK = 2
 
 # Engine kinds whose output leaves from an OutputQueue.
-QUEUED_OUTPUT = {"mvau", "vvau", "thresholds", "add", "concat", "global_avgpool", "subsample",
-                 "sliding_window", "maxpool", "row_maxpool", "pad", "label_select"}
+QUEUED_OUTPUT = {"mvau", "vvau", "thresholds", "add", "concat", "subsample", "sliding_window",
+                 "window_pool", "row_pool", "pad", "label_select"}
 # Engine kinds that pause their input (a pad, during its borders): always behind a FIFO.
 PACED_INPUT = {"pad"}
 
@@ -122,10 +122,10 @@ def _room(node, bottleneck):
     p, room = node.params, fifo_depth(node, bottleneck) + 4
     if node.kind == "sliding_window":
         room += p.depth
-    elif node.kind == "maxpool":
+    elif node.kind == "window_pool":
         room += p.window.depth
-    elif node.kind == "row_maxpool":
-        # While its output is held it takes input until a word that completes a maximum
+    elif node.kind == "row_pool":
+        # While its output is held it takes input until a word that completes a result
         # finds no credit: less than a row of windows.
         room += p.kernel[0] * p.width * p.folds
     elif node.kind == "mvau":

@@ -79,8 +79,6 @@ def _replay(node, inputs):
         return arrivals + p.latency()
     if kind == "subsample":
         return paced(arrivals, 1)[p.kept_words()] + p.latency()
-    if kind == "global_avgpool":
-        return paced(arrivals[(p.pixels - 1) * p.folds + np.arange(p.folds)], 1) + p.latency()
     if kind == "mvau":
         sf, nf, planes = p.synapse_folds, p.neuron_folds, getattr(p, "planes", 1)
         last_taken = paced(arrivals[sf - 1::sf] + p.issue_delay, nf * planes * sf)
@@ -92,14 +90,14 @@ def _replay(node, inputs):
     if kind == "sliding_window":
         reads = paced(arrivals[_window_reads(p)] + 1, 1)
         return reads + p.latency() - p.issue_cycle(0)
-    if kind == "maxpool":
+    if kind == "window_pool":
         window = p.window
         reads = paced(arrivals[_window_reads(window)] + 1, 1)
         kh, kw = p.kernel
         last = (kh * kw - 1) * p.folds                    # each pixel's last kernel position
         emits = reads.reshape(-1, window.window_words)[:, last:].ravel()
         return emits + p.latency() - window.issue_cycle(last)
-    if kind == "row_maxpool":
+    if kind == "row_pool":
         ends = p.window_ends()
         return paced(arrivals, 1)[ends] + p.latency() - ends[0]
     if kind == "label_select":

@@ -5,8 +5,9 @@ Each layer kind lowers itself (:meth:`~hwgen.network.kinds.Layer.lower`) into a
 engine, or a Subsample at a stride; depthwise, a VVAU, kind "vvau", for the MVAU); dense -> MVAU (bit-parallel,
 or bit-serial for ``engine: bitserial``; both are nodes of kind "mvau"); an activation that is
 the only reader of a matrix layer or an add -> thresholds fused into that engine, otherwise a
-Thresholds engine; maxpool -> RowMaxPool (kind "row_maxpool") when its kernel is its stride,
-[Pad] + MaxPool otherwise; label_select, add, concat, global_avgpool -> their engines;
+Thresholds engine; maxpool, avgpool and global_avgpool -> [Pad] + a RowPool (kind "row_pool")
+when the kernel is the stride, a WindowPool (kind "window_pool") otherwise, computing maxima or
+sums; label_select, add, concat -> their engines;
 flatten -> nothing (NHWC is the stream order). The graph adds the plumbing: a DuplicateStreams
 engine (kind "fork") behind every layer read by several, and a WidthConverter on every edge
 whose two ends disagree on elements per word. :mod:`.fifo_sizing` then puts a StreamFIFO on the
@@ -24,12 +25,11 @@ from ..engines.add import AddStreams
 from ..engines.bitserial_mvau import BitSerialMatrixVectorUnit, BitSerialMVAUParams
 from ..engines.concat import ConcatStreams
 from ..engines.fork import DuplicateStreams, DuplicateStreamsParams
-from ..engines.global_avgpool import GlobalAccPool
 from ..engines.label_select import LabelSelect
-from ..engines.maxpool import MaxPool
 from ..engines.mvau import MatrixVectorUnit
 from ..engines.pad import Pad
-from ..engines.pool_rows import RowMaxPool
+from ..engines.pool_rows import RowPool
+from ..engines.pool_windows import WindowPool
 from ..engines.sliding_window import SlidingWindow
 from ..engines.stream_fifo import StreamFIFO
 from ..engines.subsample import Subsample
@@ -54,12 +54,11 @@ ENGINES = {
     "mvau": _matrix_unit,
     "vvau": VectorVectorUnit,
     "thresholds": Thresholds,
-    "maxpool": MaxPool,
-    "row_maxpool": RowMaxPool,
+    "window_pool": WindowPool,
+    "row_pool": RowPool,
     "label_select": LabelSelect,
     "add": AddStreams,
     "concat": ConcatStreams,
-    "global_avgpool": GlobalAccPool,
     "fork": DuplicateStreams,
     "width_converter": WidthConverter,
     "fifo": StreamFIFO,

@@ -1,26 +1,28 @@
-"""Max-pool whose windows tile the input (kernel == stride): one row of partial maxima instead of
-a line buffer.
+"""Pool whose windows tile the input (kernel == stride), max or sum: one row of partial results
+instead of a line buffer.
 
 Input: frames of ``height x width x channels`` values in NHWC order, ``pe`` channels per word
 (channels fastest). Output: frames of ``out_height x out_width x channels`` (``out = in // k``
-per axis), ``pe`` channels per word: the maximum of every ``kh x kw`` window per channel, exactly
-:func:`hwgen.golden.maxpool` with the stride equal to the kernel. The rows and columns after the
-last whole window are taken and dropped, as the golden model floors them.
+per axis), ``pe`` channels per word: per channel the maximum (``op="max"``,
+:func:`hwgen.golden.maxpool`) or the sum (``op="sum"``, :func:`hwgen.golden.sum_pool`, in
+:func:`~hwgen.engines.reduction.pooled_dtype`) of every ``kh x kw`` window, the stride equal to
+the kernel. The rows and columns after the last whole window are taken and dropped, as the
+golden model floors them. A kernel of the whole input is global pooling.
 
 As the windows do not overlap, every input word belongs to one window (or to none) and is
 needed once: the engine keeps, for each window of the current row of windows and each channel
-fold, the maximum of the window's words seen so far, ``out_width * folds`` words (CNV's first
+fold, the result of the window's words seen so far, ``out_width * folds`` words (CNV's first
 pool, 28 x 28 x 64 at 32 channels per word: 28 words, where a sliding window holds 117). Input
-pixel ``(y, x)`` of fold ``f`` is compared with partial ``(x // kw, f)``: a window's top-left
-pixel starts it, every other pixel of the window, along its row and down its rows, raises it,
-and the bottom-right pixel completes it. The partials and the compare stage are a
-:class:`~hwgen.engines.maxpool.PartialMaxima` (shared with the sliding max-pool's RunningMax:
-same comparison rules); finished maxima go to an :class:`~hwgen.engines.credits.OutputQueue`.
+pixel ``(y, x)`` of fold ``f`` goes to partial ``(x // kw, f)``: a window's top-left pixel
+starts it, every other pixel of the window, along its row and down its rows, adds to it, and
+the bottom-right pixel completes it. The partials and the stage that combines them are a
+:class:`~hwgen.engines.reduction.PartialReduction` (shared with the sliding pool's running
+reduction); finished results go to an :class:`~hwgen.engines.credits.OutputQueue`.
 
 The engine takes a word every cycle, frames back to back (a frame's first row starts every
-partial anew), but a word that completes a maximum only while the queue has a credit for it
+partial anew), but a word that completes a result only while the queue has a credit for it
 (:func:`~hwgen.engines.credits.issue_gate`): ``o.ready`` reaches the queue and its credit
-counter, never the memory or the comparators.
+counter, never the memory or the operators.
 """
 
 from dataclasses import dataclass
@@ -33,18 +35,18 @@ from amaranth.lib.wiring import In, Out
 from ..datatypes import DataType
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
 from .datapath import Counter, positive_pair
-from .maxpool import PartialMaxima, PartialMaximaParams
+from .reduction import PartialReduction, PartialReductionParams
 from .resources import Resources
 from .sliding_window import FeatureMapWords
 
-__all__ = ["RowMaxPoolParams", "RowMaxPool"]
+__all__ = ["RowPoolParams", "RowPool"]
 
 
 @dataclass(frozen=True)
-class RowMaxPoolParams(FeatureMapWords):
-    """Shape of a row max-pool: ``kernel`` is ``(rows, columns)`` (an int means a square one)
-    and is also the stride; ``channels`` must be a multiple of ``pe`` and the kernel must fit in
-    the input."""
+class RowPoolParams(FeatureMapWords):
+    """Shape of a row pool: ``kernel`` is ``(rows, columns)`` (an int means a square one) and
+    is also the stride; ``channels`` must be a multiple of ``pe`` and the kernel must fit in
+    the input; ``op`` is ``"max"`` or ``"sum"``."""
 
     height: int
     width: int
@@ -52,15 +54,26 @@ class RowMaxPoolParams(FeatureMapWords):
     kernel: tuple
     pe: int
     dtype: DataType
+    op: str = "max"
 
     LANES = "pe"
 
     def __post_init__(self):
-        self.check_feature_map("row max-pool")
+        self.check_feature_map("row pool")
         object.__setattr__(self, "kernel", positive_pair(self.kernel, "kernel"))
         if self.kernel[0] > self.height or self.kernel[1] > self.width:
             raise ValueError(f"kernel {self.kernel} does not fit in a "
                              f"{self.height}x{self.width} input")
+        self.reduction      # checks op, and that a sum fits
+
+    @property
+    def out_dtype(self):
+        return self.reduction.out_dtype
+
+    @property
+    def out_bits(self):
+        """Bits per output word."""
+        return self.reduction.out_bits
 
     @property
     def stride(self):
@@ -80,7 +93,7 @@ class RowMaxPoolParams(FeatureMapWords):
 
     @property
     def slots(self):
-        """Partial maxima kept: one per window of a row of windows and channel fold."""
+        """Partial results kept: one per window of a row of windows and channel fold."""
         return self.out_width * self.folds
 
     def window_ends(self):
@@ -93,32 +106,34 @@ class RowMaxPoolParams(FeatureMapWords):
 
     def cycles(self):
         """Cycles per frame with no stalls, exact: a word per cycle (every word that completes
-        a maximum finds a credit, as the queue's credits cover its latency)."""
+        a result finds a credit, as the queue's credits cover its latency)."""
         return self.in_words
 
     def latency(self):
         """Cycles from a frame's first input word to its first output word (fresh engine, no
         stalls), exact: the input word that completes the first window's fold 0 is taken that
-        many cycles after the first, and its maximum reaches the output queue
-        :attr:`~hwgen.engines.maxpool.PartialMaximaParams.latency` cycles later."""
-        return int(self.window_ends()[0]) + self.partial_maxima.latency + QUEUE_LATENCY
+        many cycles after the first, and its result reaches the output queue
+        :attr:`~hwgen.engines.reduction.PartialReductionParams.latency` cycles later."""
+        return int(self.window_ends()[0]) + self.reduction.latency + QUEUE_LATENCY
 
     @property
-    def partial_maxima(self):
-        """Parameters of the engine's :class:`~hwgen.engines.maxpool.PartialMaxima`: a slot per
-        window of a row of windows and fold; two words of a slot are a pixel's folds apart."""
+    def reduction(self):
+        """Parameters of the engine's :class:`~hwgen.engines.reduction.PartialReduction`: a
+        slot per window of a row of windows and fold; two words of a slot are a pixel's folds
+        apart."""
         kh, kw = self.kernel
-        return PartialMaximaParams(self.dtype, self.pe, self.slots, kh * kw, self.folds)
+        return PartialReductionParams(self.dtype, self.pe, self.slots, kh * kw, self.folds,
+                                      self.op)
 
     def buffer_bits(self):
-        """{kind: bits} of the memories holding stream data: the row of partial maxima (none
-        for a 1x1 kernel, whose every word is its own maximum)."""
+        """{kind: bits} of the memories holding stream data: the row of partial results (none
+        for a 1x1 kernel, whose every word is its own result)."""
         kh, kw = self.kernel
-        return {"partial_results": self.slots * self.word_bits if kh * kw > 1 else 0}
+        return {"partial_results": self.slots * self.out_bits if kh * kw > 1 else 0}
 
     def resources(self):
-        """First-order estimate: the :class:`~hwgen.engines.maxpool.PartialMaxima`
-        (:meth:`~hwgen.engines.maxpool.PartialMaximaParams.resources`); the
+        """First-order estimate: the :class:`~hwgen.engines.reduction.PartialReduction`
+        (:meth:`~hwgen.engines.reduction.PartialReductionParams.resources`); the
         position counters (the fold; per axis the position in the window, the window and the
         trailing pixels) at a LUT and a flip-flop per bit; the registered flags the engine uses
         (each counter's ``last``, the positions' ``first``, the axes' ``inside``) at a LUT each,
@@ -141,8 +156,8 @@ class RowMaxPoolParams(FeatureMapWords):
         slot_bits = (self.slots - 1).bit_length()
         return (Resources(lut=counter_bits + flag_luts + 2 * slot_bits,
                           ff=counter_bits + flag_ffs + slot_bits)
-                + self.partial_maxima.resources()
-                + queue_resources(self.word_bits, credits_for(self.partial_maxima.latency, 1)))
+                + self.reduction.resources()
+                + queue_resources(self.out_bits, credits_for(self.reduction.latency, 1)))
 
 
 class _Axis:
@@ -184,23 +199,23 @@ class _Axis:
                     m.d.sync += self.inside.eq(1)
 
 
-class RowMaxPool(wiring.Component):
-    """Streaming max-pool with kernel == stride; see the module docstring for the contract.
+class RowPool(wiring.Component):
+    """Streaming pool with kernel == stride; see the module docstring for the contract.
 
-    ``i``: input words, ``o``: output words, both ``pe * dtype.bits`` bits wide.
+    ``i``: input words of ``pe * dtype.bits`` bits, ``o``: output words of ``out_bits``.
     """
 
     def __init__(self, params):
         self.params = params
-        word = unsigned(params.word_bits)
-        super().__init__({"i": In(stream.Signature(word)), "o": Out(stream.Signature(word))})
+        super().__init__({"i": In(stream.Signature(unsigned(params.word_bits))),
+                          "o": Out(stream.Signature(unsigned(params.out_bits)))})
 
     def elaborate(self, platform):
         p = self.params
         kh, kw = p.kernel
         m = Module()
-        m.submodules.queue = queue = OutputQueue(p.word_bits,
-                                                 credits_for(p.partial_maxima.latency, 1))
+        m.submodules.queue = queue = OutputQueue(p.out_bits,
+                                                 credits_for(p.reduction.latency, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Position of the word on the input: its fold, column and row.
@@ -229,7 +244,7 @@ class RowMaxPool(wiring.Component):
                 m.d.sync += slot.eq(slot + 1)
 
         # The words of the trailing rows and columns are taken and dropped.
-        m.submodules.stage = stage = PartialMaxima(p.partial_maxima)
+        m.submodules.stage = stage = PartialReduction(p.reduction)
         m.d.comb += [stage.take.eq(accept & x.inside & y.inside), stage.word.eq(self.i.payload),
                      stage.slot.eq(slot), stage.first.eq(x.pos.first & y.pos.first),
                      stage.last.eq(completes)]

@@ -15,9 +15,9 @@ interpretation rather than as graph rewrites:
   output gets a multi-threshold activation in front, whose thresholds are found by binary
   search on that replay (:mod:`hwgen.importers.thresholds`) and then checked against it; a
   channel that falls as its accumulator rises gets its weights negated;
-- MaxPool commutes with the increasing chains, GlobalAveragePool is the integer sum with 1/(HW)
-  in the map, Add of features with equal scales is an integer add, Concat joins channels,
-  ArgMax and TopK become label select;
+- MaxPool commutes with the increasing chains, GlobalAveragePool and AveragePool are integer
+  sums with 1/(HW) or 1/(KH KW) in the map, Add of features with equal scales is an integer add,
+  Concat joins channels, ArgMax and TopK become label select;
 - the model's input quantizer becomes float32 thresholds (``model_input``) and the output's map
   ``model_output`` (:mod:`hwgen.network.model_io`).
 
@@ -47,7 +47,8 @@ __all__ = ["import_model", "Imported"]
 # Quantizers of QONNX (domain onnx.brevitas, qonnx.custom_op.general, finn.custom_op.general).
 CUSTOM_DOMAINS = ("onnx.brevitas", "qonnx.custom_op.general", "finn.custom_op.general", "finn")
 LAYER_PREFIX = {"input": "input", "dense": "fc", "conv2d": "conv", "activation": "act",
-                "maxpool": "pool", "global_avgpool": "gap", "add": "add", "concat": "cat",
+                "maxpool": "pool", "avgpool": "avg", "global_avgpool": "gap", "add": "add",
+                "concat": "cat",
                 "label_select": "top"}
 CHECK_POINTS = 4096      # random inputs on which each threshold set is checked per channel
 
@@ -873,8 +874,7 @@ class Importer:
         if node.op_type == "AveragePool":
             kernel = tuple(self.attribute(node, "kernel_shape"))
             if kernel != (h, w) or any(self.attribute(node, "pads", [0, 0, 0, 0])):
-                self.error(f"average pooling with a {kernel[0]}x{kernel[1]} kernel over "
-                           f"{h}x{w}: hwgen supports global average pooling only (for now)")
+                return self.average_pool(node, feature, kernel)
         feature = self.integers(feature, "its input")
         source = self.by_name[feature.source]
         name = self.new_name("global_avgpool")
@@ -886,6 +886,36 @@ class Importer:
         index = canonical_index(layer.out_shape)
         return [self.feature_of(layer, index if keep else index.reshape(1, -1),
                                 (scale / (h * w), bias))]
+
+    def average_pool(self, node, feature, kernel):
+        """AveragePool over windows smaller than the map: an avgpool layer (the window sums),
+        1/(KH KW) in the map."""
+        if self.attribute(node, "ceil_mode", 0):
+            self.error("ceil-mode average pooling is not supported")
+        if self.attribute(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+            self.error("auto_pad is not supported for average pooling")
+        if any(d != 1 for d in self.attribute(node, "dilations", [1, 1])):
+            self.error("dilated average pooling is not supported")
+        top, left, bottom, right = pads = self.attribute(node, "pads", [0, 0, 0, 0])
+        if any(pads) and not self.attribute(node, "count_include_pad", 0):
+            self.error("divides each padded window by its pixels inside the map "
+                       "(count_include_pad=0); hwgen divides every window by the kernel size "
+                       "(count_include_pad=1, PyTorch's default)")
+        feature = self.integers(feature, "its input")
+        scale, bias = feature.head
+        if any(pads) and np.any(bias != 0):
+            self.error("pads an input whose zero is no integer of its quantizer (an offset "
+                       "after the quantizer); hwgen pads with integer zeros")
+        source = self.by_name[feature.source]
+        name = self.new_name("avgpool")
+        layer = self.add_layer(KINDS["avgpool"](
+            name, source.out_shape, source.output_dtype, kernel=kernel,
+            stride=tuple(self.attribute(node, "strides", list(kernel))),
+            pads=(top, bottom, left, right)), [source.name])
+        self.note([self.node_index], f"layer {name} (average pool {kernel[0]}x{kernel[1]}: the "
+                                     f"sum, 1/{kernel[0] * kernel[1]} in the scale)")
+        return [self.feature_of(layer, canonical_index(layer.out_shape),
+                                (scale / (kernel[0] * kernel[1]), bias))]
 
     def add(self, node, features):
         features = [self.integers(f, "its input") for f in features]

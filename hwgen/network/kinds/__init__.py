@@ -3,6 +3,7 @@ registry :data:`KINDS`: a new kind is one module here plus its engine."""
 
 from .activation import Activation
 from .add import Add
+from .avgpool import AvgPool
 from .base import ChannelLayer, Layer, natural_pe
 from .concat import Concat
 from .conv2d import Conv2d
@@ -15,8 +16,8 @@ from .matrix import MatrixLayer
 from .maxpool import MaxPool
 
 __all__ = ["KINDS", "Layer", "ChannelLayer", "MatrixLayer", "InputLayer", "Conv2d", "Dense",
-           "MaxPool", "Activation", "Flatten", "LabelSelect", "Add", "Concat",
+           "MaxPool", "AvgPool", "Activation", "Flatten", "LabelSelect", "Add", "Concat",
            "GlobalAvgPool", "natural_pe"]
 
-KINDS = {cls.kind: cls for cls in (InputLayer, Conv2d, Dense, MaxPool, Activation, Flatten,
-                                   LabelSelect, Add, Concat, GlobalAvgPool)}
+KINDS = {cls.kind: cls for cls in (InputLayer, Conv2d, Dense, MaxPool, AvgPool, Activation,
+                                   Flatten, LabelSelect, Add, Concat, GlobalAvgPool)}
