@@ -1,7 +1,7 @@
 """What the importer's tests share: qonnx's execution of a model (the reference), the output
 tolerance of the import issue, and small QONNX and QCDQ graphs written with onnx.helper for the
 cases the trained fixtures do not reach (falling channels, ties, MultiThreshold, Trunc, TopK,
-per-channel zero points)."""
+per-channel zero points, offsets before a depthwise conv)."""
 
 import numpy as np
 import onnx
@@ -140,6 +140,44 @@ def unsupported(rng):
     h = g.add("MatMul", [x, g.add("Transpose", [g.weights((4, 6), 4)], perm=[1, 0])])
     y = g.add("Softmax", [h], axis=1)
     return g.model("x", y, [1, 6])
+
+
+def grouped_conv(rng, group=2, outputs=4):
+    """A Conv of ``group`` groups from 4 channels to ``outputs``: 2 groups are neither a full
+    nor a depthwise convolution; 4 groups to 8 outputs are a depthwise one with two outputs per
+    channel (a channel multiplier)."""
+    g = Graph(rng)
+    x = g.quant("x", 1 / 16, 0.0, 8, signed=0)
+    h = g.add("Conv", [x, g.weights((outputs, 4 // group, 3, 3), 4)], group=group)
+    return g.model("x", h, [1, 4, 6, 6])
+
+
+def dwsep_cnn(rng, labels=False):
+    """Depthwise-separable convolutions: a per-channel offset after the input quantizer (off
+    its grid, so that each channel's offset is in the depthwise conv's bias, its own channel's
+    only), an unpadded depthwise 3x3 conv with per-channel weights and a bias, batch norm with a
+    negative gamma (negated depthwise weights), a pointwise 1x1 conv, a signed quantizer, a
+    padded stride-2 depthwise conv, and a Gemm."""
+    g = Graph(rng)
+    x = g.quant("x", 1 / 16, 0.0, 8, signed=0)
+    x = g.add("Add", [x, g.const(rng.uniform(-0.5, 0.5, (1, 4, 1, 1)))])
+    h = g.add("Conv", [x, g.weights((4, 1, 3, 3), 4), g.const(rng.normal(0, 1, 4))], group=4)
+    gamma = rng.uniform(0.5, 2, 4) * np.array([1, -1, 1, 1])
+    h = g.add("BatchNormalization", [h, g.const(gamma), g.const(rng.normal(0, 0.5, 4)),
+                                     g.const(rng.normal(0, 0.5, 4)),
+                                     g.const(rng.uniform(0.5, 2, 4))])
+    h = g.add("Relu", [h])
+    h = g.quant(h, 0.3, 0.0, 4, signed=0)
+    h = g.add("Conv", [h, g.weights((6, 4, 1, 1), 3)])
+    h = g.add("Mul", [h, g.const(rng.uniform(0.5, 2, (1, 6, 1, 1)))])
+    h = g.quant(h, 0.4, 0.0, 3)
+    h = g.add("Conv", [h, g.weights((6, 1, 3, 3), 3)], group=6, pads=[1, 1, 1, 1],
+              strides=[2, 2])
+    h = g.add("Relu", [h])
+    h = g.quant(h, 0.25, 0.0, 4, signed=0)
+    h = g.add("Flatten", [h], axis=1)
+    h = g.add("Gemm", [h, g.weights((5, 24), 4), g.const(rng.normal(0, 1, 5))], transB=1)
+    return g.model("x", h, [1, 4, 6, 6])
 
 
 def nhwc_cnn(rng, labels=False):

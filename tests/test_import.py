@@ -127,15 +127,16 @@ def test_model_zoo_in_verilator(name, tmp_path, capsys):
 @pytest.mark.parametrize("make, labels", [
     (onnx_models.falling_cnn, False), (onnx_models.falling_cnn, True),
     (onnx_models.qcdq_mlp, False), (onnx_models.qcdq_mlp, True), (onnx_models.nhwc_cnn, False),
-    (onnx_models.trunc_pool, False)])
+    (onnx_models.trunc_pool, False), (onnx_models.dwsep_cnn, False)])
 def test_graphs(make, labels, tmp_path, capsys):
     """Falling channels (negated weights), ties at power-of-two scales, zero points,
-    MultiThreshold, Trunc, QCDQ, TopK and ArgMax, channels-last layouts: scores and labels as
-    the model computes them."""
+    MultiThreshold, Trunc, QCDQ, TopK and ArgMax, channels-last layouts, depthwise convs after
+    per-channel offsets: scores and labels as the model computes them."""
     model = onnx_models.save(make(np.random.default_rng(1), labels), tmp_path / "model.onnx")
     rng = np.random.default_rng(2)
     shape = {onnx_models.falling_cnn: (256, 2, 6, 6), onnx_models.qcdq_mlp: (256, 10),
-             onnx_models.nhwc_cnn: (256, 6, 6, 3), onnx_models.trunc_pool: (256, 1, 4, 4)}[make]
+             onnx_models.nhwc_cnn: (256, 6, 6, 3), onnx_models.trunc_pool: (256, 1, 4, 4),
+             onnx_models.dwsep_cnn: (256, 4, 6, 6)}[make]
     x = np.round(rng.uniform(-3, 5, shape) * 32) / 32      # on and between the input's steps
     x = x.astype(np.float32)
     if labels:      # only frames whose scores rank without ties (see assert_model_outputs)
@@ -161,13 +162,19 @@ def test_falling_channels_negate_weights(tmp_path, capsys):
     assert str(network.input.out_dtype) == "INT9"      # 0..255 minus the zero point 3
 
 
-def test_unsupported_operator(tmp_path, capsys):
-    model = onnx_models.save(onnx_models.unsupported(np.random.default_rng(0)),
-                             tmp_path / "model.onnx")
+@pytest.mark.parametrize("make, op, words", [
+    (onnx_models.unsupported, "Softmax", "operator not supported"),
+    (onnx_models.grouped_conv, "Conv", "group=2 is not supported: 1 (a full convolution) or "
+                                       "the input channels, 4 (depthwise)"),
+    (lambda rng: onnx_models.grouped_conv(rng, group=4, outputs=8), "Conv",
+     "a depthwise convolution with 8 outputs from 4 channels is not supported")],
+    ids=["softmax", "groups", "channel-multiplier"])
+def test_unsupported_operator(make, op, words, tmp_path, capsys):
+    model = onnx_models.save(make(np.random.default_rng(0)), tmp_path / "model.onnx")
     status, out, err = run(capsys, "import", model, "-o", tmp_path / "d" / "net.yaml")
     lines = err.strip().splitlines()
     assert status == 2 and len(lines) == 1 and out == ""
-    assert "node 'Softmax" in lines[0] and "(Softmax)" in lines[0]
+    assert f"node '{op}" in lines[0] and f"({op})" in lines[0] and words in lines[0]
     assert list(tmp_path.iterdir()) == [model]
 
 
