@@ -275,9 +275,9 @@ def test_constant_outputs_beside_the_model_output(tmp_path, capsys):
 @pytest.mark.parametrize("seed", seeds(0, 24, 200))
 def test_random_models(seed, tmp_path, capsys):
     """Random quantized MLPs and CNNs (onnx_models.random_model: every quantizer and rounding
-    mode, zero points, falling channels, per-channel scales, pads, strides, max pools, residual
-    adds, global pooling): the model's outputs for inputs on and between the input quantizer's
-    steps."""
+    mode, zero points, falling channels, per-channel scales, pads, strides, depthwise convs,
+    max pools, residual adds, global pooling): the model's outputs for inputs on and between the
+    input quantizer's steps."""
     model, shape = onnx_models.random_model(seed)
     path = onnx_models.save(model, tmp_path / "model.onnx")
     x = np.round(np.random.default_rng(seed).normal(0, 2, (64, *shape[1:])) * 64) / 64
