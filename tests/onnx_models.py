@@ -1,7 +1,7 @@
 """What the importer's tests share: qonnx's execution of a model (the reference), the output
 tolerance of the import issue, and small QONNX and QCDQ graphs written with onnx.helper for the
 cases the trained fixtures do not reach (falling channels, ties, MultiThreshold, Trunc, TopK,
-per-channel zero points)."""
+per-channel zero points, offsets before a depthwise conv)."""
 
 import numpy as np
 import onnx
@@ -142,6 +142,44 @@ def unsupported(rng):
     return g.model("x", y, [1, 6])
 
 
+def grouped_conv(rng, group=2, outputs=4):
+    """A Conv of ``group`` groups from 4 channels to ``outputs``: 2 groups are neither a full
+    nor a depthwise convolution; 4 groups to 8 outputs are a depthwise one with two outputs per
+    channel (a channel multiplier)."""
+    g = Graph(rng)
+    x = g.quant("x", 1 / 16, 0.0, 8, signed=0)
+    h = g.add("Conv", [x, g.weights((outputs, 4 // group, 3, 3), 4)], group=group)
+    return g.model("x", h, [1, 4, 6, 6])
+
+
+def dwsep_cnn(rng, labels=False):
+    """Depthwise-separable convolutions: a per-channel offset after the input quantizer (off
+    its grid, so that each channel's offset is in the depthwise conv's bias, its own channel's
+    only), an unpadded depthwise 3x3 conv with per-channel weights and a bias, batch norm with a
+    negative gamma (negated depthwise weights), a pointwise 1x1 conv, a signed quantizer, a
+    padded stride-2 depthwise conv, and a Gemm."""
+    g = Graph(rng)
+    x = g.quant("x", 1 / 16, 0.0, 8, signed=0)
+    x = g.add("Add", [x, g.const(rng.uniform(-0.5, 0.5, (1, 4, 1, 1)))])
+    h = g.add("Conv", [x, g.weights((4, 1, 3, 3), 4), g.const(rng.normal(0, 1, 4))], group=4)
+    gamma = rng.uniform(0.5, 2, 4) * np.array([1, -1, 1, 1])
+    h = g.add("BatchNormalization", [h, g.const(gamma), g.const(rng.normal(0, 0.5, 4)),
+                                     g.const(rng.normal(0, 0.5, 4)),
+                                     g.const(rng.uniform(0.5, 2, 4))])
+    h = g.add("Relu", [h])
+    h = g.quant(h, 0.3, 0.0, 4, signed=0)
+    h = g.add("Conv", [h, g.weights((6, 4, 1, 1), 3)])
+    h = g.add("Mul", [h, g.const(rng.uniform(0.5, 2, (1, 6, 1, 1)))])
+    h = g.quant(h, 0.4, 0.0, 3)
+    h = g.add("Conv", [h, g.weights((6, 1, 3, 3), 3)], group=6, pads=[1, 1, 1, 1],
+              strides=[2, 2])
+    h = g.add("Relu", [h])
+    h = g.quant(h, 0.25, 0.0, 4, signed=0)
+    h = g.add("Flatten", [h], axis=1)
+    h = g.add("Gemm", [h, g.weights((5, 24), 4), g.const(rng.normal(0, 1, 5))], transB=1)
+    return g.model("x", h, [1, 4, 6, 6])
+
+
 def nhwc_cnn(rng, labels=False):
     """A channels-last model as Keras converters give it: an NHWC input transposed to NCHW,
     a conv with 'same' padding (auto_pad, odd: one row and column at the end), and the result
@@ -205,43 +243,68 @@ def random_model(seed):
     """A random quantized MLP or CNN (seeded) and its input shape: quantizers of 1 to 8 bits,
     signed or not, narrow or not, zero points, power-of-two or arbitrary scales, per-tensor or
     per-channel weights, biases, batch norms with negative gammas (or per-channel Mul), Relu,
-    padded and strided convs, max pools, residual adds, global average pooling. With power-of-two scales and Mul constants float32
+    padded and strided convs, depthwise convs (some after a per-channel offset), max pools,
+    residual adds, global average pooling. With power-of-two scales and Mul constants float32
     computes every value exactly, ties included, and every rounding mode is drawn; with
     arbitrary scales (and batch norm) only those whose ties float32 cannot hit."""
     rng = np.random.default_rng([seed, 77])
+    # The depthwise convs draw from a stream of their own: a seed's model without one is the
+    # model that seed gave before they were added.
+    dw_rng = np.random.default_rng([seed, 78])
     g = Graph(rng)
     exact = rng.random() < 0.5
 
-    def scale(size=None):
-        return 2.0 ** rng.integers(-5, 0, size) if exact else rng.uniform(0.01, 0.3, size)
+    def scale(size=None, r=rng):
+        return 2.0 ** r.integers(-5, 0, size) if exact else r.uniform(0.01, 0.3, size)
 
-    def quantize(x):
-        bits = int(rng.integers(1, 9))
+    def quantize(x, r=rng):
+        bits = int(r.integers(1, 9))
         if bits == 1:
-            return g.add("BipolarQuant", [x, g.const(scale())], QONNX), True
-        zero = float(rng.integers(-3, 4)) if rng.random() < 0.3 and bits > 2 else 0.0
-        return g.quant(x, scale(), zero, bits, signed=int(rng.integers(0, 2)),
-                       narrow=int(rng.random() < 0.3),
-                       rounding=str(rng.choice(ROUNDINGS if exact else ROBUST_ROUNDINGS))), False
+            return g.add("BipolarQuant", [x, g.const(scale(r=r))], QONNX), True
+        zero = float(r.integers(-3, 4)) if r.random() < 0.3 and bits > 2 else 0.0
+        return g.quant(x, scale(r=r), zero, bits, signed=int(r.integers(0, 2)),
+                       narrow=int(r.random() < 0.3),
+                       rounding=str(r.choice(ROUNDINGS if exact else ROBUST_ROUNDINGS))), False
 
-    def weights(shape, bits, per_channel):
-        w = g.const(rng.normal(0, 1, shape) / scale())
+    def weights(shape, bits, per_channel, r=rng):
+        w = g.const(r.normal(0, 1, shape) / scale(r=r))
         size = (shape[0],) + (1,) * (len(shape) - 1) if per_channel else None
-        return g.quant(w, scale(size), 0.0, bits, narrow=int(rng.random() < 0.5))
+        return g.quant(w, scale(size, r), 0.0, bits, narrow=int(r.random() < 0.5))
 
-    def affine(h, channels, shape):
-        if not exact and rng.random() < 0.5:
-            gamma = rng.uniform(0.3, 2, channels) * rng.choice([-1, 1], channels)
+    def affine(h, channels, shape, r=rng):
+        if not exact and r.random() < 0.5:
+            gamma = r.uniform(0.3, 2, channels) * r.choice([-1, 1], channels)
             return g.add("BatchNormalization", [h, g.const(gamma),
-                                                g.const(rng.normal(0, 0.5, channels)),
-                                                g.const(rng.normal(0, 1, channels)),
-                                                g.const(rng.uniform(0.5, 2, channels))])
-        factor = (2.0 ** rng.integers(-1, 2, shape) * rng.choice([-1, 1], shape) if exact
-                  else rng.uniform(0.5, 2, shape))
+                                                g.const(r.normal(0, 0.5, channels)),
+                                                g.const(r.normal(0, 1, channels)),
+                                                g.const(r.uniform(0.5, 2, channels))])
+        factor = (2.0 ** r.integers(-1, 2, shape) * r.choice([-1, 1], shape) if exact
+                  else r.uniform(0.5, 2, shape))
         return g.add("Mul", [h, g.const(factor)])
 
-    def bias(count):
-        return g.const(scale(count) * rng.integers(-8, 9, count))
+    def bias(count, r=rng):
+        return g.const(scale(count, r) * r.integers(-8, 9, count))
+
+    def depthwise(h, bipolar, channels, size):
+        """A depthwise conv (group = channels, weights (C, 1, k, k)) on the quantized ``h``,
+        its affine map, Relu and quantizer: (h, bipolar, size) after them."""
+        r = dw_rng
+        pad = int(r.integers(0, 2)) if not bipolar else 0
+        k = min(int(r.integers(1, 4)), size + 2 * pad)
+        stride = int(r.integers(1, 3))
+        if not pad and r.random() < 0.5:
+            # An offset after the quantizer, half a step off its grid (in exact mode too): each
+            # channel's into its own output channel's bias.
+            shape = (1, channels, 1, 1)
+            h = g.add("Add", [h, g.const(scale(shape, r) * (r.integers(-4, 4, shape) + 0.5))])
+        w = weights((channels, 1, k, k), int(r.integers(2, 6)), r.random() < 0.5, r)
+        inputs = [h, w] + ([bias(channels, r)] if r.random() < 0.5 else [])
+        h = g.add("Conv", inputs, group=channels, pads=[pad] * 4, strides=[stride] * 2)
+        size = (size + 2 * pad - k) // stride + 1
+        h = affine(h, channels, (1, channels, 1, 1), r)
+        if r.random() < 0.5:
+            h = g.add("Relu", [h])
+        return *quantize(h, r), size
 
     conv = rng.random() < 0.5
     channels = int(rng.integers(1, 4))
@@ -250,6 +313,8 @@ def random_model(seed):
     h, bipolar = quantize("x")
     features = in_shape[1]
     for _ in range(int(rng.integers(1, 4))):
+        if conv and dw_rng.random() < 0.4:
+            h, bipolar, size = depthwise(h, bipolar, channels, size)
         if conv:
             out = int(rng.integers(1, 6))
             pad = int(rng.integers(0, 2)) if not bipolar else 0

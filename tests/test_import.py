@@ -85,7 +85,7 @@ def test_trained_models(name, tmp_path, capsys):
     assert (y.argmax(axis=1) == LABELS).mean() > 0.9
 
 
-@pytest.mark.parametrize("name", ["digits-cnn-w4a4",
+@pytest.mark.parametrize("name", ["digits-cnn-w4a4", "digits-dwsep-w4a4",
                                   pytest.param("digits-resnet-w4a4", marks=pytest.mark.slow)])
 def test_trained_models_in_verilator(name, tmp_path, capsys):
     """The generated hardware, in Verilator with stalls, gives the model's outputs."""
@@ -127,16 +127,18 @@ def test_model_zoo_in_verilator(name, tmp_path, capsys):
 @pytest.mark.parametrize("make, labels", [
     (onnx_models.falling_cnn, False), (onnx_models.falling_cnn, True),
     (onnx_models.qcdq_mlp, False), (onnx_models.qcdq_mlp, True), (onnx_models.nhwc_cnn, False),
-    (onnx_models.trunc_pool, False), (onnx_models.avg_pool, False)])
+    (onnx_models.trunc_pool, False), (onnx_models.avg_pool, False),
+    (onnx_models.dwsep_cnn, False)])
 def test_graphs(make, labels, tmp_path, capsys):
     """Falling channels (negated weights), ties at power-of-two scales, zero points,
     MultiThreshold, Trunc, QCDQ, TopK and ArgMax, channels-last layouts, average pools with
-    padding and strides: scores and labels as the model computes them."""
+    padding and strides, depthwise convs after per-channel offsets: scores and labels as the
+    model computes them."""
     model = onnx_models.save(make(np.random.default_rng(1), labels), tmp_path / "model.onnx")
     rng = np.random.default_rng(2)
     shape = {onnx_models.falling_cnn: (256, 2, 6, 6), onnx_models.qcdq_mlp: (256, 10),
              onnx_models.nhwc_cnn: (256, 6, 6, 3), onnx_models.trunc_pool: (256, 1, 4, 4),
-             onnx_models.avg_pool: (256, 2, 9, 9)}[make]
+             onnx_models.avg_pool: (256, 2, 9, 9), onnx_models.dwsep_cnn: (256, 4, 6, 6)}[make]
     x = np.round(rng.uniform(-3, 5, shape) * 32) / 32      # on and between the input's steps
     x = x.astype(np.float32)
     if labels:      # only frames whose scores rank without ties (see assert_model_outputs)
@@ -162,13 +164,19 @@ def test_falling_channels_negate_weights(tmp_path, capsys):
     assert str(network.input.out_dtype) == "INT9"      # 0..255 minus the zero point 3
 
 
-def test_unsupported_operator(tmp_path, capsys):
-    model = onnx_models.save(onnx_models.unsupported(np.random.default_rng(0)),
-                             tmp_path / "model.onnx")
+@pytest.mark.parametrize("make, op, words", [
+    (onnx_models.unsupported, "Softmax", "operator not supported"),
+    (onnx_models.grouped_conv, "Conv", "group=2 is not supported: 1 (a full convolution) or "
+                                       "the input channels, 4 (depthwise)"),
+    (lambda rng: onnx_models.grouped_conv(rng, group=4, outputs=8), "Conv",
+     "a depthwise convolution with 8 outputs from 4 channels is not supported")],
+    ids=["softmax", "groups", "channel-multiplier"])
+def test_unsupported_operator(make, op, words, tmp_path, capsys):
+    model = onnx_models.save(make(np.random.default_rng(0)), tmp_path / "model.onnx")
     status, out, err = run(capsys, "import", model, "-o", tmp_path / "d" / "net.yaml")
     lines = err.strip().splitlines()
     assert status == 2 and len(lines) == 1 and out == ""
-    assert "node 'Softmax" in lines[0] and "(Softmax)" in lines[0]
+    assert f"node '{op}" in lines[0] and f"({op})" in lines[0] and words in lines[0]
     assert list(tmp_path.iterdir()) == [model]
 
 
@@ -269,9 +277,9 @@ def test_constant_outputs_beside_the_model_output(tmp_path, capsys):
 @pytest.mark.parametrize("seed", seeds(0, 24, 200))
 def test_random_models(seed, tmp_path, capsys):
     """Random quantized MLPs and CNNs (onnx_models.random_model: every quantizer and rounding
-    mode, zero points, falling channels, per-channel scales, pads, strides, max pools, residual
-    adds, global pooling): the model's outputs for inputs on and between the input quantizer's
-    steps."""
+    mode, zero points, falling channels, per-channel scales, pads, strides, depthwise convs,
+    max pools, residual adds, global pooling): the model's outputs for inputs on and between the
+    input quantizer's steps."""
     model, shape = onnx_models.random_model(seed)
     path = onnx_models.save(model, tmp_path / "model.onnx")
     x = np.round(np.random.default_rng(seed).normal(0, 2, (64, *shape[1:])) * 64) / 64

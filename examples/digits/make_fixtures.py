@@ -61,6 +61,7 @@ TRAINING = {
     "digits-resnet-w4a4": (20, 1e-2),
     "digits-cnn-w8a8-qcdq": (25, 1e-2),
     "digits-cnn-zeropoint-a8": (20, 1e-2),
+    "digits-dwsep-w4a4": (25, 1e-2),
 }
 BATCH = 32
 

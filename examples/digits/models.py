@@ -256,6 +256,52 @@ class CnnZeroPointA8(nn.Module):
         return self.fc(x)
 
 
+class DwSepW4A4(nn.Module):
+    """``digits-dwsep-w4a4`` (QONNX): depthwise-separable convolutions, as in MobileNet.
+
+    Unsigned 8-bit input; QuantConv2d 1->16 (3x3, pad 1); then a depthwise QuantConv2d 16->16
+    (3x3, pad 1, ``groups=16``: ONNX Conv with ``group`` 16 and weights (16, 1, 3, 3)) and a
+    pointwise QuantConv2d 16->32 (1x1), MaxPool2d(2) (8x8 -> 4x4); a depthwise QuantConv2d
+    32->32 (3x3, stride 2, pad 1, ``groups=32``: 4x4 -> 2x2) and a pointwise 32->32 (1x1).
+    Every conv without bias, followed by BatchNorm2d and a 4-bit QuantReLU; the depthwise
+    convs' 4-bit weights have one scale per channel (``Int8WeightPerChannelFloat``: a 3x3
+    kernel's range differs a lot from channel to channel), the others one per tensor. Flatten
+    (32*2*2 = 128); QuantLinear 128 -> 10 with 4-bit weights and a float bias; float logits.
+    """
+
+    def __init__(self):
+        super().__init__()
+        w4 = dict(weight_bit_width=4, bias=False)
+        dw = dict(w4, weight_quant=Int8WeightPerChannelFloat)
+        self.inp = qnn.QuantIdentity(act_quant=Uint8ActPerTensorFloat, return_quant_tensor=True)
+        self.conv = qnn.QuantConv2d(1, 16, 3, padding=1, **w4)
+        self.bn = nn.BatchNorm2d(16)
+        self.act = qnn.QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.dw1 = qnn.QuantConv2d(16, 16, 3, padding=1, groups=16, **dw)
+        self.dw1_bn = nn.BatchNorm2d(16)
+        self.dw1_act = qnn.QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.pw1 = qnn.QuantConv2d(16, 32, 1, **w4)
+        self.pw1_bn = nn.BatchNorm2d(32)
+        self.pw1_act = qnn.QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.pool = nn.MaxPool2d(2)
+        self.dw2 = qnn.QuantConv2d(32, 32, 3, stride=2, padding=1, groups=32, **dw)
+        self.dw2_bn = nn.BatchNorm2d(32)
+        self.dw2_act = qnn.QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.pw2 = qnn.QuantConv2d(32, 32, 1, **w4)
+        self.pw2_bn = nn.BatchNorm2d(32)
+        self.pw2_act = qnn.QuantReLU(bit_width=4, return_quant_tensor=True)
+        self.fc = qnn.QuantLinear(32 * 2 * 2, 10, bias=True, weight_bit_width=4)
+
+    def forward(self, x):
+        x = self.act(self.bn(self.conv(self.inp(x))))
+        x = self.dw1_act(self.dw1_bn(self.dw1(x)))
+        x = self.pool(self.pw1_act(self.pw1_bn(self.pw1(x))))
+        x = self.dw2_act(self.dw2_bn(self.dw2(x)))
+        x = self.pw2_act(self.pw2_bn(self.pw2(x)))
+        x = torch.flatten(x, 1)
+        return self.fc(x)
+
+
 # name -> (model class, export format)
 MODELS = {
     "digits-mlp-w2a2": (MlpW2A2, "qonnx"),
@@ -265,4 +311,5 @@ MODELS = {
     "digits-resnet-w4a4": (ResnetW4A4, "qonnx"),
     "digits-cnn-w8a8-qcdq": (CnnW8A8Qcdq, "qcdq"),
     "digits-cnn-zeropoint-a8": (CnnZeroPointA8, "qonnx"),
+    "digits-dwsep-w4a4": (DwSepW4A4, "qonnx"),
 }

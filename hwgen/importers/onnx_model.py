@@ -9,7 +9,9 @@ interpretation rather than as graph rewrites:
 - scalar and per-channel Mul, Div, Add, Sub and BatchNormalization after a layer fold into an
   exact affine map of its integers; a MatMul, Gemm or Conv reading such a feature takes the
   scale into its output's map and the offset into its bias (a conv with padding needs integer
-  zero to be the value zero; the importer levels each quantizer so that it is);
+  zero to be the value zero; the importer levels each quantizer so that it is); a Conv whose
+  ``group`` is its input channels is a depthwise conv2d, each channel's offset into its own
+  output channel's bias;
 - Relu, Clip and the quantizers (Quant, BipolarQuant, Trunc, MultiThreshold, QuantizeLinear)
   stay a chain, replayed in float32 as the model computes it; a layer that reads the chain's
   output gets a multi-threshold activation in front, whose thresholds are found by binary
@@ -771,13 +773,12 @@ class Importer:
     def conv(self, node, values):
         feature = values[0]
         const = self.weights(values[1], "the weights")
-        if self.attribute(node, "group", 1) != 1:
-            self.error("grouped (depthwise) convolutions are not supported yet")
         if any(d != 1 for d in self.attribute(node, "dilations", [1, 1])):
             self.error("dilated convolutions are not supported")
         if const.ints.ndim != 4:
             self.error("hwgen imports 2-D convolutions only")
         self.require_feature_map(feature)
+        group = self.conv_group(node, feature.channels, len(const.ints))
         strides = tuple(self.attribute(node, "strides", [1, 1]))
         top, left, bottom, right = self.conv_pads(node, feature.hw_shape, const.ints.shape[2:],
                                                   strides)
@@ -785,27 +786,47 @@ class Importer:
             feature, "its input", padded=any((top, left, bottom, right)))
         self.require_feature_map(feature)
         scale = self.output_scale(const)
-        ints = const.ints.transpose(0, 2, 3, 1)       # (O, I, KH, KW) -> (O, KH, KW, I)
-        if ints.shape[3] != feature.channels:
-            self.error(f"weights for {ints.shape[3]} input channels, input has "
+        # (O, I / group, KH, KW) -> (O, KH, KW, I / group): hwgen's order, depthwise or not.
+        ints = const.ints.transpose(0, 2, 3, 1)
+        if ints.shape[3] * group != feature.channels:
+            self.error(f"weights for {ints.shape[3] * group} input channels, input has "
                        f"{feature.channels}")
-        bias = scale * (ints.reshape(len(ints), -1, ints.shape[3]).sum(axis=1) @ in_bias)
+        sums = ints.reshape(len(ints), -1, ints.shape[3]).sum(axis=1)    # (O, I / group)
+        # The input's offsets through the weights: every input channel's into every output
+        # channel, or (depthwise) each channel's own into its output channel only.
+        bias = scale * (sums @ in_bias if group == 1 else sums[:, 0] * in_bias)
         if len(values) > 2 and values[2] is not None:
             bias = bias + np.asarray(self.const(values[2], "the bias"), np.float64).reshape(-1)
         source = self.by_name[feature.source]
         name = self.new_name("conv2d")
         layer = self.add_layer(KINDS["conv2d"](
             name, source.out_shape, source.output_dtype, stride=strides,
-            pads=(top, bottom, left, right), weights=ints,
+            pads=(top, bottom, left, right), groups=group, weights=ints,
             weight_dtype=self.weight_dtype(ints, const.bipolar)), [source.name])
         self.note(values[1].nodes, f"absorbed into the weights of {name}")
         if len(values) > 2 and values[2] is not None:
             self.note(values[2].nodes, f"absorbed into {name}'s output bias")
         (kh, kw), (oh, ow, oc) = layer.kernel, layer.out_shape
-        self.note([self.node_index], f"layer {name} (conv2d {kh}x{kw}, {oc} channels, "
+        what = "depthwise conv2d" if group > 1 else "conv2d"
+        self.note([self.node_index], f"layer {name} ({what} {kh}x{kw}, {oc} channels, "
                                      f"{oh}x{ow})")
         self.note(feature.nodes, f"absorbed into {name}'s output scale and bias")
         return [self.feature_of(layer, canonical_index(layer.out_shape), (in_scale * scale, bias))]
+
+    def conv_group(self, node, channels, outputs):
+        """The Conv's ``group``: 1 (a full convolution), or its input ``channels`` with as many
+        ``outputs`` (depthwise: hwgen's conv2d with ``groups``, a VVAU)."""
+        group = self.attribute(node, "group", 1)
+        if group == 1:
+            return 1
+        if group != channels:
+            self.error(f"group={group} is not supported: 1 (a full convolution) or the input "
+                       f"channels, {channels} (depthwise)")
+        if outputs != channels:
+            # A channel multiplier: hwgen's depthwise conv2d has one output per input channel.
+            self.error(f"a depthwise convolution with {outputs} outputs from {channels} "
+                       f"channels is not supported: one output per input channel")
+        return group
 
     def conv_pads(self, node, hw_shape, kernel, strides):
         """(top, left, bottom, right) from ``pads`` or ``auto_pad`` (as Keras converters give
