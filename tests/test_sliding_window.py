@@ -22,24 +22,26 @@ DTYPES = ["BINARY", "BIPOLAR", "UINT1", "UINT2", "UINT3", "UINT5", "UINT8",
 def random_params(rng, max_extra=4, max_folds=3, depthwise=False):
     """Kernel 1..4 (non-square), stride 1..3, input from the kernel size up, 1..3 SIMD lanes,
     with or without the lookahead (three times in four; always in the depthwise order, which
-    needs it)."""
+    needs it); in the depthwise order, any divisor of the kernel's width as positions per
+    word."""
     kh, kw = (int(k) for k in rng.integers(1, 5, size=2))
     simd = int(rng.integers(1, 4))
     lookahead = bool(rng.random() < 0.75)
+    positions = int(rng.choice([q for q in range(1, kw + 1) if kw % q == 0])) if depthwise else 1
     return SlidingWindowParams(
         height=kh + int(rng.integers(0, max_extra + 1)),
         width=kw + int(rng.integers(0, max_extra + 1)),
         channels=simd * int(rng.integers(1, max_folds + 1)),
         kernel=(kh, kw), stride=tuple(int(s) for s in rng.integers(1, 4, size=2)),
         simd=simd, dtype=DataType.parse(str(rng.choice(DTYPES))),
-        lookahead=lookahead or depthwise, depthwise=depthwise)
+        lookahead=lookahead or depthwise, depthwise=depthwise, positions=positions)
 
 
 def run_frames(params, frames, rng, **kwargs):
     """Stream random frames through the engine; the full output must equal the golden model's."""
     x = rng.choice(params.dtype.values(),
                    size=(frames, params.height, params.width, params.channels))
-    expected = pack(windows(params, x), params.dtype, params.simd)
+    expected = pack(windows(params, x), params.dtype, params.positions * params.simd)
     run = run_stream(SlidingWindow(params), pack(x, params.dtype, params.simd), len(expected),
                      **kwargs)
     assert run.outputs == expected
@@ -62,16 +64,18 @@ def replay(params, frames):
     """Cycle-by-cycle replay of the engine's two gating rules, input always valid and output
     always ready: word w may be written when w < free + depth (free: the oldest word any
     remaining read needs; in the depthwise order, before a window's last fold, bounded by the
-    window's first word plus the read's fold), and a word may be read once written. Returns the frame periods."""
-    h, w, folds = params.height, params.width, params.folds
+    window's first word plus the read's fold), and a word may be read once written (with
+    several positions per read, its newest). Returns the frame periods."""
+    h, w, folds, q = params.height, params.width, params.folds, params.positions
     frame = params.in_words
     index = np.arange(frame).reshape(1, h, w, folds)
-    reads = windows(replace(params, simd=1), index)      # a word per "channel"
-    guards = reads
+    words = windows(replace(params, simd=1), index)      # a word per "channel"
+    guards = words
     if params.depthwise:   # the window's first word plus the read's fold, but in the last fold
-        guards = np.where(reads % folds < folds - 1, reads % folds + golden.sliding_window(
-            index, params.kernel, params.stride)[..., :1], reads)
-    reads, guards = reads.ravel(), guards.ravel()
+        guards = np.where(words % folds < folds - 1, words % folds + golden.sliding_window(
+            index, params.kernel, params.stride)[..., :1], words)
+    # Per read of q positions: the newest word it needs, and the oldest word it guards.
+    reads, guards = words.reshape(-1, q)[:, -1], guards.reshape(-1, q)[:, 0]
     reads = np.concatenate([reads + n * frame for n in range(frames)] + [[frames * frame]])
     guards = np.concatenate([guards + n * frame for n in range(frames)] + [[frames * frame]])
     free = np.minimum.accumulate(guards[::-1])[::-1].tolist()
@@ -197,6 +201,9 @@ def test_line_buffer_not_frame_buffer(lookahead):
     (dict(height=0), "height"),
     (dict(dtype="INT4"), "DataType"),
     (dict(depthwise=True, lookahead=False), "needs the lookahead"),
+    (dict(positions=2), "need the depthwise order"),
+    (dict(positions=3, depthwise=True), "a kernel width they divide, not 2"),
+    (dict(positions=0, depthwise=True), "positions"),
 ])
 def test_rejects_bad_params(kwargs, message):
     fields = dict(height=4, width=4, channels=4, kernel=(2, 2), stride=(1, 1), simd=2,

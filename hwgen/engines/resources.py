@@ -18,5 +18,9 @@ class Resources:
     def __add__(self, other):
         return Resources(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
+    def __mul__(self, copies):
+        """The resources of ``copies`` copies."""
+        return Resources(*(getattr(self, f.name) * copies for f in fields(self)))
+
     def as_dict(self):
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -5,8 +5,10 @@ Input: frames of ``height x width x channels`` values in NHWC order, ``simd`` ch
 ``kernel[0] x kernel[1]`` window in ``(kh, kw, c)`` order, ``simd`` channels per word -- exactly
 :func:`hwgen.golden.sliding_window`; or, with ``depthwise``, in ``(channel fold, kh, kw)`` order
 (:func:`hwgen.golden.depthwise_windows`), the order in which a depthwise unit
-(:mod:`hwgen.engines.vvau`) consumes a window. Padding is not done here (see
-:mod:`hwgen.engines.pad`).
+(:mod:`hwgen.engines.vvau`) consumes a window, ``positions`` kernel positions of a row per
+output word (position ``q`` of the word in elements ``q * simd ...``), read from as many read
+ports of the buffer at once (synthesis gives each its copy of the memory). Padding is not done
+here (see :mod:`hwgen.engines.pad`).
 
 The buffer is a circular :class:`~amaranth.lib.memory.Memory` indexed by the input word count,
 ``depth`` words deep: one window's span, ``(kh - 1)`` rows plus ``kw`` pixels, plus the
@@ -28,7 +30,8 @@ counted from the first word the engine ever received:
   depthwise order's last channel fold; in its other folds, which later folds follow back to
   older words, the window's first word of the next read's fold: at most one word short of
   the exact oldest);
-- the reader may read a word once that word has been written (one cycle earlier or more).
+- the reader may read a word once that word has been written (one cycle earlier or more); with
+  several positions per read, once the newest of them has.
 
 So input flows whenever there is room, output flows whenever its data has arrived, frames follow
 each other without a gap (the writer runs into the next frame while the last windows of the
@@ -114,7 +117,8 @@ class SlidingWindowParams(FeatureMapWords):
     emit each window in (channel fold, kh, kw) order rather than (kh, kw, channel fold); it
     needs the lookahead: without it, the words that later folds go back to hold the writer
     back, and on 10 of 1500 random shapes the engine was slower than :meth:`cycles` by up to
-    3.75 windows per frame (with it, on none).
+    3.75 windows per frame (with it, on none). ``positions``: in the depthwise order, kernel
+    positions per output word (dividing ``kernel[1]``: one row of the kernel per read).
     """
 
     height: int
@@ -126,13 +130,18 @@ class SlidingWindowParams(FeatureMapWords):
     dtype: DataType
     lookahead: bool = True
     depthwise: bool = False
+    positions: int = 1
 
     def __post_init__(self):
         self.check_feature_map("sliding window")
         object.__setattr__(self, "kernel", positive_pair(self.kernel, "kernel"))
         object.__setattr__(self, "stride", positive_pair(self.stride, "stride"))
+        require_positive("sliding window", positions=self.positions)
         if self.depthwise and not self.lookahead:
             raise ValueError("the depthwise order needs the lookahead")
+        if self.positions > 1 and not (self.depthwise and self.kernel[1] % self.positions == 0):
+            raise ValueError(f"{self.positions} positions per word need the depthwise order and "
+                             f"a kernel width they divide, not {self.kernel[1]}")
         if self.kernel[0] > self.height or self.kernel[1] > self.width:
             raise ValueError(f"kernel {self.kernel} does not fit in a "
                              f"{self.height}x{self.width} input")
@@ -148,9 +157,19 @@ class SlidingWindowParams(FeatureMapWords):
         return (self.width - self.kernel[1]) // self.stride[1] + 1
 
     @property
+    def out_bits(self):
+        """Bits per output word: ``positions`` input words."""
+        return self.positions * self.word_bits
+
+    @property
     def window_words(self):
-        """Output words per window (per output pixel)."""
-        return self.kernel[0] * self.kernel[1] * self.folds
+        """Output words per window (per output pixel), and reads."""
+        return self.kernel[0] * self.kernel[1] * self.folds // self.positions
+
+    @property
+    def lane_offset(self):
+        """Words from a read's first position to its last (newest)."""
+        return (self.positions - 1) * self.folds
 
     @property
     def out_words(self):
@@ -198,15 +217,17 @@ class SlidingWindowParams(FeatureMapWords):
         if not self.depthwise:   # words ascend: the guard is the read
             to_next_row = (width - kw) * folds + 1
             return ((kw * folds, 1, 1), (kh, to_next_row, to_next_row))
-        to_next_fold = 1 - ((kh - 1) * width + kw - 1) * folds
-        return ((kw, folds, 0), (kh, (width - kw + 1) * folds, 0), (folds, to_next_fold, 1))
+        q = self.positions
+        to_next_fold = 1 - ((kh - 1) * width + kw - q) * folds
+        return ((kw // q, q * folds, 0), (kh, (width - kw + q) * folds, 0),
+                (folds, to_next_fold, 1))
 
     def read_steps(self):
-        """Words from one read to the next (negative: back to an older word): at each level of
-        :meth:`position_levels`, and from a window's last word to the next window's first in
-        the three cases of :meth:`window_distances`."""
+        """Words from one read to the next (negative: back to an older word), a read's word
+        being its first position: at each level of :meth:`position_levels`, and from a window's
+        last read to the next window's first in the three cases of :meth:`window_distances`."""
         return (*(step for _, step, _ in self.position_levels()),
-                *(d - (self.span - 1) for d in self.window_distances()))
+                *(d - (self.span - 1 - self.lane_offset) for d in self.window_distances()))
 
     def guard_steps(self):
         """:meth:`read_steps` for the guard ``G`` before the last fold of the depthwise order
@@ -227,19 +248,24 @@ class SlidingWindowParams(FeatureMapWords):
     # Cycle model.
 
     def window_offsets(self):
-        """Word offsets, from the window's first word, of a window's words in emission order."""
+        """Word offsets, from the window's first word, of the word each read of a window needs
+        (its newest position), in emission order."""
         kh, kw = self.kernel
         rows = np.arange(kh)[:, None] * self.width + np.arange(kw)[None, :]
         words = rows[:, :, None] * self.folds + np.arange(self.folds)      # (kh, kw, fold)
-        return (words.transpose(2, 0, 1) if self.depthwise else words).ravel()
+        if not self.depthwise:
+            return words.ravel()
+        return words.transpose(2, 0, 1)[:, :, self.positions - 1::self.positions].ravel()
 
     def _window_guards(self):
-        """The guard ``G`` of each read of a window, as an offset like :meth:`window_offsets`."""
-        offsets = self.window_offsets()
+        """The guard ``G`` of each read of a window, as an offset like :meth:`window_offsets`:
+        the read's oldest position, or in the depthwise order before the last fold the first
+        word of the read's fold."""
+        offsets = self.window_offsets() - self.lane_offset
         if not self.depthwise:
             return offsets
-        kk = self.kernel[0] * self.kernel[1]
-        early = np.repeat(np.arange(self.folds - 1), kk)    # before the last fold
+        reads = self.kernel[0] * self.kernel[1] // self.positions
+        early = np.repeat(np.arange(self.folds - 1), reads)    # before the last fold
         return np.concatenate([early, offsets[len(early):]])
 
     def _row_reads(self, oy):
@@ -320,21 +346,22 @@ class SlidingWindowParams(FeatureMapWords):
     # Resource model.
 
     def buffer_bits(self):
-        """{kind: bits} of the memories holding stream data: the line buffer."""
-        return {"line_buffer": self.depth * self.word_bits}
+        """{kind: bits} of the memories holding stream data: the line buffer, a copy per
+        position read at once."""
+        return {"line_buffer": self.positions * self.depth * self.word_bits}
 
     def resources(self):
         """First-order estimate.
 
         The buffer: ``depth`` words of ``simd * bits``
-        (:func:`~hwgen.engines.memories.memory_resources`), a register for its read data and
-        the :class:`OutputQueue`. Flip-flops: the window position counters with their "last"
-        flags, the write address (and flag), the read address, the three difference counters
-        and the read's valid pipeline. LUTs: about one per bit of each counter and of each
-        difference counter (an adder whose operand is a mux of constants), two per position
-        flag, three per read address bit (two candidate sums and the choice), one per write
-        address bit (fitted to synth_xilinx on the sliding windows of the networks in
-        networks/).
+        (:func:`~hwgen.engines.memories.memory_resources`), a copy per position read at once,
+        a register for its read data and the :class:`OutputQueue`. Flip-flops: the window
+        position counters with their "last" flags, the write address (and flag), the read
+        addresses, the three difference counters and the read's valid pipeline. LUTs: about one
+        per bit of each counter and of each difference counter (an adder whose operand is a mux
+        of constants), two per position flag, three per read address bit (two candidate sums
+        and the choice), one per write address bit (fitted to synth_xilinx on the sliding
+        windows of the networks in networks/).
         """
         addr_bits = max(1, (self.depth - 1).bit_length())
         levels = [count for count, _, _ in self.position_levels()]
@@ -343,24 +370,27 @@ class SlidingWindowParams(FeatureMapWords):
         lo, hi, room = self.counter_bounds()
         difference_bits = (2 * range_bits(lo - self.depth - 1, hi) + range_bits(-1, room))
         flags = 3 + len(levels)
-        return (Resources(lut=counter_bits + 2 * flags + 4 * addr_bits + difference_bits + 10,
-                          ff=counter_bits + flags + 2 * addr_bits + difference_bits
-                          + READ_DELAY + self.word_bits)
-                + memory_resources(self.depth, self.word_bits, writable=True)
-                + queue_resources(self.word_bits, credits_for(READ_DELAY, 1)))
+        lanes = self.positions
+        return (Resources(lut=counter_bits + 2 * flags + (1 + 3 * lanes) * addr_bits
+                          + difference_bits + 10,
+                          ff=counter_bits + flags + (1 + lanes) * addr_bits + difference_bits
+                          + READ_DELAY + self.out_bits)
+                + memory_resources(self.depth, self.word_bits, writable=True) * lanes
+                + queue_resources(self.out_bits, credits_for(READ_DELAY, 1)))
 
 
 class SlidingWindow(wiring.Component):
     """Streams every window of every frame; see the module docstring for the contract.
 
     ``i``: input words of ``simd`` elements (NHWC, channels fastest); ``o``: window words of
-    ``simd`` elements in ``(oy, ox, kh, kw, c)`` order. Both ``simd * dtype.bits`` bits wide.
+    ``simd`` elements in ``(oy, ox, kh, kw, c)`` order, or in the depthwise order of
+    ``positions * simd`` elements.
     """
 
     def __init__(self, params):
         self.params = params
-        word = unsigned(params.word_bits)
-        super().__init__({"i": In(stream.Signature(word)), "o": Out(stream.Signature(word))})
+        super().__init__({"i": In(stream.Signature(unsigned(params.word_bits))),
+                          "o": Out(stream.Signature(unsigned(params.out_bits)))})
 
     def elaborate(self, platform):
         p = self.params
@@ -371,10 +401,10 @@ class SlidingWindow(wiring.Component):
         # written, so a read whose word is used never meets a write at its address.
         m.submodules.buffer = buffer = ram(p.word_bits, depth, collision_free=True)
         wr = buffer.write_port()
-        # Read every cycle at the registered read pointer (no enable to fan out); the word read
-        # at an issue goes to the queue READ_DELAY cycles later.
-        rd = buffer.read_port()
-        m.submodules.queue = queue = OutputQueue(p.word_bits, credits_for(READ_DELAY, 1))
+        # Read every cycle at the registered read pointers (no enable to fan out), one port per
+        # position; the words read at an issue go to the queue READ_DELAY cycles later.
+        reads = [buffer.read_port() for _ in range(p.positions)]
+        m.submodules.queue = queue = OutputQueue(p.out_bits, credits_for(READ_DELAY, 1))
         wiring.connect(m, queue.o, wiring.flipped(self.o))
 
         # Reader position: the levels of position_levels() (innermost first), then the output
@@ -402,11 +432,11 @@ class SlidingWindow(wiring.Component):
                        Mux(~next_last_oy, f(to_next[1]), f(to_next[2])))
 
         # ahead = w - R (written words beyond the next read), offset so that its test is a sign
-        # bit: ahead - 1 >= 0 (the next read is written); guarded = w - G (the same counter in
+        # bit: ahead - 1 - lane_offset >= 0 (the next read's newest position is written); guarded = w - G (the same counter in
         # the (kh, kw, c) order), offset: guarded - depth < 0. room = N + depth - w, offset by
         # one: room - 1 >= 0.
         ahead_lo, ahead_hi, room_hi = p.counter_bounds()
-        ahead_1 = Signal(range(ahead_lo - 1, ahead_hi), init=-1)
+        ahead_1 = Signal(range(ahead_lo - 1 - p.lane_offset, ahead_hi), init=-1 - p.lane_offset)
         ahead_depth = Signal(range(ahead_lo - depth, 1), init=-depth)
         room_1 = Signal(range(-1, room_hi), init=p.first_window_distance() + depth - 1)
         readable = ahead_1 >= 0
@@ -441,17 +471,21 @@ class SlidingWindow(wiring.Component):
         with m.If(write):
             m.d.sync += w_addr.step()
 
-        # Reader: buffer address of the next word to read, stepped modulo the depth: both
-        # candidate sums in parallel, the wrapped one taken when it is not negative.
-        r_addr = Signal(range(depth))
-        plain = r_addr + by_position(lambda s: s % depth, p.read_steps())
-        wrapped = r_addr + by_position(lambda s: s % depth - depth, p.read_steps())
-        data = Signal(p.word_bits, reset_less=True)
-        m.d.sync += data.eq(rd.data)
-        m.d.comb += [rd.addr.eq(r_addr), queue.w.payload.eq(data),
+        # Reader: buffer address of each position of the next read, stepped modulo the depth
+        # (every position moves by the same step): both candidate sums in parallel, the wrapped
+        # one taken when it is not negative.
+        steps = (by_position(lambda s: s % depth, p.read_steps()),
+                 by_position(lambda s: s % depth - depth, p.read_steps()))
+        for q, rd in enumerate(reads):
+            r_addr = Signal(range(depth), init=q * p.folds % depth, name=f"r_addr{q}")
+            plain, wrapped = (r_addr + step for step in steps)
+            m.d.comb += rd.addr.eq(r_addr)
+            with m.If(issue):
+                m.d.sync += r_addr.eq(Mux(wrapped >= 0, wrapped, plain))
+        data = Signal(p.out_bits, reset_less=True)
+        m.d.sync += data.eq(Cat(rd.data for rd in reads))
+        m.d.comb += [queue.w.payload.eq(data),
                      queue.w.valid.eq(register(m, issue, READ_DELAY, reset=True))]
-        with m.If(issue):
-            m.d.sync += r_addr.eq(Mux(wrapped >= 0, wrapped, plain))
         carry = issue    # each counter steps when all the inner ones wrap
         for count in counters:
             with m.If(carry):

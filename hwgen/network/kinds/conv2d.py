@@ -1,10 +1,12 @@
 """conv2d: a convolution, lowered as in FINN to [Pad] + SlidingWindow + MVAU; a 1x1 kernel
 needs no window: [Pad] + Subsample (at a stride) + MVAU. ``groups`` equal to the input channels
 (and to ``channels``) makes it depthwise: each output channel convolves its own input channel,
-lowered to [Pad] + SlidingWindow (depthwise order, ``pe`` channels per word) + [WidthConverter
-to ``simd`` positions x ``pe`` channels] + VVAU; SIMD then folds the kernel positions."""
+lowered to [Pad] + SlidingWindow (depthwise order, ``pe`` channels of as many of the ``simd``
+kernel positions per word as divide the kernel's width) + [WidthConverter to ``simd`` positions
+x ``pe`` channels] + VVAU; SIMD then folds the kernel positions."""
 
 from dataclasses import dataclass
+from math import gcd
 
 from ... import golden
 from ...compiler.lowering import Stream
@@ -102,11 +104,15 @@ class Conv2d(MatrixLayer):
                                Stream(simd, dtype, ph * pw * c))
             h, w = ph, pw
         kernel, stride = tuple(self.kernel), tuple(self.stride)
-        windows = Stream(simd, dtype, self.vectors * kernel[0] * kernel[1] * c)
+        # A depthwise window reads as many kernel positions of a row at once as the VVAU's
+        # SIMD takes (or the largest part of them that divides the row).
+        positions = gcd(self.simd, kernel[1]) if self.depthwise else 1
+        windows = Stream(positions * simd, dtype, self.vectors * kernel[0] * kernel[1] * c)
         if kernel != (1, 1):
             source = graph.add(f"{self.name}_swg", "sliding_window", self.name,
                                SlidingWindowParams(h, w, c, kernel, stride, simd, dtype,
-                                                   depthwise=self.depthwise),
+                                                   depthwise=self.depthwise,
+                                                   positions=positions),
                                [(source, simd)], windows)
         elif stride != (1, 1):
             # A 1x1 window is a pixel: keep the pixels that the stride does not skip.
