@@ -21,6 +21,7 @@ import yaml
 from amaranth.hdl import UnusedElaboratable
 
 from . import __version__
+from .devices import DEVICES, device
 from .errors import HwgenError, frames_per_second, plural
 from .external import reporter
 from .network import load_network
@@ -80,7 +81,15 @@ def format_table(rows, columns):
 
 
 def cmd_check(args):
-    report = check_report(load_network(args.network))
+    target, part = target_cycles(args), device_option(args)
+    network = load_network(args.network)
+    fit = None
+    if target is not None or part is not None:
+        folded, fit = folded_design(args, network, target, part)
+        network = folded.network
+    report = check_report(network)
+    if fit is not None:
+        report["device"] = fit.report()
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -113,6 +122,7 @@ def cmd_check(args):
               + (f"; model output: shape {model_out['shape']}, "
                  + ("dequantized per channel" if model_out["dequantized"] else "labels")
                  if model_out else ""))
+    print_device(report, report["bottleneck_cycles"], args.clock)
     return 0
 
 
@@ -307,9 +317,10 @@ def target_cycles(args):
     before any work)."""
     if args.clock <= 0:
         raise HwgenError("must be positive", field="--clock")
-    if args.ignore_hints and args.target_cycles is None and args.fps is None:
-        raise HwgenError("needs a target to fold for: --target-cycles or --fps",
-                         field="--ignore-hints")
+    if (args.ignore_hints and args.target_cycles is None and args.fps is None
+            and args.device is None):
+        raise HwgenError("needs a target to fold for: --target-cycles or --fps, or a part to "
+                         "fit: --device", field="--ignore-hints")
     if args.target_cycles is not None:
         if args.target_cycles < 1:
             raise HwgenError("must be at least 1", field="--target-cycles")
@@ -321,14 +332,59 @@ def target_cycles(args):
     return None
 
 
+def device_option(args):
+    """(part, utilization) from --device and --utilization (default 0.8), or None without
+    --device (checked before any work)."""
+    if args.device is None:
+        if args.utilization is not None:
+            raise HwgenError("needs --device, the part to fit", field="--utilization")
+        return None
+    utilization = 0.8 if args.utilization is None else args.utilization
+    return device(args.device, utilization), utilization
+
+
+def folded_design(args, network, target, part):
+    """The design of ``network``: folded for ``target`` (None: as described), or with ``part``
+    (see :func:`device_option`) the fastest that fits it; and the device fit, or None."""
+    from .compiler.build import design
+    from .compiler.device_fit import fit_device
+
+    if part is None:
+        with reporter.step(f"folding and lowering {plural(len(network.layers), 'layer')}"):
+            return design(network, target, ignore_hints=args.ignore_hints), None
+    chip, utilization = part
+    with reporter.step(f"fitting {network.name} to {chip.name} at {utilization:g}"):
+        fit = fit_device(network, chip, utilization, ignore_hints=args.ignore_hints)
+    return fit.design, fit
+
+
+def print_device(report, cycles, clock):
+    """The ``device`` section of ``report``, if any, for a person: the design's ``cycles`` per
+    frame and frames/s at ``clock``, the search, and per resource the modelled use, the
+    budget and the share of the part."""
+    dev = report.get("device")
+    if dev is None:
+        return
+    search = dev["search"]
+    print(f"fitted to {dev['part']} at {dev['utilization']:g} of it: "
+          f"{plural(cycles, 'cycle')} per frame ({frames_per_second(clock * 1e6 / cycles)} at "
+          f"{clock:g} MHz), the fastest of {plural(search['candidates'], 'candidate target')} "
+          f"that fits ({search['target_cycles']}; {len(search['tried'])} tried in "
+          f"{search['seconds']:.2f} s), {dev['by']}")
+    for key, unit in dev["units"].items():
+        print(f"  {unit}: {dev['use'][key]:,} of {dev['budget'][key]:,} allowed "
+              f"({dev['percent_of_part'][key]:g}% of the part's {dev['capacity'][key]:,})")
+
+
 def cmd_build(args):
     from .compiler.build import build, check_output_dir
 
     check_output_dir(args.output, args.force)
-    target = target_cycles(args)
+    target, part = target_cycles(args), device_option(args)
     network = load_network(args.network)
+    fit = folded_design(args, network, target, part)[1] if part is not None else None
     design, rep = build(network, args.output, target, args.clock, force=args.force,
-                        ignore_hints=args.ignore_hints)
+                        ignore_hints=args.ignore_hints, fit=fit)
     if args.json:
         print(json.dumps(rep, indent=2))
         return 0
@@ -345,6 +401,7 @@ def cmd_build(args):
           f"{args.clock:g} MHz (not measured: `hwgen estimate --target ecp5 --pnr` measures the "
           f"clock); latency about {plural(totals['latency_estimate_cycles'], 'cycle')} "
           "(estimated); estimated " + ", ".join(f"{v} {k}" for k, v in totals["resources"].items()))
+    print_device(rep, totals["bottleneck_cycles"], args.clock)
     if missed:
         print(f"hwgen: warning: {plural(len(missed), 'layer')} cannot meet "
               f"{plural(design.target_cycles, 'cycle')} per frame: "
@@ -353,7 +410,6 @@ def cmd_build(args):
 
 
 def cmd_sim(args):
-    from .compiler.build import design as make_design
     from .simulation.run import SimulationFailed, simulate
 
     if not 0 <= args.stall_prob < 1:
@@ -364,11 +420,10 @@ def cmd_sim(args):
         output_file(args.vcd, "--vcd")
     if args.output:
         output_file(args.output, "--output")
-    target = target_cycles(args)
+    target, part = target_cycles(args), device_option(args)
     network = load_network(args.network)
     frames = input_frames(args, network)
-    with reporter.step(f"folding and lowering {plural(len(network.layers), 'layer')}"):
-        design = make_design(network, target, ignore_hints=args.ignore_hints)
+    design = folded_design(args, network, target, part)[0]
     try:
         result = simulate(design, frames, backend=args.backend, seed=args.seed,
                           stall_prob=args.stall_prob, burst=args.burst, vcd=args.vcd)
@@ -403,22 +458,22 @@ def cmd_sim(args):
 
 
 def cmd_estimate(args):
-    from .compiler.build import design as make_design
     from .compiler.estimate import estimate
     from .synthesis import DEVICES, SynthesisError
 
     if args.pnr and args.target not in DEVICES:
         raise HwgenError(f"place and route is available for {' and '.join(DEVICES)} only (open "
                          f"tools; none places and routes {args.target})", field="--pnr")
-    target = target_cycles(args)
+    target, part = target_cycles(args), device_option(args)
     network = load_network(args.network)
-    with reporter.step(f"folding and lowering {plural(len(network.layers), 'layer')}"):
-        design = make_design(network, target, ignore_hints=args.ignore_hints)
+    design, fit = folded_design(args, network, target, part)
     try:
         report = estimate(design, args.target, pnr_clock_mhz=args.clock if args.pnr else None)
     except SynthesisError as exc:
         print(f"hwgen: synthesis failed: {exc}", file=sys.stderr)
         return 1
+    if fit is not None:
+        report["device"] = fit.report()
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -462,6 +517,7 @@ def cmd_estimate(args):
             print(f"critical path: {critical['delay_ns']:.2f} ns ({critical['logic_ns']:.2f} "
                   f"logic, {critical['routing_ns']:.2f} routing), {critical['cells']} logic "
                   f"cells; " + path_engines(critical))
+    print_device(report, design.bottleneck.cycles(), args.clock)
     return 0
 
 
@@ -482,9 +538,15 @@ def add_folding_options(parser):
                              "description win, unless --ignore-hints)")
     target.add_argument("--fps", type=float, metavar="F",
                         help="fold automatically for F frames/s at --clock")
+    target.add_argument("--device", metavar="PART",
+                        help="fold for the fastest design whose modelled resources fit "
+                             f"--utilization of PART ({', '.join(DEVICES)})")
+    parser.add_argument("--utilization", type=float, metavar="F",
+                        help="with --device: the share of the part the design may use, in "
+                             "(0, 1] (default 0.8)")
     parser.add_argument("--ignore-hints", action="store_true",
-                        help="with --target-cycles or --fps: fold every layer from scratch, "
-                             "ignoring the pe/simd the description gives")
+                        help="with --target-cycles, --fps or --device: fold every layer from "
+                             "scratch, ignoring the pe/simd the description gives")
     parser.add_argument("--clock", type=float, default=100.0, metavar="MHZ",
                         help="clock frequency for --fps and the report (default 100)")
 
@@ -516,6 +578,7 @@ def build_parser():
     check = commands.add_parser("check", help="validate a network and show its layers and cost")
     check.add_argument("network", help="network description (.yaml)")
     check.add_argument("--json", action="store_true", help="print one JSON object")
+    add_folding_options(check)
     check.set_defaults(run=cmd_check)
 
     gold = commands.add_parser("golden", help="run the bit-exact golden model")

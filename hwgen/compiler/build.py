@@ -30,6 +30,7 @@ import yaml
 from amaranth.back import verilog
 
 from .. import __version__
+from ..engines.resources import Resources
 from ..errors import HwgenError, frames_per_second, plural
 from ..external import reporter
 from .fifo_sizing import with_fifos
@@ -79,6 +80,11 @@ class Design:
         return max((node for node in self.nodes if node.kind not in Graph.PLUMBING),
                    key=lambda node: node.cycles())
 
+    def resources(self):
+        """The modelled resources of the whole design: every node's, engines, FIFOs, width
+        converters and forks (the report's totals)."""
+        return sum((node.resources() for node in self.nodes), Resources())
+
     def latency_estimate(self):
         """Estimated cycles from the first input word to the first output word, the input
         offered every cycle (:func:`~.latency.latency_estimate`; `hwgen sim` measures it)."""
@@ -106,7 +112,9 @@ def design(network, target_cycles=None, *, ignore_hints=False):
     return Design(network, nodes, input_stream, output, producers, choices, target_cycles)
 
 
-def report(design, clock_mhz):
+def report(design, clock_mhz, fit=None):
+    """The build report (report.json); with ``fit`` (the :class:`~.device_fit.Fit` that chose
+    the design), its ``device`` section too."""
     nodes = []
     for node in design.nodes:
         params = node.params
@@ -126,16 +134,15 @@ def report(design, clock_mhz):
         if node.reason:
             row["fifo_reason"] = node.reason
         nodes.append(row)
-    totals, buffers = {}, {}
+    buffers = {}
     for row in nodes:
-        for total, values in ((totals, row["resources"]), (buffers, row["buffer_bits"])):
-            for key, value in values.items():
-                total[key] = total.get(key, 0) + value
+        for key, value in row["buffer_bits"].items():
+            buffers[key] = buffers.get(key, 0) + value
     bottleneck = design.bottleneck
     cycles = bottleneck.cycles()
     folding = [{"layer": c.layer, "pe": c.pe, "simd": c.simd, "ideal_cycles": c.cycles,
                 "meets_target": c.meets_target, "hinted": c.hinted} for c in design.choices]
-    return {
+    rep = {
         "generator": GENERATOR,
         "network": design.network.name,
         "top": design.top_name,
@@ -151,10 +158,13 @@ def report(design, clock_mhz):
             "bottleneck_cycles": cycles,
             "frames_per_second": clock_mhz * 1e6 / cycles,
             "latency_estimate_cycles": design.latency_estimate(),
-            "resources": totals,
+            "resources": design.resources().as_dict(),
             "buffer_bits": {"total": sum(buffers.values()), **dict(sorted(buffers.items()))},
         },
     }
+    if fit is not None:
+        rep["device"] = fit.report()
+    return rep
 
 
 def _stream_info(stream):
@@ -193,6 +203,18 @@ def report_markdown(rep):
         "each. See docs/integration.md for the ports.",
         "",
     ]
+    if "device" in rep:
+        dev = rep["device"]
+        lines += [f"Fitted to the {dev['part']} ({dev['vendor']} {dev['family']}) at "
+                  f"{dev['utilization']:g} of it: the fastest of "
+                  f"{dev['search']['candidates']} candidate targets whose design fits, "
+                  f"{dev['by']}.", "",
+                  "| resource | modelled use | budget | part | use of the part |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {dev['units'][key]} | {dev['use'][key]:,} | {dev['budget'][key]:,} | "
+                  f"{dev['capacity'][key]:,} | {dev['percent_of_part'][key]}% |"
+                  for key in dev["use"]]
+        lines.append("")
     if rep["folding"]:
         lines += [f"Folding chosen for a target of {rep['target_cycles']} cycles per frame:", "",
                   "| layer | PE | SIMD | ideal cycles | meets target | from hints |",
@@ -275,17 +297,21 @@ def _build_files(out_dir):
 
 
 def build(network, out_dir, target_cycles=None, clock_mhz=100.0, *, force=False,
-          ignore_hints=False):
+          ignore_hints=False, fit=None):
     """Build ``network`` into ``out_dir``: replaced whole, or left untouched on failure; an
     existing directory only if it is a previous build or with ``force``
-    (:func:`check_output_dir`)."""
+    (:func:`check_output_dir`). ``fit``: a :class:`~.device_fit.Fit` of ``network``, whose
+    design is built (and its ``device`` section reported) instead of folding here."""
     named = out_dir
     check_output_dir(out_dir, force)
     out_dir = Path(out_dir).resolve()
-    with reporter.step(f"folding and lowering {plural(len(network.layers), 'layer')}"):
-        d = design(network, target_cycles, ignore_hints=ignore_hints)
+    if fit is None:
+        with reporter.step(f"folding and lowering {plural(len(network.layers), 'layer')}"):
+            d = design(network, target_cycles, ignore_hints=ignore_hints)
+    else:
+        d = fit.design
     text = d.verilog()
-    rep = report(d, clock_mhz)
+    rep = report(d, clock_mhz, fit)
     doc, arrays = built_description(d.network)
     parent = out_dir.resolve().parent
     try:

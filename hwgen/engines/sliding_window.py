@@ -52,6 +52,7 @@ and the block RAM's late read data meets no logic.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
@@ -299,6 +300,10 @@ class SlidingWindowParams(FeatureMapWords):
         useful = first[:, None] <= words[None, :]
         return max(0, int(lag[useful].max())) if useful.any() else 0
 
+    # Cached: the replay of a row's reads is the costliest model in folding, which asks for the
+    # same windows again and again (every PE/SIMD option of a layer, every target a device fit
+    # tries). The parameters are frozen, so the answer cannot go stale.
+    @lru_cache(maxsize=4096)
     def cycles(self):
         """Cycles per frame in steady state, input always valid and output always ready.
 

@@ -101,6 +101,12 @@ class Layer:
         folding fields in ``hints`` keep their values."""
         return replace(self)
 
+    def folding_options(self, hints):
+        """Copies of this layer at every folding :meth:`fold` may choose, the fields in
+        ``hints`` kept (the layer itself where it has no folding): their :meth:`ideal_cycles`
+        are the cycles per frame it can reach."""
+        return [self]
+
     def spec(self, arrays):
         """The description fields of this layer as built (explicit folding), its arrays put
         into ``arrays`` (they go to params.npz) and referenced by key."""
@@ -136,12 +142,16 @@ class ChannelLayer(Layer):
     def fold(self, inputs, target, hints):
         if "pe" in hints:
             return replace(self)
-        channels = self.folding_channels
-        natural = natural_pe(channels, *(i.out_elems for i in inputs))
-        options = [natural] + divisors(channels)
-        pe = next((pe for pe in options if replace(self, pe=pe).ideal_cycles() <= target),
-                  channels)
-        return replace(self, pe=pe)
+        natural = natural_pe(self.folding_channels, *(i.out_elems for i in inputs))
+        options = [replace(self, pe=natural)] + self.folding_options(hints)
+        # The last option, PE = all channels, is the fastest: taken when none meets the target.
+        return next((option for option in options if option.ideal_cycles() <= target),
+                    options[-1])
+
+    def folding_options(self, hints):
+        if "pe" in hints:
+            return [self]
+        return [replace(self, pe=pe) for pe in divisors(self.folding_channels)]
 
     def spec(self, arrays):
         return {"pe": self.pe}

@@ -7,7 +7,7 @@ from ... import golden
 from ...compiler.lowering import Stream
 from ...datatypes import DataType
 from ...engines.label_select import LabelSelectParams
-from .base import ChannelLayer, natural_pe
+from .base import ChannelLayer, divisors, natural_pe
 
 __all__ = ["LabelSelect"]
 
@@ -68,6 +68,12 @@ class LabelSelect(ChannelLayer):
             return replace(self)
         natural = natural_pe(self.classes, inputs[0].out_elems)
         return replace(self, pe=self.default_pe(natural, target))
+
+    def folding_options(self, hints):
+        # k > 1 takes a class per cycle whatever its PE (:meth:`default_pe`).
+        if "pe" in hints or self.k > 1:
+            return [self]
+        return [replace(self, pe=pe) for pe in divisors(self.classes)]
 
     def spec(self, arrays):
         return {"k": self.k, "pe": self.pe}

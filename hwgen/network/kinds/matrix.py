@@ -162,20 +162,30 @@ class MatrixLayer(Layer):
         RAMs at :data:`~hwgen.engines.memories.LUTS_PER_BRAM18` (the engines' models; the
         layer's cycles are its engines', sliding window included); if none does, the
         fastest."""
+        ranked = []
+        for option, params in self._options(hints):
+            cycles = option.ideal_cycles()
+            ranked.append((cycles > target, lut_cost(params.resources())
+                           if cycles <= target else cycles, option.pe * option.simd,
+                           option.pe, option.simd))
+        _, _, _, pe, simd = min(ranked)
+        return replace(self, pe=pe, simd=simd)
+
+    def folding_options(self, hints):
+        return [option for option, _ in self._options(hints)]
+
+    def _options(self, hints):
+        """(copy at (PE, SIMD), its MVAU parameters) for every pair the engine can generate,
+        the fields in ``hints`` kept."""
         simds = [self.simd] if "simd" in hints else divisors(self.simd_channels)
         pes = [self.pe] if "pe" in hints else divisors(self.mh)
-        options = []
         for pe in pes:
             for simd in simds:
                 try:
                     params = self.matrix_params(pe, simd)
                 except ValueError:      # beyond what the engine can generate
                     continue
-                cycles = replace(self, pe=pe, simd=simd).ideal_cycles()
-                options.append((cycles > target, lut_cost(params.resources())
-                                if cycles <= target else cycles, pe * simd, pe, simd))
-        _, _, _, pe, simd = min(options)
-        return replace(self, pe=pe, simd=simd)
+                yield replace(self, pe=pe, simd=simd), params
 
     def spec(self, arrays):
         arrays[f"{self.name}.weights"] = self.weights
