@@ -16,12 +16,14 @@ of its neighbours', packed apart by isotonic regression). Everything is determin
 broken by the report's (topological) node order.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from .lowering import Graph
 
 __all__ = ["GraphNode", "Edge", "Dataflow", "dataflow", "heat", "Layout", "layout", "mermaid"]
 
-PLUMBING = {"fifo", "width_converter", "fork"}   # as lowering.Graph.PLUMBING: they pass a word
-# per cycle, as fast as the engines beside them; never the bottleneck, not on the colour scale
+PLUMBING = Graph.PLUMBING   # FIFOs, width converters, forks: they pass a word per cycle, as fast
+# as the engines beside them; never the bottleneck, not on the colour scale
 SCALE = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026")   # ColorBrewer YlOrRd:
 # sequential, light to dark, readable in grey and by the colour-blind; the bottleneck is the end
 
@@ -75,12 +77,6 @@ class Dataflow:
     edges: list
     bottleneck: str          # node id
     cycles: int
-
-    def node(self, node_id):
-        return self._by_id[node_id]
-
-    def __post_init__(self):
-        self._by_id = {node.id: node for node in self.nodes}
 
     def relative_cycles(self, node):
         """An engine's ideal cycles over the bottleneck's (at most 1); None for plumbing and
@@ -184,7 +180,7 @@ class Layout:
     per edge (as in ``flow.edges``), the ``(column, y)`` of each waypoint between its ends."""
     column: dict
     y: dict
-    points: list = field(default_factory=list)
+    points: list
 
     @property
     def columns(self):

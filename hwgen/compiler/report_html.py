@@ -227,7 +227,7 @@ def _edges_svg(flow, place, box, left, widths, shift):
         points = place.points[i]
         return points[0][1] if points else place.y[flow.edges[i].dst]
 
-    for source, indices in outputs.items():
+    for indices in outputs.values():
         indices.sort(key=lambda i: (first_y(i), i))
     out = []
     for i, edge in enumerate(flow.edges):
