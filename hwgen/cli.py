@@ -390,7 +390,7 @@ def cmd_build(args):
         return 0
     totals = rep["totals"]
     print(f"{network.name}: {plural(len(design.nodes), 'node')} written to {args.output}/ "
-          f"({design.top_name}.v, report.md, report.json, network.yaml, params.npz)")
+          f"({design.top_name}.v, report.md, report.html, report.json, network.yaml, params.npz)")
     missed = [c for c in design.choices if not c.meets_target]
     for choice in design.choices:
         print(f"  {choice.layer}: PE {choice.pe}" + (f", SIMD {choice.simd}" if choice.simd else "")

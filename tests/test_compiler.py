@@ -170,7 +170,8 @@ def test_build_writes_a_complete_directory(tmp_path):
     out = tmp_path / "out"
     d, rep = build(net("mini-cnv"), out)
     files = sorted(path.name for path in out.iterdir())
-    assert files == ["mini_cnv.v", "network.yaml", "params.npz", "report.json", "report.md"]
+    assert files == ["mini_cnv.v", "network.yaml", "params.npz", "report.html", "report.json",
+                     "report.md"]
     text = (out / "mini_cnv.v").read_text()
     assert top_ports(text, "mini_cnv") == sorted([
         "ap_clk", "ap_rst_n", "s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s_axis_tlast",
@@ -189,6 +190,7 @@ def test_build_writes_a_complete_directory(tmp_path):
     assert set(kinds) == {"fifo", "line_buffer", "vector_buffer", "partial_results"}
     assert saved["totals"]["buffer_bits"] == {"total": sum(kinds.values()), **kinds}
     assert "| conv0_mvau | mvau |" in (out / "report.md").read_text()
+    assert 'id="n_conv0_mvau"' in (out / "report.html").read_text()
     # The saved description rebuilds the same network.
     rebuilt = load_network(out / "network.yaml")
     frames = rebuilt.random_frames(2, seed=9)

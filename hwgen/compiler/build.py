@@ -5,6 +5,9 @@ The output directory holds:
 - ``<name>.v``: the whole design in one Verilog file, weights and thresholds as memory contents;
 - ``report.json`` and ``report.md``: per node kind, engine, folding, ideal cycles, FIFO depth and
   estimated resources; totals: bottleneck cycles, frames/s at the clock, a latency estimate;
+  report.md's dataflow graph as a Mermaid diagram (:mod:`.report_graph`);
+- ``report.html``: the same as one self-contained page, the dataflow graph drawn in inline SVG
+  with the engines coloured by their cycles (:mod:`.report_html`);
 - ``network.yaml`` and ``params.npz``: the description as built (folding explicit, every weight
   and threshold array in the .npz), so the build can be simulated and checked later on its own.
 
@@ -13,9 +16,10 @@ into place. What it may replace (:func:`check_output_dir`): nothing that hwgen d
 missing or empty directory is written; an existing one is replaced only if it is a previous
 build, that is if it holds ``report.json`` carrying ``"generator": "hwgen ..."``, and
 ``network.yaml``, and nothing but the files a build writes (those two, ``report.md``,
-``params.npz`` and the ``<top>.v`` that report.json names). Anything else (a user's file, a
-subdirectory, a build of an older hwgen that had no marker) is replaced only with ``force``. The
-current directory, a directory that contains it and the filesystem root are never replaced.
+``report.html``, ``params.npz`` and the ``<top>.v`` that report.json names). Anything else (a
+user's file, a subdirectory, a build of an older hwgen that had no marker) is replaced only with
+``force``. The current directory, a directory that contains it and the filesystem root are never
+replaced.
 """
 
 import json
@@ -38,11 +42,14 @@ from .folding import fold_network
 from .latency import latency_estimate
 from .lowering import Graph, lower
 from .pipeline import AxiStreamTop, Pipeline, axis_width
+from .report_graph import dataflow, mermaid
+from .report_html import report_html
 
 __all__ = ["Design", "design", "build", "check_output_dir"]
 
 GENERATOR = f"hwgen {__version__}"     # report.json's "generator": marks a directory as a build
-BUILD_FILES = ("report.json", "report.md", "network.yaml", "params.npz")   # and <top>.v
+BUILD_FILES = ("report.json", "report.md", "report.html", "network.yaml",
+               "params.npz")   # and <top>.v
 
 
 @dataclass
@@ -122,6 +129,7 @@ def report(design, clock_mhz, fit=None):
             "name": node.name,
             "kind": node.kind,
             "layer": node.layer,
+            "inputs": [port.node for port in node.inputs],   # producers; None: the pipeline input
             "in_width": node.source.width,
             "out_width": node.sink.width,
             "ideal_cycles": node.cycles(),
@@ -152,6 +160,7 @@ def report(design, clock_mhz, fit=None):
         "folding": folding,
         "input": _stream_info(design.input_stream),
         "output": _stream_info(design.output_stream),
+        "output_node": design.output.node,
         "nodes": nodes,
         "totals": {
             "bottleneck": bottleneck.name,
@@ -238,6 +247,9 @@ def report_markdown(rep):
                   "the join cannot deadlock and the pipeline keeps its rate:", ""]
         lines += [f"- `{n['name']}`: {n['fifo_depth']} words; {n['fifo_reason']}"
                   for n in reasons]
+    lines += ["", "Dataflow (edges: stream width in bits; into a FIFO, its depth; report.html "
+              "draws it with the engines coloured by their cycles):", "", "```mermaid",
+              mermaid(dataflow(rep)), "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -336,6 +348,7 @@ def _write(staging, d, text, rep, doc, arrays):
     (staging / f"{d.top_name}.v").write_text(text)
     (staging / "report.json").write_text(json.dumps(rep, indent=2) + "\n")
     (staging / "report.md").write_text(report_markdown(rep))
+    (staging / "report.html").write_text(report_html(rep))
     (staging / "network.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     with open(staging / "params.npz", "wb") as file:
         np.savez_compressed(file, **{key: _narrow(array) for key, array in arrays.items()})
