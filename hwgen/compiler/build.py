@@ -197,7 +197,8 @@ def report_markdown(rep):
         + ", ".join(f"{v} {k.upper().replace('_', ' ')}" for k, v in t["resources"].items())
         + ". Buffers (memories holding stream data): "
         + ", ".join([f"{t['buffer_bits']['total']:,} bits in all"]
-                    + [f"{v:,} in {k.replace('_', ' ')}s" for k, v in t["buffer_bits"].items()
+                    + [f"{v:,} in {k.replace('_', ' ')}{'' if k.endswith('s') else 's'}"
+                       for k, v in t["buffer_bits"].items()
                        if k != "total"])
         + ".",
         "",
