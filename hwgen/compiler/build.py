@@ -136,9 +136,11 @@ def report(design, clock_mhz, fit=None):
             "resources": node.resources().as_dict(),
             "buffer_bits": node.buffer_bits(),
         }
-        for key in ("pe", "simd", "style", "depth"):
+        for key in ("pe", "simd", "style"):
             if hasattr(params, key):
-                row["fifo_depth" if key == "depth" else key] = getattr(params, key)
+                row[key] = getattr(params, key)
+        if hasattr(params, "depth"):    # a FIFO's, or another engine's buffer (a line buffer)
+            row["fifo_depth" if node.kind == "fifo" else "buffer_depth"] = params.depth
         if node.reason:
             row["fifo_reason"] = node.reason
         nodes.append(row)

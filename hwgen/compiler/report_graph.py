@@ -45,8 +45,8 @@ class GraphNode:
     def folding(self):
         """What the box says under its kind: "PE 4 SIMD 3", "depth 57", or ""."""
         row = self.row or {}
-        if self.kind == "fifo":      # (a sliding window's row has a "fifo_depth" too: its
-            return f"depth {row['fifo_depth']}"    # buffer's, said in the tooltip)
+        if self.kind == "fifo":
+            return f"depth {row['fifo_depth']}"
         return " ".join(f"{key.upper()} {row[key]}" for key in ("pe", "simd") if row.get(key))
 
 
@@ -116,7 +116,7 @@ def dataflow(rep):
     edges = []
     for row in rep["nodes"]:
         for index, producer in enumerate(row["inputs"]):
-            depth = row["fifo_depth"] if row["kind"] == "fifo" else None
+            depth = row.get("fifo_depth")
             edges.append(Edge(ids.get(producer, INPUT), ids[row["name"]], index,
                               width[producer], depth))
     edges.append(Edge(ids[rep["output_node"]], OUTPUT, 0, width[rep["output_node"]]))

@@ -315,9 +315,9 @@ def _tooltip(flow, node):
                                            row["resources"].items()))
     lines.append("buffer bits: " + (", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in
                                               row["buffer_bits"].items()) or "none"))
-    if "fifo_depth" in row:      # a FIFO's, or a sliding window's buffer's
-        depth = "FIFO depth" if row["kind"] == "fifo" else "buffer depth"
-        lines.append(f"{depth}: {row['fifo_depth']} words")
+    for key, what in (("fifo_depth", "FIFO depth"), ("buffer_depth", "buffer depth")):
+        if key in row:
+            lines.append(f"{what}: {row[key]} words")
     if "fifo_reason" in row:
         lines.append(f"why: {row['fifo_reason']}")
     return "\n".join(lines)
