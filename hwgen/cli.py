@@ -100,7 +100,8 @@ def cmd_check(args):
         shapes = f"{'x'.join(map(str, row['in_shape']))} -> {'x'.join(map(str, row['out_shape']))}"
         types = f"{row['in_datatype']} -> {row['out_datatype']}"
         if "weight_datatype" in row:
-            types += f" (w {row['weight_datatype']}, {row['engine']})"
+            dsp = ", dsp" if row["multipliers"] == "dsp" else ""
+            types += f" (w {row['weight_datatype']}, {row['engine']}{dsp})"
         if "fused_into" in row:
             types += f" (fused into {row['fused_into']})"
         rows.append(dict(row, shapes=shapes, types=types, reads=reads,

@@ -1,0 +1,162 @@
+"""DSP lanes (``resource="dsp"``): the same RTL as LUT lanes, so the same results as the golden
+model, and what Yosys makes of them: one DSP48E1 per lane on xc7, none for LUT lanes."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from amaranth.back import verilog
+
+from hwgen.cli import main
+from hwgen.compiler.build import design
+from hwgen.datatypes import DataType
+from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams, dsp_capable
+from hwgen.engines.vvau import VectorVectorUnit, VVAUParams
+from hwgen.network import load_network
+from hwgen.simulation.run import simulate
+from hwgen.synthesis import DSP_MARK
+
+from engine_cases import (OUT_TYPES, assert_rejected, assert_resources_near_yosys, matrix_case,
+                          run_with_backpressure, seeds)
+from test_vvau import random_case as vvau_case
+
+NETWORKS = Path(__file__).parent.parent / "networks"
+DSP_TYPES = [f"UINT{b}" for b in range(4, 9)] + [f"INT{b}" for b in range(4, 9)]
+SEEDS = seeds(0, 12, 40)
+
+
+def mvau_case(seed):
+    """A random MVAU case with DSP lanes: INT/UINT of 4 to 8 bits, random folding, raw or
+    fused."""
+    rng = np.random.default_rng(seed)
+    names = [*rng.choice(DSP_TYPES, size=2), None if rng.random() < 0.4
+             else rng.choice(OUT_TYPES)]
+    shape = (int(rng.integers(1, 4)), int(rng.integers(1, 5)), int(rng.integers(1, 4)),
+             int(rng.choice([1, 2, 3, 4, 8])))
+    return matrix_case(rng, MatrixVectorUnit, MVAUParams, names, shape, resource="dsp")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mvau_against_golden_with_gaps_and_stalls(seed):
+    _, _, dut, inputs, expected = mvau_case(seed)
+    assert run_with_backpressure(dut, inputs, len(expected), seed).outputs == expected
+
+
+@pytest.mark.parametrize("seed", [0, 6])    # UINT4 x INT4 at SIMD 3, INT8 x INT8 at SIMD 2
+def test_vvau_against_golden_with_gaps_and_stalls(seed):
+    _, _, dut, inputs, expected = vvau_case(seed, resource="dsp")
+    assert run_with_backpressure(dut, inputs, len(expected), seed).outputs == expected
+
+
+def test_same_rtl_but_the_mark():
+    """A DSP unit's Verilog is the LUT unit's with its product registers marked, and the same
+    schedule (latency, cycles)."""
+    int4, uint4 = DataType.parse("INT4"), DataType.parse("UINT4")
+    weights = np.random.default_rng(0).integers(-8, 8, (8, 12))
+    texts = {}
+    for resource in ("lut", "dsp"):
+        params = MVAUParams(12, 8, 2, 3, uint4, int4, 1, resource=resource)
+        texts[resource] = verilog.convert(MatrixVectorUnit(params, weights), name="unit",
+                                          emit_src=False)
+    assert DSP_MARK not in texts["lut"]
+    assert texts["dsp"].count(DSP_MARK) == 2 * 3
+    assert texts["dsp"].replace(f"  {DSP_MARK}\n", "") == texts["lut"]
+
+
+def test_dsp_capable():
+    capable = [("INT4", "UINT4"), ("UINT8", "INT8"), ("INT16", "INT8"), ("UINT17", "INT4"),
+               ("INT25", "INT18")]
+    not_capable = [("INT3", "INT8"), ("BIPOLAR", "INT8"), ("BINARY", "UINT8"),
+                   ("UINT18", "UINT18"), ("INT26", "INT4"), ("INT19", "INT19")]
+    for names, expected in [(pair, True) for pair in capable] + \
+            [(pair, False) for pair in not_capable]:
+        assert dsp_capable(*map(DataType.parse, names)) == expected, names
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: MVAUParams(4, 2, 1, 1, DataType.parse("INT2"), DataType.parse("INT8"), 1,
+                        resource="dsp"), "resource 'dsp' needs"),
+    (lambda: MVAUParams(4, 2, 1, 1, DataType.parse("INT4"), DataType.parse("INT4"), 1,
+                        resource="bram"), "resource must be one of lut, dsp"),
+])
+def test_invalid_parameters(make, message):
+    assert_rejected(make, message)
+
+
+# Synthesis (xc7): exactly pe*simd DSP48E1, and the model's LUTs and flip-flops within the
+# tolerances (the calibration in docs/resource-models.md: what the DSPs take out of the logic is
+# modelled within 6%; the rest carries the LUT model's own error, e.g. 20 flip-flops over on the
+# first unit in either form).
+SYNTHESIZED = [
+    ((16, 8, 2, 4, "INT4", "UINT4"), 0.2, 0.15),
+    pytest.param((8, 8, 4, 1, "INT4", "INT4"), 0.25, 0.1, marks=pytest.mark.slow),
+    pytest.param((12, 4, 2, 3, "UINT6", "INT5"), 0.2, 0.15, marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("shape, lut, ff", SYNTHESIZED)
+def test_resources_near_yosys(shape, lut, ff, tmp_path):
+    mw, mh, pe, simd, a, b = shape
+    params = MVAUParams(mw, mh, pe, simd, DataType.parse(a), DataType.parse(b), 1,
+                        resource="dsp")
+    weights = np.random.default_rng(0).choice(params.weight_dtype.values(), size=(mh, mw))
+    assert params.resources().dsp == pe * simd
+    assert_resources_near_yosys(MatrixVectorUnit(params, weights), params.resources(), tmp_path,
+                                lut, ff)
+
+
+@pytest.mark.slow
+def test_vvau_resources_near_yosys(tmp_path):
+    params = VVAUParams(9, 8, 2, 3, DataType.parse("UINT4"), DataType.parse("INT4"), 16,
+                        resource="dsp")
+    weights = np.random.default_rng(0).integers(-8, 8, (8, 9))
+    assert_resources_near_yosys(VectorVectorUnit(params, weights), params.resources(), tmp_path,
+                                ff=0.15)
+
+
+def mini_cnv(tmp_path, **conv0):
+    """mini-cnv with conv0 (UINT4 inputs) changed by ``conv0``."""
+    doc = yaml.safe_load((NETWORKS / "mini-cnv.yaml").read_text())
+    doc["layers"][1].update(conv0)
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump(doc))
+    return load_network(tmp_path / "net.yaml")
+
+
+def test_layer_resource_reads_round_trips_and_resolves(tmp_path):
+    """``resource`` reads, is written back by spec() only when not lut (so built descriptions
+    without DSPs are unchanged), and auto picks DSP lanes where the model's cost says so:
+    at LUTS_PER_DSP (80), UINT4 x INT4 products (a 24-LUT multiplier) and UINT4 x INT8 (48,
+    with half a first-level adder per lane) stay in LUTs, UINT4 x INT16 (96) go to DSPs."""
+    plain = mini_cnv(tmp_path).layer("conv0")
+    assert plain.resource == "lut" and "resource" not in plain.spec({})
+    assert plain.summary()["multipliers"] == "lut"
+    dsp = mini_cnv(tmp_path, weight_datatype="INT4", resource="dsp").layer("conv0")
+    assert dsp.spec({})["resource"] == "dsp" and dsp.summary()["multipliers"] == "dsp"
+    params = dsp.matrix_params(dsp.pe, dsp.simd)
+    assert params.resource == "dsp" and params.resources().dsp == dsp.pe * dsp.simd
+    auto4 = mini_cnv(tmp_path, weight_datatype="INT4", resource="auto").layer("conv0")
+    auto8 = mini_cnv(tmp_path, weight_datatype="INT8", resource="auto").layer("conv0")
+    auto16 = mini_cnv(tmp_path, weight_datatype="INT16", resource="auto").layer("conv0")
+    assert [layer.multipliers() for layer in (auto4, auto8, auto16)] == ["lut", "lut", "dsp"]
+    assert auto16.spec({})["resource"] == "auto"
+
+
+def test_check_shows_dsp_layers(tmp_path, capsys):
+    mini_cnv(tmp_path, weight_datatype="INT4", resource="dsp")
+    assert main(["check", str(tmp_path / "net.yaml")]) == 0
+    assert "(w INT4, parallel, dsp)" in capsys.readouterr().out
+
+
+def test_network_with_a_dsp_layer_is_bit_exact_in_verilator(tmp_path):
+    """mini-cnv with conv0 UINT4 x INT4 on DSP lanes: the Verilog marks 2 x 2 product
+    registers, and in Verilator it is bit-exact under random stalls at its ideal cycles."""
+    network = mini_cnv(tmp_path, weight_datatype="INT4", resource="dsp")
+    d = design(network)
+    node = next(node for node in d.nodes if node.name == "conv0_mvau")
+    assert node.params.resource == "dsp" and node.resources().dsp == 4
+    assert d.verilog().count(DSP_MARK) == 4
+    result = simulate(d, network.random_frames(3, seed=5), backend="verilator", seed=1,
+                      stall_prob=0.3)
+    assert result.mismatches == 0
+    assert result.cycles_per_frame == d.bottleneck.cycles()
