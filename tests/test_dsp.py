@@ -1,6 +1,7 @@
 """DSP lanes (``resource="dsp"``): the same RTL as LUT lanes, so the same results as the golden
 model, and what Yosys makes of them: one DSP48E1 per lane on xc7, none for LUT lanes."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ from amaranth.back import verilog
 
 from hwgen.cli import main
 from hwgen.compiler.build import design
+from hwgen.compiler.device_fit import fit_device
 from hwgen.datatypes import DataType
+from hwgen.devices import DEVICES
 from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams, dsp_capable
 from hwgen.engines.vvau import VectorVectorUnit, VVAUParams
 from hwgen.network import load_network
@@ -21,7 +24,7 @@ from engine_cases import (OUT_TYPES, assert_rejected, assert_resources_near_yosy
                           run_with_backpressure, seeds)
 from test_vvau import random_case as vvau_case
 
-NETWORKS = Path(__file__).parent.parent / "networks"
+EXAMPLE = Path(__file__).parent.parent / "examples" / "dsp" / "mini-cnv-dsp.yaml"
 DSP_TYPES = [f"UINT{b}" for b in range(4, 9)] + [f"INT{b}" for b in range(4, 9)]
 SEEDS = seeds(0, 12, 40)
 
@@ -116,8 +119,9 @@ def test_vvau_resources_near_yosys(tmp_path):
 
 
 def mini_cnv(tmp_path, **conv0):
-    """mini-cnv with conv0 (UINT4 inputs) changed by ``conv0``."""
-    doc = yaml.safe_load((NETWORKS / "mini-cnv.yaml").read_text())
+    """examples/dsp/mini-cnv-dsp.yaml (mini-cnv, conv0 UINT4 x INT4 on DSPs) with conv0
+    changed by ``conv0``."""
+    doc = yaml.safe_load(EXAMPLE.read_text())
     doc["layers"][1].update(conv0)
     (tmp_path / "net.yaml").write_text(yaml.safe_dump(doc))
     return load_network(tmp_path / "net.yaml")
@@ -128,30 +132,29 @@ def test_layer_resource_reads_round_trips_and_resolves(tmp_path):
     without DSPs are unchanged), and auto picks DSP lanes where the model's cost says so:
     at LUTS_PER_DSP (80), UINT4 x INT4 products (a 24-LUT multiplier) and UINT4 x INT8 (48,
     with half a first-level adder per lane) stay in LUTs, UINT4 x INT16 (96) go to DSPs."""
-    plain = mini_cnv(tmp_path).layer("conv0")
+    plain = mini_cnv(tmp_path, resource="lut").layer("conv0")
     assert plain.resource == "lut" and "resource" not in plain.spec({})
     assert plain.summary()["multipliers"] == "lut"
-    dsp = mini_cnv(tmp_path, weight_datatype="INT4", resource="dsp").layer("conv0")
+    dsp = load_network(EXAMPLE).layer("conv0")
     assert dsp.spec({})["resource"] == "dsp" and dsp.summary()["multipliers"] == "dsp"
     params = dsp.matrix_params(dsp.pe, dsp.simd)
     assert params.resource == "dsp" and params.resources().dsp == dsp.pe * dsp.simd
-    auto4 = mini_cnv(tmp_path, weight_datatype="INT4", resource="auto").layer("conv0")
+    auto4 = mini_cnv(tmp_path, resource="auto").layer("conv0")
     auto8 = mini_cnv(tmp_path, weight_datatype="INT8", resource="auto").layer("conv0")
     auto16 = mini_cnv(tmp_path, weight_datatype="INT16", resource="auto").layer("conv0")
     assert [layer.multipliers() for layer in (auto4, auto8, auto16)] == ["lut", "lut", "dsp"]
     assert auto16.spec({})["resource"] == "auto"
 
 
-def test_check_shows_dsp_layers(tmp_path, capsys):
-    mini_cnv(tmp_path, weight_datatype="INT4", resource="dsp")
-    assert main(["check", str(tmp_path / "net.yaml")]) == 0
+def test_check_shows_dsp_layers(capsys):
+    assert main(["check", str(EXAMPLE)]) == 0
     assert "(w INT4, parallel, dsp)" in capsys.readouterr().out
 
 
-def test_network_with_a_dsp_layer_is_bit_exact_in_verilator(tmp_path):
+def test_network_with_a_dsp_layer_is_bit_exact_in_verilator():
     """mini-cnv with conv0 UINT4 x INT4 on DSP lanes: the Verilog marks 2 x 2 product
     registers, and in Verilator it is bit-exact under random stalls at its ideal cycles."""
-    network = mini_cnv(tmp_path, weight_datatype="INT4", resource="dsp")
+    network = load_network(EXAMPLE)
     d = design(network)
     node = next(node for node in d.nodes if node.name == "conv0_mvau")
     assert node.params.resource == "dsp" and node.resources().dsp == 4
@@ -160,3 +163,21 @@ def test_network_with_a_dsp_layer_is_bit_exact_in_verilator(tmp_path):
                       stall_prob=0.3)
     assert result.mismatches == 0
     assert result.cycles_per_frame == d.bottleneck.cycles()
+
+
+@pytest.mark.parametrize("weights, dsps, utilization, auto, lanes", [
+    ("INT4", 2000, 0.03, "cost", "lut"),    # fits with the cost model's LUT lanes
+    ("INT4", 2000, 0.0215, "dsp", "dsp"),   # 1,182 LUTs over 1,143: DSP lanes (954 LUTs) fit
+    ("INT16", 0, 0.05, "lut", "lut"),       # the cost model's DSP lanes, on a part without DSPs
+])
+def test_device_fit_moves_auto_layers(tmp_path, weights, dsps, utilization, auto, lanes):
+    """--device: an auto layer's lanes follow the cost model when that design fits, else move
+    to DSPs or to LUTs if that makes it fit (xc7z020 with ``dsps`` DSP48s): mini-cnv's fastest
+    design (576 cycles per frame) fits each time."""
+    network = mini_cnv(tmp_path, weight_datatype=weights, resource="auto")
+    part = replace(DEVICES["xc7z020"], dsp=dsps)
+    fit = fit_device(network, part, utilization, ignore_hints=True)
+    assert fit.design.bottleneck.cycles() == 576
+    assert fit.trials[-1].target == 576 and fit.trials[-1].auto == auto
+    node = next(node for node in fit.design.nodes if node.name == "conv0_mvau")
+    assert node.params.resource == lanes

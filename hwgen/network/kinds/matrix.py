@@ -167,7 +167,7 @@ class MatrixLayer(Layer):
         kind = VVAUParams if self.depthwise else MVAUParams
         if self.resource != "auto":
             return kind(*shape, style=self.engine, resource=self.resource)
-        if self.engine != "parallel" or not dsp_capable(self.in_dtype, self.weight_dtype):
+        if not self.dsp_capable:
             return kind(*shape, style=self.engine)
         return min((kind(*shape, style=self.engine, resource=resource) for resource in RESOURCES),
                    key=lambda params: lut_cost(params.resources()))    # a tie: LUTs
@@ -234,6 +234,12 @@ class MatrixLayer(Layer):
                 "mh": self.mh, "macs": self.macs,
                 "weight_bits": self.weights.size * self.weight_dtype.bits,
                 "resource": self.resource, "multipliers": self.multipliers()}
+
+    @property
+    def dsp_capable(self):
+        """Whether the lanes can be DSPs (``resource: dsp``): parallel engine, products
+        :func:`~hwgen.engines.mvau.dsp_capable` of."""
+        return self.engine == "parallel" and dsp_capable(self.in_dtype, self.weight_dtype)
 
     def multipliers(self):
         """What the lanes' multipliers are built of at this folding: "lut" or "dsp" (``auto``
