@@ -497,8 +497,8 @@ def cmd_estimate(args):
     columns = [("name", "node"), ("kind", "kind"), ("lut", "LUT"), ("lut_model", "(model)"),
                ("lutram", "of which RAM"), ("ff", "FF"), ("ff_model", "(model)"),
                ("carry", "carry"), ("bram18", "BRAM18"), ("bram18_model", "(model)"),
-               ("dsp", "DSP"), ("dsp_model", "(model)"), ("lut_levels", "path LUT"), ("mux_cells", "path mux"),
-               ("carry_cells", "path carry")]
+               ("dsp", "DSP"), ("dsp_model", "(model)"), ("lut_levels", "path LUT"),
+               ("mux_cells", "path mux"), ("carry_cells", "path carry")]
     when = "cached" if report["cached"] else f"{report['synthesis_seconds']} s"
     print(f"{report['network']}: {report['family']}, Yosys `{report['script']}` ({when})")
     print(format_table(rows, columns))

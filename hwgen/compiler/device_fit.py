@@ -109,7 +109,7 @@ def resource_variants(network):
     model chooses), then with those of its auto layers that can take DSPs on DSPs ("dsp") and
     on LUTs ("lut"); only the first, with how None, if no layer can move."""
     movable = {layer.name for layer in network.layers
-               if getattr(layer, "resource", None) == "auto" and layer.dsp_capable}
+               if getattr(layer, "resource", None) == "auto" and layer.can_use_dsp}
     if not movable:
         return [(None, network)]
 

@@ -14,7 +14,8 @@ from amaranth import Cat, Const, Mux, Shape, Signal
 from .resources import Resources
 
 __all__ = ["FANIN", "require_positive", "positive_pair", "elements", "value_of", "register", "delay_resources",
-           "Counter", "counter", "tree_levels", "sum_tree", "range_bits", "tree_resources"]
+           "Counter", "counter", "tree_levels", "sum_tree", "range_bits", "tree_resources",
+           "dsp_tree_resources"]
 
 # LUTs of a popcount tree per LUT of an adder tree of the same plan: synth_xilinx packs a
 # bit-sliced full adder's sum and carry into one LUT6 more often than not. Fitted on the

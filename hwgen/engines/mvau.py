@@ -431,13 +431,14 @@ class MVAUParams(MatrixParams):
             lane_lut = multiplier_luts(self.in_dtype, self.weight_dtype)
         tree = tree_resources(self.simd, lo, hi)
         acc_bits = Shape.cast(range(self.acc_range[0], self.acc_range[1] + 1)).width
-        per_pe = Resources(lut=tree.lut + acc_bits, ff=tree.ff + acc_bits)
-        input_ff = self.in_width
+        pe_lut, pe_ff, input_ff = tree.lut + acc_bits, tree.ff + acc_bits, self.in_width
         if self.resource == "dsp":
             lane_lut = product_bits = 0
-            per_pe, input_ff = self._dsp_packed(per_pe, input_ff, acc_bits)
-        datapath = Resources(lut=lanes * lane_lut + self.pe * per_pe.lut,
-                             ff=lanes * product_bits + self.pe * per_pe.ff + input_ff,
+            packed, input_packed = self._dsp_packed(acc_bits)
+            pe_lut, pe_ff = pe_lut - packed.lut, pe_ff - packed.ff
+            input_ff -= input_packed
+        datapath = Resources(lut=lanes * lane_lut + self.pe * pe_lut,
+                             ff=lanes * product_bits + self.pe * pe_ff + input_ff,
                              dsp=lanes if self.resource == "dsp" else 0)
         nf, sf = self.neuron_folds, self.synapse_folds
         memory = self.storage_resources(lanes * self.weight_dtype.bits)
@@ -446,11 +447,10 @@ class MVAUParams(MatrixParams):
                             ff=counters + 4 + 3 * self.pipeline_latency)
         return datapath + memory + control + self.output_resources(self.acc_range)
 
-
-    def _dsp_packed(self, per_pe, input_ff, acc_bits):
-        """(logic per PE, input-word flip-flops) left when the lanes are DSP48s, which hold the
-        multiplier and the product register (MREG), and into which Yosys' xilinx_dsp packs (on
-        synth_xilinx, see docs/resource-models.md):
+    def _dsp_packed(self, acc_bits):
+        """(logic per PE, input-word flip-flops) that leave the fabric when the lanes are
+        DSP48s, besides the multipliers and the product registers (MREG): what Yosys'
+        xilinx_dsp packs into the DSPs (synth_xilinx; docs/resource-models.md, "DSP lanes"):
 
         - the first adders of the tree (:func:`dsp_tree_resources`) or, with SIMD 1 and no
           tree, the accumulator (the P register and its post-adder, accumulating);
@@ -464,9 +464,7 @@ class MVAUParams(MatrixParams):
         else:
             packed = dsp_tree_resources(self.simd, lo, hi)
         one_lane_each = self.what == "vvau" or self.pe == 1
-        if one_lane_each and not self.buffer_words:
-            input_ff = 0
-        return Resources(lut=per_pe.lut - packed.lut, ff=per_pe.ff - packed.ff), input_ff
+        return packed, self.in_width if one_lane_each and not self.buffer_words else 0
 
 
 class MatrixVectorUnit(wiring.Component):

@@ -31,7 +31,7 @@ class MatrixLayer(Layer):
     simd: int = 1
     engine: str = "parallel"
     bitserial_mode: str = None     # "activations" or "both" for engine "bitserial"
-    resource: str = "lut"          # the multipliers: "lut", "dsp" or "auto" (:meth:`matrix_params`)
+    resource: str = "lut"          # "lut", "dsp" or "auto": see :meth:`matrix_params`
 
     FIELDS = frozenset({"weight_datatype", "weights", "pe", "simd", "engine", "bitserial_mode",
                         "resource"})
@@ -167,7 +167,7 @@ class MatrixLayer(Layer):
         kind = VVAUParams if self.depthwise else MVAUParams
         if self.resource != "auto":
             return kind(*shape, style=self.engine, resource=self.resource)
-        if not self.dsp_capable:
+        if not self.can_use_dsp:
             return kind(*shape, style=self.engine)
         return min((kind(*shape, style=self.engine, resource=resource) for resource in RESOURCES),
                    key=lambda params: lut_cost(params.resources()))    # a tie: LUTs
@@ -236,7 +236,7 @@ class MatrixLayer(Layer):
                 "resource": self.resource, "multipliers": self.multipliers()}
 
     @property
-    def dsp_capable(self):
+    def can_use_dsp(self):
         """Whether the lanes can be DSPs (``resource: dsp``): parallel engine, products
         :func:`~hwgen.engines.mvau.dsp_capable` of."""
         return self.engine == "parallel" and dsp_capable(self.in_dtype, self.weight_dtype)
