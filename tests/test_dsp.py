@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from amaranth import Module
 from amaranth.back import verilog
 
 from hwgen.cli import main
@@ -18,7 +19,7 @@ from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams, dsp_capable
 from hwgen.engines.vvau import VectorVectorUnit, VVAUParams
 from hwgen.network import load_network
 from hwgen.simulation.run import simulate
-from hwgen.synthesis import DSP_MARK
+from hwgen.synthesis import DSP_MARK, TARGETS, synthesize
 
 from engine_cases import (OUT_TYPES, assert_rejected, assert_resources_near_yosys, matrix_case,
                           run_with_backpressure, seeds)
@@ -87,12 +88,46 @@ def test_invalid_parameters(make, message):
     assert_rejected(make, message)
 
 
+def test_script_for_a_design_with_dsp_lanes():
+    """Designs without DSP lanes keep the -nodsp scripts (and their cached results); iCE40 maps
+    no DSPs."""
+    plain, marked = "module unit; endmodule", f"module unit; {DSP_MARK} reg r; endmodule"
+    assert TARGETS["xc7"].script_for(plain, "unit") == "synth_xilinx -nodsp -noiopad -top unit"
+    assert "xilinx_dsp -family xc7 @dsp" in TARGETS["xc7"].script_for(marked, "unit")
+    assert "dsp_map_18x18.v" in TARGETS["ecp5"].script_for(marked, "unit")
+    assert TARGETS["ice40"].script_for(marked, "unit") == TARGETS["ice40"].script_for(plain,
+                                                                                       "unit")
+
+
+def test_dsp_and_lut_units_in_one_design(tmp_path):
+    """One design, a DSP unit and the same unit with LUT lanes (xc7): PE x SIMD DSP48E1 in the
+    first, within the model, and none in the second, which synthesizes as it does alone under
+    -nodsp (the figures of docs/resource-models.md's first row)."""
+    int4, uint4 = DataType.parse("INT4"), DataType.parse("UINT4")
+    weights = np.random.default_rng(0).integers(-8, 8, (8, 16))
+    units = {resource: MatrixVectorUnit(MVAUParams(16, 8, 2, 4, uint4, int4, 1,
+                                                   resource=resource), weights)
+             for resource in ("dsp", "lut")}
+    top = Module()
+    for resource, unit in units.items():
+        top.submodules[resource] = unit
+    ports = [signal for unit in units.values() for port in (unit.i, unit.o)
+             for signal in (port.payload, port.valid, port.ready)]
+    text = verilog.convert(top, name="top", ports=ports, emit_src=False)
+    groups = synthesize(text, "top", "xc7", cache_dir=tmp_path).by_prefix("top.", units)
+    dsp, lut = groups["dsp"], groups["lut"]
+    model = units["dsp"].params.resources()
+    assert dsp["dsp"] == model.dsp == 8 and lut["dsp"] == 0
+    assert abs(model.lut - dsp["lut"]) <= 0.2 * dsp["lut"], (model, dsp)
+    assert abs(model.ff - dsp["ff"]) <= 0.15 * dsp["ff"], (model, dsp)
+    assert (lut["lut"], lut["ff"]) == (374, 250)
+
+
 # Synthesis (xc7): exactly pe*simd DSP48E1, and the model's LUTs and flip-flops within the
 # tolerances (the calibration in docs/resource-models.md: what the DSPs take out of the logic is
 # modelled within 7%; the rest carries the LUT model's own error, e.g. 20 flip-flops over on the
 # first unit in either form).
 SYNTHESIZED = [
-    ((16, 8, 2, 4, "INT4", "UINT4"), 0.2, 0.15),
     pytest.param((8, 8, 4, 1, "INT4", "INT4"), 0.25, 0.1, marks=pytest.mark.slow),
     pytest.param((12, 4, 2, 3, "UINT6", "INT5"), 0.2, 0.15, marks=pytest.mark.slow),
 ]
