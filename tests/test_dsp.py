@@ -186,14 +186,28 @@ def test_check_shows_dsp_layers(capsys):
     assert "(w INT4, parallel, dsp)" in capsys.readouterr().out
 
 
-def test_network_with_a_dsp_layer_is_bit_exact_in_verilator():
-    """mini-cnv with conv0 UINT4 x INT4 on DSP lanes: the Verilog marks 2 x 2 product
-    registers, and in Verilator it is bit-exact under random stalls at its ideal cycles."""
-    network = load_network(EXAMPLE)
+def mini_dwsep_dsp(tmp_path):
+    """mini-dwsep with its first depthwise layer (a VVAU, UINT4 inputs) INT4 x UINT4 on DSPs."""
+    doc = yaml.safe_load((EXAMPLE.parents[2] / "networks" / "mini-dwsep.yaml").read_text())
+    doc["layers"][1].update(weight_datatype="INT4", resource="dsp")
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump(doc))
+    return load_network(tmp_path / "net.yaml")
+
+
+@pytest.mark.parametrize("make, node_name", [
+    (lambda tmp_path: load_network(EXAMPLE), "conv0_mvau"),
+    pytest.param(mini_dwsep_dsp, "dw0_vvau", marks=pytest.mark.slow),
+])
+def test_network_with_a_dsp_layer_is_bit_exact_in_verilator(tmp_path, make, node_name):
+    """mini-cnv with conv0 UINT4 x INT4 on DSP lanes (and, slow, mini-dwsep with its first
+    depthwise layer so): the Verilog marks PE x SIMD product registers, and in Verilator the
+    network is bit-exact under random stalls at its ideal cycles."""
+    network = make(tmp_path)
     d = design(network)
-    node = next(node for node in d.nodes if node.name == "conv0_mvau")
-    assert node.params.resource == "dsp" and node.resources().dsp == 4
-    assert d.verilog().count(DSP_MARK) == 4
+    node = next(node for node in d.nodes if node.name == node_name)
+    lanes = node.params.pe * node.params.simd
+    assert node.params.resource == "dsp" and node.resources().dsp == lanes
+    assert d.verilog().count(DSP_MARK) == lanes
     result = simulate(d, network.random_frames(3, seed=5), backend="verilator", seed=1,
                       stall_prob=0.3)
     assert result.mismatches == 0
