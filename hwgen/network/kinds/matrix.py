@@ -188,9 +188,9 @@ class MatrixLayer(Layer):
 
     def fold(self, inputs, target, hints):
         """The (PE, SIMD) that meets ``target`` at the lowest estimated cost: LUTs plus block
-        RAMs at :data:`~hwgen.engines.memories.LUTS_PER_BRAM18` (the engines' models; the
-        layer's cycles are its engines', sliding window included); if none does, the
-        fastest."""
+        RAMs at :data:`~hwgen.engines.memories.LUTS_PER_BRAM18` and DSPs at
+        :data:`~hwgen.engines.memories.LUTS_PER_DSP` (the engines' models; the layer's cycles
+        are its engines', sliding window included); if none does, the fastest."""
         ranked = []
         for option, params in self._options(hints):
             cycles = option.ideal_cycles()
