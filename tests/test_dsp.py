@@ -186,6 +186,19 @@ def test_check_shows_dsp_layers(capsys):
     assert "(w INT4, parallel, dsp)" in capsys.readouterr().out
 
 
+def tiny_mlp_dsp(tmp_path):
+    """Two dense layers, the first UINT4 x INT4 on PE 4 x SIMD 4 DSP lanes, fused UINT2."""
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump({"name": "tiny-dsp", "seed": 3, "layers": [
+        {"name": "input", "kind": "input", "shape": [16], "datatype": "UINT4"},
+        {"name": "fc0", "kind": "dense", "outputs": 8, "weight_datatype": "INT4",
+         "resource": "dsp", "pe": 4, "simd": 4},
+        {"name": "act0", "kind": "activation", "datatype": "UINT2", "thresholds": "random"},
+        {"name": "fc1", "kind": "dense", "outputs": 4, "weight_datatype": "INT2", "pe": 2,
+         "simd": 8},
+        {"name": "top", "kind": "label_select"}]}))
+    return load_network(tmp_path / "net.yaml")
+
+
 def mini_dwsep_dsp(tmp_path):
     """mini-dwsep with its first depthwise layer (a VVAU, UINT4 inputs) INT4 x UINT4 on DSPs."""
     doc = yaml.safe_load((EXAMPLE.parents[2] / "networks" / "mini-dwsep.yaml").read_text())
@@ -195,13 +208,15 @@ def mini_dwsep_dsp(tmp_path):
 
 
 @pytest.mark.parametrize("make, node_name", [
-    (lambda tmp_path: load_network(EXAMPLE), "conv0_mvau"),
+    (tiny_mlp_dsp, "fc0_mvau"),
+    pytest.param(lambda tmp_path: load_network(EXAMPLE), "conv0_mvau", marks=pytest.mark.slow),
     pytest.param(mini_dwsep_dsp, "dw0_vvau", marks=pytest.mark.slow),
 ])
 def test_network_with_a_dsp_layer_is_bit_exact_in_verilator(tmp_path, make, node_name):
-    """mini-cnv with conv0 UINT4 x INT4 on DSP lanes (and, slow, mini-dwsep with its first
-    depthwise layer so): the Verilog marks PE x SIMD product registers, and in Verilator the
-    network is bit-exact under random stalls at its ideal cycles."""
+    """A small MLP with a DSP layer, and (slow) examples/dsp/mini-cnv-dsp.yaml (conv0 UINT4 x
+    INT4 on DSP lanes) and mini-dwsep with its first depthwise layer so: the Verilog marks
+    PE x SIMD product registers, and in Verilator the network is bit-exact under random stalls
+    at its ideal cycles."""
     network = make(tmp_path)
     d = design(network)
     node = next(node for node in d.nodes if node.name == node_name)
