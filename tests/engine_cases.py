@@ -46,12 +46,13 @@ def run_streams_with_backpressure(dut, inputs, n_outputs, seed, **kwargs):
 
 def assert_resources_near_yosys(dut, model, cache_dir, lut=0.2, ff=0.1):
     """The first-order ``model`` (a Resources) within ``lut`` and ``ff`` (relative) of Yosys'
-    synth_xilinx count for ``dut``, and the same block RAMs."""
+    synth_xilinx count for ``dut``, and the same block RAMs and DSPs."""
     text = verilog.convert(dut, name="unit", emit_src=False)
     totals = synthesize(text, "unit", "xc7", cache_dir=cache_dir).totals()
     assert abs(model.lut - totals["lut"]) <= lut * totals["lut"], (model, totals)
     assert abs(model.ff - totals["ff"]) <= ff * totals["ff"], (model, totals)
     assert model.bram18 == totals["bram18"], (model, totals)
+    assert model.dsp == totals["dsp"], (model, totals)
 
 
 def assert_rejected(make, message):

@@ -195,6 +195,9 @@ MALFORMED = {
                            "conv", "bitserial_mode"),
     "bitserial_mode_not_bitserial": (lambda d: d["layers"][4].update(bitserial_mode="both"),
                                      "fc", "bitserial_mode"),
+    "unknown_resource": (lambda d: d["layers"][1].update(resource="bram"), "conv", "resource"),
+    "dsp_narrow_products": (lambda d: d["layers"][1].update(resource="dsp"), "conv",
+                            "resource"),      # UINT3 x INT2: under the DSP's 4 x 4 bits
     "negative_stride": (lambda d: d["layers"][1].update(stride=-1), "conv", "stride"),
     "duplicate_name": (lambda d: d["layers"][4].update(name="conv"), "conv", "name"),
     "missing_npz": (lambda d: d["layers"][4].update(weights={"file": "no.npz", "key": "w"}),

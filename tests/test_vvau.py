@@ -26,9 +26,10 @@ CORNERS = [
 SEEDS = seeds(0, len(CORNERS) + 32, len(CORNERS) + 100)
 
 
-def random_case(seed):
+def random_case(seed, **options):
     """(params, frames, unit, input words, expected output words) for one seed: frames of a
-    random feature map, their windows at a random stride in the depthwise order."""
+    random feature map, their windows at a random stride in the depthwise order. ``options``:
+    extra parameters of VVAUParams (resource)."""
     rng = np.random.default_rng(seed)
     if seed < len(CORNERS):
         in_name, w_name, out_name, kernel, fold = CORNERS[seed]
@@ -53,7 +54,7 @@ def random_case(seed):
     out = golden.depthwise_conv2d(x, weights, stride)
     pixels = out.shape[1] * out.shape[2]
     params = VVAUParams(kernel[0] * kernel[1], channels, pe, simd, in_dtype, w_dtype, pixels,
-                        out_dtype)
+                        out_dtype, **options)
     thresholds = None
     if out_dtype is not None:
         flat = out.reshape(-1, channels)

@@ -25,17 +25,25 @@ target (a slower layer can need a width converter a faster one did not; FIFO dep
 pace), so bisection alone could stop above a faster design that fits; the :data:`NEIGHBOURS`
 candidates just below its answer are tried too, and the bisection resumes below any that fits.
 Deterministic: the same network, part and utilization give the same trials and design.
+
+Layers with ``resource: auto`` (:meth:`~hwgen.network.kinds.matrix.MatrixLayer.matrix_params`)
+take DSP lanes where the cost model prefers them. When a candidate's design does not fit that
+way, it is tried again with every such layer that can take DSPs on DSPs (fewer LUTs, when the
+part has DSPs to spare), then with every such layer on LUTs (no DSPs): the candidate fits if one
+of the three does (:func:`resource_variants`; :attr:`Trial.auto` says which). Layers marked
+``lut`` or ``dsp`` keep their choice.
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..devices import RESOURCES
 from ..engines.resources import Resources
 from ..errors import HwgenError
 from .build import design
 
-__all__ = ["Fit", "Trial", "fit_device", "candidate_targets", "NEIGHBOURS"]
+__all__ = ["Fit", "Trial", "fit_device", "candidate_targets", "resource_variants",
+           "NEIGHBOURS"]
 
 NEIGHBOURS = 2
 
@@ -46,6 +54,7 @@ class Trial:
     cycles: int          # the design's bottleneck cycles per frame
     use: dict            # modelled resources in the part's units
     fits: bool
+    auto: str = None     # the auto layers' lanes: "cost", "dsp" or "lut"; None without any
 
 
 @dataclass
@@ -95,21 +104,47 @@ def candidate_targets(network, ignore_hints=False):
     return sorted(c for c in reachable if c >= fastest)
 
 
+def resource_variants(network):
+    """[(how, network)]: ``network`` as described ("cost": its ``auto`` layers as the cost
+    model chooses), then with those of its auto layers that can take DSPs on DSPs ("dsp") and
+    on LUTs ("lut"); only the first, with how None, if no layer can move."""
+    movable = {layer.name for layer in network.layers
+               if getattr(layer, "resource", None) == "auto" and layer.can_use_dsp}
+    if not movable:
+        return [(None, network)]
+
+    def moved(resource):
+        layers = []
+        for layer in network.layers:
+            if layer.name in movable:
+                hints, layer = layer.hints, replace(layer, resource=resource)
+                layer.hints = hints       # an instance attribute, which replace() drops
+            layers.append(layer)
+        return replace(network, layers=layers)
+    return [("cost", network), ("dsp", moved("dsp")), ("lut", moved("lut"))]
+
+
 def fit_device(network, part, utilization, *, ignore_hints=False):
     """The fastest design of ``network`` that fits ``utilization`` of ``part`` by the models
     (see the module docstring for the contract)."""
     start = time.monotonic()
     budget = part.budget(utilization)
     candidates = candidate_targets(network, ignore_hints)
+    variants = resource_variants(network)
     trials, designs = {}, {}
 
     def fits(index):
         if index not in trials:
-            d = design(network, candidates[index], ignore_hints=ignore_hints)
-            use = part.use(d.resources())
-            designs[index] = d
-            trials[index] = Trial(candidates[index], d.bottleneck.cycles(), use,
-                                  all(use[key] <= budget[key] for key in RESOURCES))
+            # The first variant that fits; if none does, the network as described.
+            for how, variant in variants:
+                d = design(variant, candidates[index], ignore_hints=ignore_hints)
+                use = part.use(d.resources())
+                trial = Trial(candidates[index], d.bottleneck.cycles(), use,
+                              all(use[key] <= budget[key] for key in RESOURCES), how)
+                if trial.fits or index not in trials:
+                    designs[index], trials[index] = d, trial
+                if trial.fits:
+                    break
         return trials[index].fits
 
     best = len(candidates) - 1

@@ -64,7 +64,7 @@ def estimate(design, target="xc7", *, pnr_clock_mhz=None, cache_dir=None, progre
         "top": design.top_name,
         "target": target,
         "family": result.target.family,
-        "script": result.target.script.format(top=design.top_name),
+        "script": result.script,
         "synthesis_seconds": round(result.seconds, 1),
         "cached": result.cached,
         "totals": result.totals(),

@@ -3,7 +3,8 @@
 Each kind folds itself (:meth:`~hwgen.network.kinds.Layer.fold`). Matrix layers take the
 (PE, SIMD) pair, PE dividing the output channels and SIMD the input channels (conv) or inputs
 (dense), that meets the target at the lowest estimated cost, LUTs plus block RAMs at
-:data:`~hwgen.engines.memories.LUTS_PER_BRAM18` (the engine's resource model; a bit-serial MVAU
+:data:`~hwgen.engines.memories.LUTS_PER_BRAM18` and DSPs at
+:data:`~hwgen.engines.memories.LUTS_PER_DSP` (the engine's resource model; a bit-serial MVAU
 takes ``planes`` times the cycles of a bit-parallel one). Channel-wise layers (pooling,
 standalone thresholds, add, concat, global pooling) take the PE that needs no width converter in
 front (:func:`~hwgen.network.kinds.natural_pe` of the streams feeding them) when that meets the

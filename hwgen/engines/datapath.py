@@ -14,7 +14,8 @@ from amaranth import Cat, Const, Mux, Shape, Signal
 from .resources import Resources
 
 __all__ = ["FANIN", "require_positive", "positive_pair", "elements", "value_of", "register", "delay_resources",
-           "Counter", "counter", "tree_levels", "sum_tree", "range_bits", "tree_resources"]
+           "Counter", "counter", "tree_levels", "sum_tree", "range_bits", "tree_resources",
+           "dsp_tree_resources"]
 
 # LUTs of a popcount tree per LUT of an adder tree of the same plan: synth_xilinx packs a
 # bit-sliced full adder's sum and carry into one LUT6 more often than not. Fitted on the
@@ -56,12 +57,13 @@ def value_of(code, dtype):
     return code.as_signed() if dtype.kind == "INT" else code.as_unsigned()
 
 
-def register(m, value, stages=1, shape=None, *, reset=False):
+def register(m, value, stages=1, shape=None, *, reset=False, attrs=None):
     """``value`` delayed by ``stages`` free-running registers (no enable). Data registers have
     no reset; ``reset=True`` gives them one (valid bits: the pipeline must come out of reset
-    empty)."""
+    empty). ``attrs``: synthesis attributes of the registers."""
     for _ in range(stages):
-        reg = Signal(shape if shape is not None else value.shape(), reset_less=not reset)
+        reg = Signal(shape if shape is not None else value.shape(), reset_less=not reset,
+                     attrs=attrs)
         m.d.sync += reg.eq(value)
         value = reg
     return value
@@ -117,6 +119,23 @@ def _tree_plan(terms):
         plan.append(level)
         nodes = [covered for _, _, covered in level]
     return plan
+
+
+def dsp_tree_resources(terms, lo, hi):
+    """The part of :func:`tree_resources` that Yosys' xilinx_dsp packs into DSP48s when the
+    terms are DSP48 products: a first-level group added as a chain (``a + b``, ``(a + b) + c``)
+    goes whole into the DSPs' post-adders, linked by their cascade (PCIN), its register into
+    the last one's P register; of a group of four, ``(a + b) + (c + d)``, only the two pairs
+    do, the last adder and the register staying in logic."""
+    plan = _tree_plan(terms)
+    lut = ff = 0
+    for _, size, covered in plan[0] if plan else ():
+        if size <= 3:
+            width = range_bits(covered * lo, covered * hi)
+            lut, ff = lut + width * (size - 1), ff + width
+        else:
+            lut += size // 2 * range_bits(2 * lo, 2 * hi)
+    return Resources(lut=lut, ff=ff)
 
 
 def tree_levels(terms):

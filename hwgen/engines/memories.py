@@ -28,13 +28,18 @@ from amaranth.lib.wiring import In, Out
 from .datapath import register
 from .resources import Resources
 
-__all__ = ["LUTS_PER_BRAM18", "SELECT_FANIN", "bram18_blocks", "lutram_luts", "lut_cost",
+__all__ = ["LUTS_PER_BRAM18", "LUTS_PER_DSP", "SELECT_FANIN", "bram18_blocks", "lutram_luts", "lut_cost",
            "memory_style", "memory_resources", "bank_words", "rom_latency", "rom_resources",
            "ReadOnlyMemory", "ram"]
 
 # The LUTs one 18-kbit block RAM is worth. Block RAM is the scarcer resource on a Zynq-7020
 # (53,200 LUTs, 280 BRAM18: 190 LUTs each) but the one dataflow designs fill last.
 LUTS_PER_BRAM18 = 64
+
+# The LUTs one DSP48 is worth, on the same reasoning: a third of the Zynq-7020's 242 LUTs per
+# DSP (53,200 LUTs, 220 DSP48E1), as LUTS_PER_BRAM18 is about a third of its 190 per block.
+# A DSP lane then pays off from products of about 6 x 6 bits (a 72-LUT multiplier) up.
+LUTS_PER_DSP = 80
 
 # Words per LUT per bit of a ROM in logic, as Yosys' synth_xilinx maps it (ABC builds shallow
 # trees of LUTs rather than one LUT6 per 64 words). Measured on ROMs read by a counter: 16 words
@@ -146,8 +151,9 @@ def rom_resources(depth, width):
 
 
 def lut_cost(resources):
-    """One figure for comparing designs: LUTs, plus block RAMs at :data:`LUTS_PER_BRAM18`."""
-    return resources.lut + LUTS_PER_BRAM18 * resources.bram18
+    """One figure for comparing designs: LUTs, plus block RAMs at :data:`LUTS_PER_BRAM18` and
+    DSPs at :data:`LUTS_PER_DSP`."""
+    return resources.lut + LUTS_PER_BRAM18 * resources.bram18 + LUTS_PER_DSP * resources.dsp
 
 
 def _memory(width, depth, init, writable, attrs=()):

@@ -54,16 +54,35 @@ from .memories import (ReadOnlyMemory, memory_resources, memory_style, rom_laten
 from .resources import Resources
 from .credits import (QUEUE_LATENCY, OutputQueue, credit_gate, credits_for, issue_gate,
                       queue_resources)
-from .datapath import (counter, elements, register, require_positive, sum_tree, tree_levels,
-                       tree_resources, value_of)
+from .datapath import (counter, dsp_tree_resources, elements, register, require_positive,
+                       sum_tree, tree_levels, tree_resources, value_of)
 from .thresholds import (ThresholdUnit, check_activation, check_thresholds, threshold_latency,
                          threshold_resources)
 from .vector_buffer import VectorBuffer
 
 __all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
-           "connect_output"]
+           "connect_output", "RESOURCES", "dsp_capable", "DSP_ATTRS"]
 
 STYLES = ("parallel", "xnor")
+RESOURCES = ("lut", "dsp")     # what a parallel unit's multipliers are built of
+# DSP48E1's multiplier: 25 x 18 bits, both signed (an unsigned operand takes a bit more).
+DSP_MIN_BITS = 4
+DSP_WIDTHS = (18, 25)
+# On a DSP unit's product registers. Vivado's own attribute (a multiply into a signal marked
+# so goes to a DSP); hwgen's Yosys scripts map the multipliers of modules holding such a
+# signal to DSPs and keep every other module's in LUTs (:mod:`hwgen.synthesis`).
+DSP_ATTRS = {"use_dsp": "yes"}
+
+
+def dsp_capable(a, b):
+    """Whether an ``a`` x ``b`` product (DataTypes) goes to one DSP multiplier: both INTn or
+    UINTn of at least :data:`DSP_MIN_BITS` bits and within the DSP48's 18 x 25 signed
+    operands. Narrower products are cheap in LUTs, and a BIPOLAR or BINARY operand needs no
+    multiplier at all (a negation, an AND gate)."""
+    if {a.kind, b.kind} - {"INT", "UINT"} or min(a.bits, b.bits) < DSP_MIN_BITS:
+        return False
+    signed = sorted(t.bits + (t.kind == "UINT") for t in (a, b))
+    return all(bits <= limit for bits, limit in zip(signed, DSP_WIDTHS))
 
 
 def multiplier_luts(a, b):
@@ -324,10 +343,13 @@ class MVAUParams(MatrixParams):
     """Bit-parallel MVAU parameters (see :class:`MatrixParams`). ``style``: "parallel" (a
     multiplier per lane; with a BINARY operand it reduces to AND gates) or "xnor" (XNOR +
     popcount, only for BIPOLAR inputs and weights); ``None`` picks xnor for BIPOLAR x BIPOLAR
-    and parallel otherwise.
+    and parallel otherwise. ``resource``: what the parallel lanes' multipliers are built of,
+    "lut" or "dsp" (one DSP48 per lane, for products :func:`dsp_capable` of); the same RTL
+    either way, the product registers marked :data:`DSP_ATTRS` for synthesis.
     """
 
     style: str = None
+    resource: str = "lut"
 
     def __post_init__(self):
         super().__post_init__()
@@ -340,6 +362,14 @@ class MVAUParams(MatrixParams):
         if self.style == "xnor" and not bipolar:
             raise ValueError(f"{self.what}: style 'xnor' needs BIPOLAR inputs and weights, not "
                              f"{self.in_dtype} x {self.weight_dtype}")
+        if self.resource not in RESOURCES:
+            raise ValueError(f"{self.what}: resource must be one of {', '.join(RESOURCES)}, "
+                             f"not {self.resource!r}")
+        if self.resource == "dsp" and not dsp_capable(self.in_dtype, self.weight_dtype):
+            raise ValueError(f"{self.what}: resource 'dsp' needs INT/UINT inputs and weights "
+                             f"of at least {DSP_MIN_BITS} bits that fit a DSP48 (18 x 25 "
+                             f"bits signed), not {self.in_dtype} x "
+                             f"{self.weight_dtype}")
 
     @property
     def lane_range(self):
@@ -389,8 +419,8 @@ class MVAUParams(MatrixParams):
           valid/first/last pipeline.
         - Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
 
-        Note that Yosys' synth_xilinx maps wide multiplies to DSP48 unless told not to (-nodsp);
-        this model assumes LUT multipliers throughout.
+        With ``resource="dsp"`` (xc7, :mod:`hwgen.synthesis`): a DSP48 per lane, holding the
+        multiplier and the product register, and the adders Yosys' xilinx_dsp packs into it.
         """
         lanes = self.pe * self.simd
         lo, hi = self.lane_range
@@ -401,15 +431,40 @@ class MVAUParams(MatrixParams):
             lane_lut = multiplier_luts(self.in_dtype, self.weight_dtype)
         tree = tree_resources(self.simd, lo, hi)
         acc_bits = Shape.cast(range(self.acc_range[0], self.acc_range[1] + 1)).width
-        datapath = Resources(lut=lanes * lane_lut + self.pe * (tree.lut + acc_bits),
-                             ff=lanes * product_bits + self.pe * (tree.ff + acc_bits)
-                             + self.in_width)
+        pe_lut, pe_ff, input_ff = tree.lut + acc_bits, tree.ff + acc_bits, self.in_width
+        if self.resource == "dsp":
+            lane_lut = product_bits = 0
+            packed, input_packed = self._dsp_packed(acc_bits)
+            pe_lut, pe_ff = pe_lut - packed.lut, pe_ff - packed.ff
+            input_ff -= input_packed
+        datapath = Resources(lut=lanes * lane_lut + self.pe * pe_lut,
+                             ff=lanes * product_bits + self.pe * pe_ff + input_ff,
+                             dsp=lanes if self.resource == "dsp" else 0)
         nf, sf = self.neuron_folds, self.synapse_folds
         memory = self.storage_resources(lanes * self.weight_dtype.bits)
         counters = sum((n - 1).bit_length() for n in (nf, sf, nf * sf))
         control = Resources(lut=2 * counters + 4,
                             ff=counters + 4 + 3 * self.pipeline_latency)
         return datapath + memory + control + self.output_resources(self.acc_range)
+
+    def _dsp_packed(self, acc_bits):
+        """(logic per PE, input-word flip-flops) that leave the fabric when the lanes are
+        DSP48s, besides the multipliers and the product registers (MREG): what Yosys'
+        xilinx_dsp packs into the DSPs (synth_xilinx; docs/resource-models.md, "DSP lanes"):
+
+        - the first adders of the tree (:func:`dsp_tree_resources`) or, with SIMD 1 and no
+          tree, the accumulator (the P register and its post-adder, accumulating);
+        - the input word's register (AREG) when each input element feeds one lane (depthwise,
+          or PE 1) and that register is the unit's own (no input buffer, whose read register
+          lies in its own module).
+        """
+        lo, hi = self.lane_range
+        if self.simd == 1:
+            packed = Resources(lut=acc_bits, ff=acc_bits)
+        else:
+            packed = dsp_tree_resources(self.simd, lo, hi)
+        one_lane_each = self.what == "vvau" or self.pe == 1
+        return packed, self.in_width if one_lane_each and not self.buffer_words else 0
 
 
 class MatrixVectorUnit(wiring.Component):
@@ -479,7 +534,8 @@ class MatrixVectorUnit(wiring.Component):
                 lanes = [agree[q] for q in range(p.simd)]
             else:
                 lanes = [register(m, product(xq, p.in_dtype, wq, p.weight_dtype),
-                                  shape=lane_shape)
+                                  shape=lane_shape,
+                                  attrs=DSP_ATTRS if p.resource == "dsp" else None)
                          for xq, wq in zip(elements(x_row, p.in_dtype, p.simd),
                                            ws[row * p.simd:(row + 1) * p.simd])]
             sums.append(sum_tree(m, lanes, lo, hi))

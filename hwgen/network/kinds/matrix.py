@@ -1,5 +1,6 @@
 """What conv2d and dense share: a layer computed by a matrix-vector unit (MVAU), its weights,
-its engine (bit-parallel, XNOR, bit-serial) and its folding over (PE, SIMD)."""
+its engine (bit-parallel, XNOR, bit-serial), what its multipliers are built of (LUTs, DSPs) and
+its folding over (PE, SIMD)."""
 
 from dataclasses import dataclass, replace
 
@@ -10,13 +11,14 @@ from ...datatypes import DataType, product_range
 from ...engines.bitserial_mvau import MODES as BITSERIAL_MODES
 from ...engines.bitserial_mvau import BitSerialMVAUParams, bit_planes
 from ...engines.memories import lut_cost
-from ...engines.mvau import MVAUParams
+from ...engines.mvau import DSP_MIN_BITS, RESOURCES, MVAUParams, dsp_capable
 from ...engines.vvau import VVAUParams
 from .base import Layer, divisors
 
 __all__ = ["MatrixLayer", "ENGINES", "MAX_WEIGHTS"]
 
 ENGINES = ("parallel", "xnor", "bitserial")
+RESOURCE_CHOICES = (*RESOURCES, "auto")    # a layer's ``resource``
 MAX_WEIGHTS = 1 << 24        # weights of one layer: far beyond any network an FPGA holds
 
 
@@ -29,8 +31,10 @@ class MatrixLayer(Layer):
     simd: int = 1
     engine: str = "parallel"
     bitserial_mode: str = None     # "activations" or "both" for engine "bitserial"
+    resource: str = "lut"          # "lut", "dsp" or "auto": see :meth:`matrix_params`
 
-    FIELDS = frozenset({"weight_datatype", "weights", "pe", "simd", "engine", "bitserial_mode"})
+    FIELDS = frozenset({"weight_datatype", "weights", "pe", "simd", "engine", "bitserial_mode",
+                        "resource"})
     fusable = True
     depthwise = False    # each output channel from its own input channel: a VVAU, not an MVAU
 
@@ -59,6 +63,22 @@ class MatrixLayer(Layer):
         return engine, mode
 
     @staticmethod
+    def read_resource(reader, spec, prev, weight_dtype, engine):
+        """``resource``: "lut" (the default), "dsp" (only where every product can take a DSP48,
+        :func:`~hwgen.engines.mvau.dsp_capable`) or "auto"."""
+        resource = spec.get("resource", "lut")
+        if resource not in RESOURCE_CHOICES:
+            reader.error(f"unknown resource {resource!r} (expected one of: "
+                         f"{', '.join(RESOURCE_CHOICES)})", field="resource")
+        if resource == "dsp" and (engine != "parallel"
+                                  or not dsp_capable(prev.out_dtype, weight_dtype)):
+            reader.error(f"dsp needs the parallel engine and INT/UINT inputs and weights of at "
+                         f"least {DSP_MIN_BITS} bits that fit a DSP48 (here: engine {engine}, "
+                         f"inputs {prev.out_dtype}, weights {weight_dtype}); use lut or auto",
+                         field="resource")
+        return resource
+
+    @staticmethod
     def read_weights(reader, spec, shape, dtype):
         count = int(np.prod(shape, dtype=object))
         if count > MAX_WEIGHTS:
@@ -84,6 +104,7 @@ class MatrixLayer(Layer):
         weights = cls.read_weights(reader, spec, weight_shape, weight_dtype)
         return {"weight_dtype": weight_dtype, "weights": weights, "engine": engine,
                 "bitserial_mode": mode,
+                "resource": cls.read_resource(reader, spec, prev, weight_dtype, engine),
                 "pe": reader.folding(spec, "pe", weight_shape[0], "output channels"
                                      if len(weight_shape) == 4 else "outputs (MH)"),
                 "simd": reader.folding(spec, "simd", simd_total, simd_what)}
@@ -136,12 +157,20 @@ class MatrixLayer(Layer):
 
     def matrix_params(self, pe, simd):
         """The MVAU parameters at folding (pe, simd), the fused activation's thresholds
-        included. ValueError beyond what the engine can generate."""
+        included. ValueError beyond what the engine can generate. ``resource: auto`` takes DSP
+        lanes where the products can have them and the model's :func:`lut_cost` (a DSP at
+        :data:`~hwgen.engines.memories.LUTS_PER_DSP`) is lower, LUT lanes otherwise."""
         shape = (self.mw, self.mh, pe, simd, self.in_dtype, self.weight_dtype, self.vectors,
                  self.fused.out_dtype if self.fused else None)
         if self.engine == "bitserial":
             return BitSerialMVAUParams(*shape, mode=self.bitserial_mode)
-        return (VVAUParams if self.depthwise else MVAUParams)(*shape, style=self.engine)
+        kind = VVAUParams if self.depthwise else MVAUParams
+        if self.resource != "auto":
+            return kind(*shape, style=self.engine, resource=self.resource)
+        if not self.can_use_dsp:
+            return kind(*shape, style=self.engine)
+        return min((kind(*shape, style=self.engine, resource=resource) for resource in RESOURCES),
+                   key=lambda params: lut_cost(params.resources()))    # a tie: LUTs
 
     def lower_matrix(self, graph, source):
         """The MVAU (node kind "mvau") or, depthwise, the VVAU (kind "vvau", reading ``simd``
@@ -159,9 +188,9 @@ class MatrixLayer(Layer):
 
     def fold(self, inputs, target, hints):
         """The (PE, SIMD) that meets ``target`` at the lowest estimated cost: LUTs plus block
-        RAMs at :data:`~hwgen.engines.memories.LUTS_PER_BRAM18` (the engines' models; the
-        layer's cycles are its engines', sliding window included); if none does, the
-        fastest."""
+        RAMs at :data:`~hwgen.engines.memories.LUTS_PER_BRAM18` and DSPs at
+        :data:`~hwgen.engines.memories.LUTS_PER_DSP` (the engines' models; the layer's cycles
+        are its engines', sliding window included); if none does, the fastest."""
         ranked = []
         for option, params in self._options(hints):
             cycles = option.ideal_cycles()
@@ -194,6 +223,8 @@ class MatrixLayer(Layer):
                 "pe": self.pe, "simd": self.simd, "engine": self.engine}
         if self.engine == "bitserial":
             spec["bitserial_mode"] = self.bitserial_mode
+        if self.resource != "lut":      # so that descriptions without DSPs read as before
+            spec["resource"] = self.resource
         return spec
 
     def summary(self):
@@ -201,4 +232,18 @@ class MatrixLayer(Layer):
                                 else "")
         return {"weight_datatype": str(self.weight_dtype), "engine": engine, "mw": self.mw,
                 "mh": self.mh, "macs": self.macs,
-                "weight_bits": self.weights.size * self.weight_dtype.bits}
+                "weight_bits": self.weights.size * self.weight_dtype.bits,
+                "resource": self.resource, "multipliers": self.multipliers()}
+
+    @property
+    def can_use_dsp(self):
+        """Whether the lanes can be DSPs (``resource: dsp``): parallel engine, products
+        :func:`~hwgen.engines.mvau.dsp_capable` of."""
+        return self.engine == "parallel" and dsp_capable(self.in_dtype, self.weight_dtype)
+
+    def multipliers(self):
+        """What the lanes' multipliers are built of at this folding: "lut" or "dsp" (``auto``
+        decided), None for an engine without multipliers (xnor, bit-serial)."""
+        if self.engine != "parallel":
+            return None
+        return self.matrix_params(self.pe, self.simd).resource
