@@ -212,7 +212,9 @@ def mini_dwsep_dsp(tmp_path):
 
 
 @pytest.mark.parametrize("make, node_name", [
-    (tiny_mlp_dsp, "fc0_mvau"),
+    # The DSP RTL is the LUT RTL plus the marks (test_same_rtl_but_the_mark), which the default
+    # tier's networks simulate in Verilator: these runs are for -m slow.
+    pytest.param(tiny_mlp_dsp, "fc0_mvau", marks=pytest.mark.slow),
     pytest.param(lambda tmp_path: load_network(EXAMPLE), "conv0_mvau", marks=pytest.mark.slow),
     pytest.param(mini_dwsep_dsp, "dw0_vvau", marks=pytest.mark.slow),
 ])

@@ -85,7 +85,8 @@ def test_trained_models(name, tmp_path, capsys):
     assert (y.argmax(axis=1) == LABELS).mean() > 0.9
 
 
-@pytest.mark.parametrize("name", ["digits-cnn-w4a4", "digits-dwsep-w4a4",
+@pytest.mark.parametrize("name", ["digits-cnn-w4a4",
+                                  pytest.param("digits-dwsep-w4a4", marks=pytest.mark.slow),
                                   pytest.param("digits-resnet-w4a4", marks=pytest.mark.slow)])
 def test_trained_models_in_verilator(name, tmp_path, capsys):
     """The generated hardware, in Verilator with stalls, gives the model's outputs."""
