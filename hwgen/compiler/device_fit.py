@@ -99,7 +99,6 @@ def fit_device(network, part, utilization, *, ignore_hints=False):
     """The fastest design of ``network`` that fits ``utilization`` of ``part`` by the models
     (see the module docstring for the contract)."""
     start = time.monotonic()
-    budget = part.budget(utilization)
     candidates = candidate_targets(network, ignore_hints)
     trials, designs = {}, {}
 
@@ -109,7 +108,7 @@ def fit_device(network, part, utilization, *, ignore_hints=False):
             use = part.use(d.resources())
             designs[index] = d
             trials[index] = Trial(candidates[index], d.bottleneck.cycles(), use,
-                                  all(use[key] <= budget[key] for key in RESOURCES))
+                                  part.fits(use, utilization))
         return trials[index].fits
 
     best = len(candidates) - 1
