@@ -331,7 +331,7 @@ def dask_pool(scheduler=None, workers=None):
                 return stack.enter_context(Client(scheduler))
             cluster = stack.enter_context(LocalCluster(
                 n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                dashboard_address=None, silence_logs=logging.ERROR))
+                dashboard_address=":0", silence_logs=logging.ERROR))
             return stack.enter_context(Client(cluster))
         yield DaskPool(connect)
 
