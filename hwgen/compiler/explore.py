@@ -420,7 +420,7 @@ class _Progress:
             return
         if self.stream.isatty():
             self.stream.write(f"\r\033[K{self._line()}")
-        elif time.monotonic() >= self.next:
+        elif time.monotonic() >= self.next and self.done < self.total:
             self.next += self.every
             self.stream.write(self._line() + "\n")
         self.stream.flush()
