@@ -81,7 +81,7 @@ class Candidate:
 class Exploration:
     """What :func:`explore` found: every evaluated :class:`Candidate` in evaluation order, the
     ``front`` (fastest first), and with confirmation ``confirmed``: per front folding, the
-    :func:`confirm_design` result. ``stats``: designs evaluated now (``evaluated``) and taken
+    :func:`~.explore_tasks.confirm_design` result. ``stats``: designs evaluated now (``evaluated``) and taken
     from the cache (``cached``), per stage."""
     part: object
     utilization: float
@@ -91,8 +91,6 @@ class Exploration:
     confirmed: dict = field(default_factory=dict)
     stats: dict = field(default_factory=dict)
 
-
-# --- the search ----------------------------------------------------------------------------
 
 def pareto_front(candidates, part, utilization):
     """The fitting ``candidates`` that no other fitting one dominates (no worse in every
@@ -205,7 +203,7 @@ class _Evaluator:
         """A folding's key; a target's depends on the hints too."""
         kind, value = spec
         return digest(self.prefix, json.dumps(value),
-                       *([self.ignore_hints] if kind == "target" else []))
+                      *([self.ignore_hints] if kind == "target" else []))
 
     def share(self):
         if self.shared is None:
@@ -213,7 +211,8 @@ class _Evaluator:
         return self.shared
 
     def __call__(self, specs, progress):
-        """The :class:`Candidate` of each of ``specs`` (see :func:`evaluate`), in order;
+        """The :class:`Candidate` of each of ``specs`` (see
+        :func:`~.explore_tasks.evaluate`), in order;
         ``progress``: the :class:`_Progress` of the stage."""
         results = [self.cache.get("models", self.key(spec)) for spec in specs]
         missing = [i for i, r in enumerate(results) if r is None]
@@ -236,8 +235,8 @@ class _Evaluator:
 def explore(network, part, utilization, pool, cache, *, clock_mhz=100.0, seed=0,
             moves=MOVES, ignore_hints=True, confirm=False, show_progress=True):
     """Search ``network``'s foldings on ``part`` at ``utilization`` (see the module docstring):
-    an :class:`Exploration`. ``pool``: a :class:`DaskPool`; ``cache``: a
-    :class:`ResultCache`; ``confirm``: synthesize and simulate each front entry. One
+    an :class:`Exploration`. ``pool``: a :class:`~.explore_tasks.DaskPool`; ``cache``: a
+    :class:`~.explore_cache.ResultCache`; ``confirm``: synthesize and simulate each front entry. One
     :class:`HwgenError` (device_fit's) if no candidate fits."""
     evaluate = _Evaluator(network, pool, cache, ignore_hints, show_progress)
     targets = candidate_targets(network, ignore_hints)
@@ -278,7 +277,8 @@ def explore(network, part, utilization, pool, cache, *, clock_mhz=100.0, seed=0,
 
 
 def _confirm(front, part, cache, evaluate, show):
-    """Per front folding, :func:`confirm_design`'s result, through the cache and the pool;
+    """Per front folding, :func:`~.explore_tasks.confirm_design`'s result, through the cache
+    and the pool;
     and the counts of jobs run and cached."""
     from ..synthesis import warm_up
 
@@ -295,8 +295,8 @@ def _confirm(front, part, cache, evaluate, show):
         # The first run of the WebAssembly Yosys compiles it into YoWASP's cache; two at once
         # can crash each other (SIGBUS): compile it here, once, before the parallel runs.
         warm_up("yosys")
-        for index, value in evaluate.pool.run(confirm_design, [(evaluate.share(), f, target)
-                                                      for f in missing]):
+        calls = [(evaluate.share(), folding, target) for folding in missing]
+        for index, value in evaluate.pool.run(confirm_design, calls):
             results[missing[index]] = value
             if "error" not in value:      # a failure is reported, and tried again next run
                 cache.put("confirmed", keys[missing[index]], value)

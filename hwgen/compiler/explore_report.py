@@ -91,17 +91,18 @@ def front_markdown(rep):
 def plot_front(exploration, title):
     """(PNG bytes, SVG bytes): frames/s against LUTs (left) and block RAM (right), every
     evaluated design faint (those over the budget marked x), the front highlighted."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # The object-oriented API on the Agg canvas: no pyplot, no display, no global figure.
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
 
     x, part = exploration, exploration.part
     fps = x.clock_mhz * 1e6
     uses = [c.use(part) for c in x.candidates]
     fits = [part.fits(use, x.utilization) for use in uses]
     front = [(c.use(part), fps / c.cycles) for c in x.front]
-    with plt.rc_context({"svg.hashsalt": "hwgen-explore", "svg.fonttype": "none"}):
-        figure, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True)
+    with rc_context({"svg.hashsalt": "hwgen-explore", "svg.fonttype": "none"}):
+        figure = Figure(figsize=(11, 4.5))
+        axes = figure.subplots(1, 2, sharey=True)
         for axis, key in zip(axes, ("lut", "bram")):
             for fit, marker, label in ((True, "o", "evaluated, fits"),
                                        (False, "x", "evaluated, over the budget")):
@@ -116,18 +117,17 @@ def plot_front(exploration, title):
                          linewidth=1, label=f"budget ({x.utilization:g} of the part)")
             axis.set_xlabel(part.units[key])
             axis.set_yscale("log")
-            axis.grid(True, which="both", alpha=0.3)
+            axis.grid(True, alpha=0.3)
         axes[0].set_xscale("log")
         axes[0].set_ylabel(f"frames/s at {x.clock_mhz:g} MHz")
         axes[1].legend(loc="lower right", fontsize=8)
         figure.suptitle(title)
-        figure.tight_layout()
+        figure.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.9, wspace=0.06)
         images = []
         for kind, metadata in (("png", {"Software": None}), ("svg", {"Date": None})):
             buffer = io.BytesIO()
             figure.savefig(buffer, format=kind, dpi=100, metadata=metadata)
             images.append(buffer.getvalue())
-        plt.close(figure)
     return tuple(images)
 
 
