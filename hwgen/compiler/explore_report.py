@@ -33,7 +33,7 @@ def _entry(candidate, part, clock_mhz, confirmed):
     return entry
 
 
-def front_report(exploration, network):
+def front_report(exploration):
     """front.json: the network, the part and its budget, the search's size, and ``front``, one
     entry per design: its folding per layer, cycles per frame, frames/s at the clock, the
     modelled resources (``model``, 7-series units; ``use``, the part's), and when confirmed
@@ -41,7 +41,7 @@ def front_report(exploration, network):
     x, part = exploration, exploration.part
     return {
         "generator": GENERATOR,
-        "network": network.name,
+        "network": x.network,
         "device": {"part": part.name, "utilization": x.utilization, "units": part.units,
                    "budget": part.budget(x.utilization), "by": part.note()},
         "clock_mhz": x.clock_mhz,
@@ -131,12 +131,12 @@ def plot_front(exploration, title):
     return tuple(images)
 
 
-def write_front(out_dir, exploration, network):
+def write_front(out_dir, exploration):
     """Write front.json, front.md, front.png and front.svg into ``out_dir``, each whole; the
     report (:func:`front_report`)."""
     out_dir = Path(out_dir)
-    rep = front_report(exploration, network)
-    png, svg = plot_front(exploration, f"{network.name} on {exploration.part.name}: "
+    rep = front_report(exploration)
+    png, svg = plot_front(exploration, f"{exploration.network} on {exploration.part.name}: "
                                        f"{len(exploration.front)} designs on the front")
     files = {"front.json": json.dumps(rep, indent=2) + "\n", "front.md": front_markdown(rep),
              "front.png": png, "front.svg": svg}

@@ -14,6 +14,7 @@ import signal
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 
+from ..errors import HwgenError
 from ..external import reporter
 from .build import design
 
@@ -171,7 +172,11 @@ def dask_pool(scheduler=None, workers=None):
     with ExitStack() as stack:
         def connect():
             if scheduler is not None:
-                return stack.enter_context(Client(scheduler))
+                try:
+                    return stack.enter_context(Client(scheduler))
+                except (OSError, ValueError) as exc:     # unreachable, or not an address
+                    raise HwgenError(f"cannot connect to the Dask scheduler at {scheduler}: "
+                                     f"{exc}", field="--scheduler") from None
             # A terminal's Ctrl-C reaches the whole process group, and a worker interrupted
             # prints its own traceback: the workers inherit SIGINT ignored (Python keeps an
             # inherited SIG_IGN), leaving it to this process, which shuts them down. A Ctrl-C
