@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -135,6 +136,18 @@ def test_a_second_run_answers_from_the_cache_with_the_same_files(first, schedule
     assert again["search"]["models"]["cached"] == rep["search"]["models"]["evaluated"] \
         + rep["search"]["models"]["cached"]
     assert {name: (out_dir / name).read_bytes() for name in before} == before
+
+
+def test_a_run_resumes_from_its_candidates(first, scheduler, tmp_path, capsys):
+    """Without the whole run's entry (as after an interruption), every model evaluation comes
+    from the per-candidate cache, and the front is the same."""
+    rep, out_dir, _ = first
+    copy = tmp_path / "copy"
+    shutil.copytree(out_dir, copy)
+    shutil.rmtree(copy / "cache" / "runs")
+    again, err = explore_json(capsys, copy, scheduler)
+    assert again["search"]["models"]["evaluated"] == 0 and again["front"] == rep["front"]
+    assert "whole search from the cache" not in err
 
 
 def test_the_search_is_deterministic(first, scheduler, tmp_path, capsys):
