@@ -94,6 +94,7 @@ def plot_front(exploration, title):
     # The object-oriented API on the Agg canvas: no pyplot, no display, no global figure.
     from matplotlib import rc_context
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     x, part = exploration, exploration.part
     fps = x.clock_mhz * 1e6
@@ -119,6 +120,7 @@ def plot_front(exploration, title):
             axis.set_yscale("log")
             axis.grid(True, alpha=0.3)
         axes[0].set_xscale("log")
+        axes[0].xaxis.set_minor_formatter(NullFormatter())     # labels of 2-9 x 10^k collide
         axes[0].set_ylabel(f"frames/s at {x.clock_mhz:g} MHz")
         axes[1].legend(loc="lower right", fontsize=8)
         figure.suptitle(title)
