@@ -88,6 +88,10 @@ def synthesis_target(part):
     return {"ECP5": "ecp5", "iCE40": "ice40"}.get(part.family, "xc7")
 
 
+def _silent(seconds):
+    """A progress callback that shows nothing: a worker's step lines would interleave."""
+
+
 def confirm_design(network, folding, target, frames=SIM_FRAMES, stall_prob=SIM_STALL_PROB,
                    seed=0):
     """Synthesize the design of ``folding`` for ``target`` (:func:`~.estimate.estimate`) and
@@ -102,10 +106,9 @@ def confirm_design(network, folding, target, frames=SIM_FRAMES, stall_prob=SIM_S
 
     reporter.enabled = False
     d = design_of(network, folding)
-    quiet = lambda seconds: None      # noqa: E731 -- no step lines from a worker
     for attempt in range(SIGBUS_RETRIES + 1):
         try:
-            report = estimate(d, target, progress=quiet)
+            report = estimate(d, target, progress=_silent)
             break
         except SynthesisError as exc:
             if exc.status != -signal.SIGBUS or attempt == SIGBUS_RETRIES:
@@ -115,7 +118,7 @@ def confirm_design(network, folding, target, frames=SIM_FRAMES, stall_prob=SIM_S
                                                  ("lut", "lutram", "ff", "bram18", "dsp")}}}
     try:
         sim = simulate(d, network.random_frames(frames, seed), seed=seed,
-                       stall_prob=stall_prob, progress=quiet)
+                       stall_prob=stall_prob, progress=_silent)
     except SimulationFailed as exc:
         return {**result, "error": f"simulation failed: {exc}"}
     result["simulation"] = {
