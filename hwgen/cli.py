@@ -1,4 +1,5 @@
-"""The ``hwgen`` command line: ``hwgen check``, ``golden``, ``build``, ``sim`` and ``estimate``.
+"""The ``hwgen`` command line: ``hwgen check``, ``golden``, ``build``, ``sim``, ``estimate`` and
+``explore``.
 
 A user mistake prints one line ``hwgen: error: ...`` naming the file, layer and field, and exits
 with status 2; an interruption (Ctrl-C) prints ``hwgen: interrupted`` and exits with status 130,
@@ -522,6 +523,50 @@ def cmd_estimate(args):
     return 0
 
 
+def cmd_explore(args):
+    from .compiler.build import check_output_dir
+    from .compiler.explore import explore
+    from .compiler.explore_cache import EXPLORE_DIR, ResultCache
+    from .compiler.explore_tasks import dask_pool
+    from .compiler.explore_report import front_markdown, write_front
+
+    if args.clock <= 0:
+        raise HwgenError("must be positive", field="--clock")
+    if args.workers is not None and args.workers < 1:
+        raise HwgenError("must be at least 1", field="--workers")
+    if args.moves < 0:
+        raise HwgenError("must be at least 0", field="--moves")
+    part, utilization = device_option(args)
+    out = Path(args.output or f"explore-{Path(args.network).stem}")
+    check_output_dir(out, kind=EXPLORE_DIR)
+    try:
+        cache = ResultCache(out / "cache")
+    except OSError as exc:
+        raise HwgenError(f"cannot create the directory: {exc.strerror}", file=out) from None
+    with dask_pool(args.scheduler, args.workers) as pool:
+        result = explore(args.network, part, utilization, pool, cache, clock_mhz=args.clock,
+                         seed=args.seed, moves=args.moves,
+                         ignore_hints=not args.keep_hints, confirm=args.synthesize,
+                         show_progress=not args.quiet)
+    rep = write_front(out, result)
+    failed = [index for index, entry in enumerate(rep["front"], 1)
+              if "error" in entry or entry.get("simulation", {}).get("mismatches")]
+    if args.json:
+        print(json.dumps({**rep, "output": str(out), "search": result.stats}, indent=2))
+    else:
+        print(front_markdown(rep), end="")
+        models = result.stats["models"]
+        print(f"{plural(len(result.candidates), 'distinct design')} evaluated by the models "
+              f"({models['evaluated']} evaluations now, {models['cached']} from the cache); "
+              f"written to {out}/ (front.md, front.json, front.png, front.svg)")
+    if failed:
+        print(f"hwgen: {plural(len(failed), 'front design')} not confirmed (synthesis or "
+              f"simulation failed, or outputs differ): {', '.join(map(str, failed))}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def path_engines(path):
     """Where a path of ``hwgen estimate`` runs: "in X" or "from X through Y, Z to W"."""
     def name(node):
@@ -571,6 +616,8 @@ def add_frame_options(parser, default_frames):
 
 
 def build_parser():
+    from .compiler.explore import MOVES
+
     parser = argparse.ArgumentParser(
         prog="hwgen", description="Streaming FPGA accelerators for quantized neural networks.")
     parser.add_argument("--version", action="version", version=f"hwgen {__version__}")
@@ -642,6 +689,37 @@ def build_parser():
     add_folding_options(est)
     add_output_options(est)
     est.set_defaults(run=cmd_estimate)
+
+    exp = commands.add_parser("explore", help="search foldings for the Pareto front of "
+                              "frames/s against LUT, block RAM and DSP on a part")
+    exp.add_argument("network", help="network description (.yaml)")
+    exp.add_argument("--device", required=True, metavar="PART",
+                     help=f"the part the designs must fit ({', '.join(DEVICES)})")
+    exp.add_argument("--utilization", type=float, metavar="F",
+                     help="the share of the part a design may use, in (0, 1] (default 0.8)")
+    exp.add_argument("--clock", type=float, default=100.0, metavar="MHZ",
+                     help="clock frequency for frames/s (default 100)")
+    exp.add_argument("--synthesize", action="store_true",
+                     help="confirm each front design: Yosys synthesis and a Verilator run "
+                          "with stalls")
+    exp.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the tasks on this Dask scheduler (tcp://host:8786) instead of "
+                          "a local cluster")
+    exp.add_argument("--workers", type=int, metavar="N",
+                     help="worker processes of the local cluster (default: the machine's "
+                          "cores)")
+    exp.add_argument("--moves", type=int, default=MOVES, metavar="N",
+                     help=f"local-search evaluations after the seed designs (default {MOVES})")
+    exp.add_argument("--seed", type=int, default=0, help="seed of the local search")
+    exp.add_argument("--keep-hints", action="store_true",
+                     help="keep the pe/simd the description gives (default: search every "
+                          "folding)")
+    exp.add_argument("-o", "--output", metavar="DIR",
+                     help="output directory (default explore-<network>): front.md, "
+                          "front.json, front.png, front.svg and cache/; a run resumes from "
+                          "its cache")
+    add_output_options(exp)
+    exp.set_defaults(run=cmd_explore)
     return parser
 
 

@@ -71,6 +71,12 @@ class Device:
         return {key: math.floor(value * utilization + 1e-9)
                 for key, value in self.capacity().items()}
 
+    def fits(self, use, utilization):
+        """Whether ``use`` (in this part's units, as :meth:`use` gives it) is within
+        ``utilization`` of the part in every resource."""
+        budget = self.budget(utilization)
+        return all(use[key] <= budget[key] for key in RESOURCES)
+
     def conversion(self):
         """Units of this part per unit of the models, per resource (see the module
         docstring)."""

@@ -71,7 +71,7 @@ import platformdirs
 from .external import cache_lock, cache_root, wait_with_progress
 
 __all__ = ["TARGETS", "DEVICES", "Target", "SynthesisError", "SynthesisResult", "synthesize",
-           "place_and_route", "module_of", "group_of", "DSP_MARK"]
+           "place_and_route", "module_of", "group_of", "DSP_MARK", "warm_up"]
 
 FIGURES = ("lut", "lutram", "ff", "carry", "bram_kbit", "dsp")
 DEPTHS = ("lut_levels", "mux_cells", "carry_cells")
@@ -170,7 +170,12 @@ TARGETS = {target.name: target for target in (
 
 
 class SynthesisError(RuntimeError):
-    """Yosys failed on a design (the message holds the end of its log)."""
+    """Yosys failed on a design (the message holds the end of its log; ``status``: the tool's
+    exit status, negative for a signal, None where it did not run)."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -425,7 +430,8 @@ def _run(work, tool, argv, product, progress, label):
         logs = [work / name for name in ("yosys.log", "nextpnr.log", "output.txt")]
         text = "\n".join(log.read_text(errors="replace") for log in logs if log.is_file())
         tail = "\n".join(text.strip().splitlines()[-15:])
-        raise SynthesisError(f"{label} failed (exit status {process.returncode}):\n{tail}")
+        raise SynthesisError(f"{label} failed (exit status {process.returncode}):\n{tail}",
+                             process.returncode)
 
 
 def _start(tool, argv, work, output):
@@ -435,6 +441,13 @@ def _start(tool, argv, work, output):
     code = f"import sys, {module}; sys.exit({module}.run_{tool}(sys.argv[1:]))"
     return subprocess.Popen([sys.executable, "-c", code, *argv], cwd=work, stdout=output,
                             stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def warm_up(tool="yosys", progress=None):
+    """Compile ``tool``'s WebAssembly for this machine now, if no run has (:func:`_prepare`):
+    before starting runs in parallel, so that none of them is a first run."""
+    with tempfile.TemporaryDirectory(prefix="hwgen-warm-") as work:
+        _prepare(tool, Path(work), progress)
 
 
 def _prepare(tool, work, progress):

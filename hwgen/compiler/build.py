@@ -45,7 +45,7 @@ from .pipeline import AxiStreamTop, Pipeline, axis_width
 from .report_graph import dataflow, mermaid
 from .report_html import report_html
 
-__all__ = ["Design", "design", "build", "check_output_dir"]
+__all__ = ["Design", "design", "build", "check_output_dir", "OutputKind", "GENERATOR"]
 
 GENERATOR = f"hwgen {__version__}"     # report.json's "generator": marks a directory as a build
 BUILD_FILES = ("report.json", "report.md", "report.html", "network.yaml",
@@ -272,17 +272,28 @@ def built_description(network):
     return doc, arrays
 
 
-def check_output_dir(out_dir, force=False):
-    """Raise :class:`HwgenError` unless :func:`build` may write ``out_dir`` (see the module's
-    docstring): before any work, so that a refused directory costs nothing."""
+@dataclass(frozen=True)
+class OutputKind:
+    """A kind of directory a command writes, for :func:`check_output_dir`: ``what`` names it in
+    messages; ``own_files(path)`` gives the names a directory of this kind holds (its marker
+    found in it), else an empty set; ``remedy``: what a user can do about a foreign one."""
+    what: str
+    own_files: object
+    remedy: str
+
+
+def check_output_dir(out_dir, force=False, kind=None):
+    """Raise :class:`HwgenError` unless a command may write ``out_dir``, a directory of
+    ``kind`` (an :class:`OutputKind`; default: a build, see the module's docstring): before any
+    work, so that a refused directory costs nothing."""
+    kind = kind or BUILD_DIR
     out_dir = Path(out_dir)
     resolved = out_dir.resolve()
     if resolved.parent == resolved:
-        raise HwgenError("is the filesystem root; name a new directory for the build",
-                         file=out_dir)
+        raise HwgenError("is the filesystem root; name a new directory", file=out_dir)
     if resolved == Path.cwd().resolve() or resolved in Path.cwd().resolve().parents:
-        raise HwgenError("is the current directory or contains it; name a new directory for "
-                         "the build", file=out_dir)
+        raise HwgenError("is the current directory or contains it; name a new directory",
+                         file=out_dir)
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
@@ -291,12 +302,12 @@ def check_output_dir(out_dir, force=False):
         entries = sorted(path.name for path in out_dir.iterdir())
     except OSError as exc:
         raise HwgenError(f"cannot read the directory: {exc.strerror}", file=out_dir) from None
-    foreign = [name for name in entries if name not in _build_files(out_dir)]
+    foreign = [name for name in entries if name not in kind.own_files(out_dir)]
     if foreign and not force:
         more = f" and {plural(len(foreign) - 1, 'other entry', 'other entries')}" \
             if len(foreign) > 1 else ""
-        raise HwgenError(f"exists and is not an hwgen build (it holds {foreign[0]!r}{more}); "
-                         "give --force to replace it and everything in it", file=out_dir)
+        raise HwgenError(f"exists and is not {kind.what} (it holds {foreign[0]!r}{more}); "
+                         f"{kind.remedy}", file=out_dir)
 
 
 def _build_files(out_dir):
@@ -309,6 +320,10 @@ def _build_files(out_dir):
             or not isinstance(rep.get("top"), str) or not (out_dir / "network.yaml").is_file()):
         return set()
     return {*BUILD_FILES, f"{rep['top']}.v"}
+
+
+BUILD_DIR = OutputKind("an hwgen build", _build_files,
+                       "give --force to replace it and everything in it")
 
 
 def build(network, out_dir, target_cycles=None, clock_mhz=100.0, *, force=False,

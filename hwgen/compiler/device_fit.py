@@ -6,9 +6,9 @@ Contract of :func:`fit_device`: it returns a :class:`Fit` whose ``design`` is
 ``ignore_hints``), whose whole modelled resources (every node: engines, FIFOs, width converters,
 forks, as the build report totals them), converted to the part's units
 (:meth:`~hwgen.devices.Device.use`), are within F of the part in every resource (LUT, FF, block
-RAM, DSP); and none of the :data:`NEIGHBOURS` candidate targets just faster than ``target`` fits
-(or ``target`` is the fastest candidate). If even the most folded design does not fit, it raises
-one :class:`HwgenError` naming the resource, the budget and the layer that takes the most of it.
+RAM, DSP); and no faster candidate target fits. If no candidate fits, it raises one
+:class:`HwgenError` naming the resource, the budget and the layer that takes the most of it in the
+most folded design.
 The fit is by the resource models, never by synthesis.
 
 Candidates: the distinct ideal cycles per frame that the layers' foldings reach
@@ -18,12 +18,14 @@ the candidates are all the designs there are. Those below the slowest layer's fa
 are left out: each gives the same bottleneck as that one at a higher cost (layers that could
 have been slower are not).
 
-Search: bisection over the sorted candidates for the smallest that fits, each candidate
-evaluated as the whole lowered design (neighbouring layers' stream widths matched, FIFOs and
-width converters counted), never layer by layer. Resources are not exactly monotone in the
+Search: the candidates in turn from the fastest, the first that fits, each candidate evaluated
+as the whole lowered design (neighbouring layers' stream widths matched, FIFOs and width
+converters counted), never layer by layer. No bisection: resources are not monotone in the
 target (a slower layer can need a width converter a faster one did not; FIFO depths follow the
-pace), so bisection alone could stop above a faster design that fits; the :data:`NEIGHBOURS`
-candidates just below its answer are tried too, and the bisection resumes below any that fits.
+pace; folded the most, weights that a wider fold keeps in LUTs go to block RAM, so tfc-w1a1
+fits an iCE40 HX8K at 512 cycles per frame but not folded the most). A network
+that fits near its fastest folding is answered after a few designs (about a second each for
+CNV); one that fits nowhere, after all of them.
 Deterministic: the same network, part and utilization give the same trials and design.
 
 Layers with ``resource: auto`` (:meth:`~hwgen.network.kinds.matrix.MatrixLayer.matrix_params`)
@@ -42,10 +44,7 @@ from ..engines.resources import Resources
 from ..errors import HwgenError
 from .build import design
 
-__all__ = ["Fit", "Trial", "fit_device", "candidate_targets", "resource_variants",
-           "NEIGHBOURS"]
-
-NEIGHBOURS = 2
+__all__ = ["Fit", "Trial", "fit_device", "candidate_targets", "resource_variants"]
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,6 @@ def fit_device(network, part, utilization, *, ignore_hints=False):
     """The fastest design of ``network`` that fits ``utilization`` of ``part`` by the models
     (see the module docstring for the contract)."""
     start = time.monotonic()
-    budget = part.budget(utilization)
     candidates = candidate_targets(network, ignore_hints)
     variants = resource_variants(network)
     trials, designs = {}, {}
@@ -140,47 +138,39 @@ def fit_device(network, part, utilization, *, ignore_hints=False):
                 d = design(variant, candidates[index], ignore_hints=ignore_hints)
                 use = part.use(d.resources())
                 trial = Trial(candidates[index], d.bottleneck.cycles(), use,
-                              all(use[key] <= budget[key] for key in RESOURCES), how)
+                              part.fits(use, utilization), how)
                 if trial.fits or index not in trials:
                     designs[index], trials[index] = d, trial
                 if trial.fits:
                     break
         return trials[index].fits
 
-    best = len(candidates) - 1
-    if not fits(best):
-        raise infeasible(network, part, utilization, designs[best])
-    while True:
-        low = -1           # below every candidate: taken as not fitting
-        while best - low > 1:
-            middle = (low + best) // 2
-            if fits(middle):
-                best = middle
-            else:
-                low = middle
-        faster = [i for i in range(best - 1, max(best - 1 - NEIGHBOURS, -1), -1) if fits(i)]
-        if not faster:
-            break
-        best = min(faster)
+    best = next((i for i in range(len(candidates)) if fits(i)), None)
+    if best is None:     # name what is over budget in the design closest to fitting
+        budget = part.budget(utilization)
+        closest = min(trials, key=lambda i: max(trials[i].use[key] / max(budget[key], 1)
+                                                 for key in RESOURCES))
+        raise infeasible(network, part, utilization, designs[closest])
     return Fit(part, utilization, designs[best], candidates[best], len(candidates),
                list(trials.values()), time.monotonic() - start)
 
 
-def infeasible(network, part, utilization, most_folded):
-    """The error for a part too small for even ``most_folded``: the resource most over its
-    budget (the one a user must cut most), and the layer that takes the most of it (its
-    engines and the FIFOs and converters lowered with it)."""
-    budget, use = part.budget(utilization), part.use(most_folded.resources())
+def infeasible(network, part, utilization, smallest):
+    """The error for a part too small for the network, shown on ``smallest`` (a design of it
+    that does not fit): the resource most over its budget (the one a user must cut most), and
+    the layer that takes the most of it (its engines and the FIFOs and converters lowered with
+    it)."""
+    budget, use = part.budget(utilization), part.use(smallest.resources())
     key = max((key for key in RESOURCES if use[key] > budget[key]),
               key=lambda key: use[key] / max(budget[key], 1))
     per_layer = {}
-    for node in most_folded.nodes:
+    for node in smallest.nodes:
         per_layer[node.layer] = per_layer.get(node.layer, Resources()) + node.resources()
     layer, taken = max(((name, part.use(r)[key]) for name, r in per_layer.items()
                         if name is not None), key=lambda item: item[1])
     unit = part.units[key]
     return HwgenError(
-        f"needs {taken} {unit} even folded the most ({most_folded.bottleneck.cycles()} cycles "
-        f"per frame), the most of any layer; the whole design needs {use[key]} {unit} and the "
-        f"{part.name} at {utilization:g} allows {budget[key]} (by hwgen's resource models)",
+        f"needs {taken} {unit} at {smallest.bottleneck.cycles()} cycles per frame, the most of "
+        f"any layer; that design needs {use[key]} {unit} and the {part.name} at "
+        f"{utilization:g} allows {budget[key]}; no folding fits (by hwgen's resource models)",
         file=network.path, layer=layer)
