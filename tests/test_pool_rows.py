@@ -9,7 +9,7 @@ from hwgen.compiler.latency import schedule
 from hwgen.compiler.lowering import Node, Port, Stream
 from hwgen.datatypes import BINARY, BIPOLAR, DataType, pack
 from hwgen.engines.pool_rows import RowPool, RowPoolParams
-from hwgen.engines.pool_windows import WindowPoolParams
+from hwgen.engines.pool_windows import WindowPool, WindowPoolParams
 from hwgen.engines.reduction import pooled_dtype
 from hwgen.simulation.streams import run_stream
 
@@ -138,16 +138,21 @@ def test_partials_in_block_ram(shape):
     assert run.output_cycles[0] - run.input_cycles[0] == params.latency()
 
 
-def test_signed_and_bipolar_comparison():
-    """INT compares signed (-1 > -4, code 0b1111 > 0b1100 but 0b0001 > 0b1111), BIPOLAR is
-    the OR of codes, UINT unsigned."""
+@pytest.mark.parametrize("engine, make_params", [
+    (RowPool, lambda dtype: RowPoolParams(2, 2, 1, 2, 1, dtype)),
+    (WindowPool, lambda dtype: WindowPoolParams(2, 2, 1, (2, 2), (1, 1), 1, dtype)),
+])
+def test_signed_and_bipolar_comparison(engine, make_params):
+    """The comparison of the stage both pools share (reduction.element_max): INT compares
+    signed (-1 > -4, code 0b1111 > 0b1100 but 0b0001 > 0b1111), BIPOLAR is the OR of codes,
+    UINT unsigned."""
     for name, values, expected in [("INT4", [-1, 1, -8, -4], 1), ("INT4", [-8, -3, -5, -4], -3),
                                    ("BIPOLAR", [-1, -1, 1, -1], 1),
                                    ("BIPOLAR", [-1, -1, -1, -1], -1),
                                    ("UINT4", [15, 1, 8, 0], 15)]:
-        params = RowPoolParams(2, 2, 1, 2, 1, DataType.parse(name))
+        params = make_params(DataType.parse(name))
         x = np.array(values).reshape(1, 2, 2, 1)
-        run = run_stream(RowPool(params), pack(x, params.dtype, 1), 1)
+        run = run_stream(engine(params), pack(x, params.dtype, 1), 1)
         assert run.outputs == pack([expected], params.dtype, 1)
 
 

@@ -70,19 +70,6 @@ def test_cnv_pool_shape():
     assert measured == [params.cycles()] * 2
 
 
-def test_signed_and_bipolar_comparison():
-    """INT compares signed (-1 > -4, code 0b1111 > 0b1100 but 0b0001 > 0b1111), BIPOLAR is
-    the OR of codes, UINT unsigned."""
-    for name, values, expected in [("INT4", [-1, 1, -8, -4], 1), ("INT4", [-8, -3, -5, -4], -3),
-                                   ("BIPOLAR", [-1, -1, 1, -1], 1),
-                                   ("BIPOLAR", [-1, -1, -1, -1], -1),
-                                   ("UINT4", [15, 1, 8, 0], 15)]:
-        params = WindowPoolParams(2, 2, 1, (2, 2), (1, 1), 1, DataType.parse(name))
-        x = np.array(values).reshape(1, 2, 2, 1)
-        run = run_stream(WindowPool(params), pack(x, params.dtype, 1), 1)
-        assert run.outputs == pack([expected], params.dtype, 1)
-
-
 @pytest.mark.parametrize("kwargs, message", [
     (dict(channels=6, pe=4), "multiple of pe"),
     (dict(pe=0), "pe"),

@@ -33,17 +33,16 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
+from .credits import QUEUE_LATENCY, issue_gate
 from .datapath import Counter, positive_pair
-from .reduction import PartialReduction, PartialReductionParams
+from .reduction import PartialReductionParams, PoolWords, reduction_into_queue
 from .resources import Resources
-from .sliding_window import FeatureMapWords
 
 __all__ = ["RowPoolParams", "RowPool"]
 
 
 @dataclass(frozen=True)
-class RowPoolParams(FeatureMapWords):
+class RowPoolParams(PoolWords):
     """Shape of a row pool: ``kernel`` is ``(rows, columns)`` (an int means a square one) and
     is also the stride; ``channels`` must be a multiple of ``pe`` and the kernel must fit in
     the input; ``op`` is ``"max"`` or ``"sum"``."""
@@ -56,8 +55,6 @@ class RowPoolParams(FeatureMapWords):
     dtype: DataType
     op: str = "max"
 
-    LANES = "pe"
-
     def __post_init__(self):
         self.check_feature_map("row pool")
         object.__setattr__(self, "kernel", positive_pair(self.kernel, "kernel"))
@@ -65,15 +62,6 @@ class RowPoolParams(FeatureMapWords):
             raise ValueError(f"kernel {self.kernel} does not fit in a "
                              f"{self.height}x{self.width} input")
         self.reduction      # checks op, and that a sum fits
-
-    @property
-    def out_dtype(self):
-        return self.reduction.out_dtype
-
-    @property
-    def out_bits(self):
-        """Bits per output word."""
-        return self.reduction.out_bits
 
     @property
     def stride(self):
@@ -86,10 +74,6 @@ class RowPoolParams(FeatureMapWords):
     @property
     def out_width(self):
         return self.width // self.kernel[1]
-
-    @property
-    def out_words(self):
-        return self.out_height * self.out_width * self.folds
 
     @property
     def slots(self):
@@ -156,8 +140,7 @@ class RowPoolParams(FeatureMapWords):
         slot_bits = (self.slots - 1).bit_length()
         return (Resources(lut=counter_bits + flag_luts + 2 * slot_bits,
                           ff=counter_bits + flag_ffs + slot_bits)
-                + self.reduction.resources()
-                + queue_resources(self.out_bits, credits_for(self.reduction.latency, 1)))
+                + self.reduction.queued_resources())
 
 
 class _Axis:
@@ -214,9 +197,7 @@ class RowPool(wiring.Component):
         p = self.params
         kh, kw = p.kernel
         m = Module()
-        m.submodules.queue = queue = OutputQueue(p.out_bits,
-                                                 credits_for(p.reduction.latency, 1))
-        wiring.connect(m, queue.o, wiring.flipped(self.o))
+        stage, queue = reduction_into_queue(m, p.reduction, self.o)
 
         # Position of the word on the input: its fold, column and row.
         fold = Counter(p.folds, "fold")
@@ -244,9 +225,7 @@ class RowPool(wiring.Component):
                 m.d.sync += slot.eq(slot + 1)
 
         # The words of the trailing rows and columns are taken and dropped.
-        m.submodules.stage = stage = PartialReduction(p.reduction)
         m.d.comb += [stage.take.eq(accept & x.inside & y.inside), stage.word.eq(self.i.payload),
                      stage.slot.eq(slot), stage.first.eq(x.pos.first & y.pos.first),
                      stage.last.eq(completes)]
-        wiring.connect(m, stage.o, queue.w)
         return m

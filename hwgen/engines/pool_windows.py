@@ -19,9 +19,9 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType
-from .credits import QUEUE_LATENCY, OutputQueue, credits_for, issue_gate, queue_resources
-from .datapath import Counter, require_positive
-from .reduction import PartialReduction, PartialReductionParams
+from .credits import QUEUE_LATENCY, issue_gate
+from .datapath import Counter
+from .reduction import PartialReductionParams, PoolWords, reduction_into_queue
 from .resources import Resources
 from .sliding_window import READ_DELAY, SlidingWindow, SlidingWindowParams
 
@@ -29,7 +29,7 @@ __all__ = ["WindowPoolParams", "WindowPool", "RunningReduction"]
 
 
 @dataclass(frozen=True)
-class WindowPoolParams:
+class WindowPoolParams(PoolWords):
     """Shape of a window pool; ``kernel`` and ``stride`` as in SlidingWindowParams; ``op``
     ``"max"`` or ``"sum"``."""
 
@@ -43,9 +43,7 @@ class WindowPoolParams:
     op: str = "max"
 
     def __post_init__(self):
-        require_positive("pool", pe=self.pe)
-        if isinstance(self.channels, int) and self.channels % self.pe:
-            raise ValueError(f"channels ({self.channels}) must be a multiple of pe ({self.pe})")
+        self.check_feature_map("window pool")
         window = self.window      # validates the rest, and normalizes kernel and stride
         object.__setattr__(self, "kernel", window.kernel)
         object.__setattr__(self, "stride", window.stride)
@@ -58,38 +56,12 @@ class WindowPoolParams:
                                    self.stride, self.pe, self.dtype, lookahead=False)
 
     @property
-    def folds(self):
-        """Words per pixel."""
-        return self.channels // self.pe
-
-    @property
     def out_height(self):
         return self.window.out_height
 
     @property
     def out_width(self):
         return self.window.out_width
-
-    @property
-    def word_bits(self):
-        return self.pe * self.dtype.bits
-
-    @property
-    def out_dtype(self):
-        return self.reduction.out_dtype
-
-    @property
-    def out_bits(self):
-        """Bits per output word."""
-        return self.reduction.out_bits
-
-    @property
-    def in_words(self):
-        return self.window.in_words
-
-    @property
-    def out_words(self):
-        return self.out_height * self.out_width * self.folds
 
     def cycles(self):
         """Cycles per frame with no stalls: the sliding window's (the reduction takes a word per
@@ -130,8 +102,7 @@ class WindowPoolParams:
                         + max(1, (kh * kw - 1).bit_length()))
         return (self.window.resources()
                 + Resources(lut=2 * counter_bits, ff=counter_bits + 3)
-                + self.reduction.resources()
-                + queue_resources(self.out_bits, credits_for(self.reduction.latency, 1)))
+                + self.reduction.queued_resources())
 
 
 class RunningReduction(wiring.Component):
@@ -154,9 +125,7 @@ class RunningReduction(wiring.Component):
         p = self.params
         kh, kw = p.kernel
         m = Module()
-        m.submodules.queue = queue = OutputQueue(p.out_bits,
-                                                 credits_for(p.reduction.latency, 1))
-        wiring.connect(m, queue.o, wiring.flipped(self.o))
+        stage, queue = reduction_into_queue(m, p.reduction, self.o)
 
         # Fold and kernel position of the word on the input.
         fold, pos = Counter(p.folds, "fold"), Counter(kh * kw, "pos")
@@ -167,11 +136,9 @@ class RunningReduction(wiring.Component):
             with m.If(fold.last):
                 m.d.sync += pos.step()
 
-        m.submodules.stage = stage = PartialReduction(p.reduction)
         m.d.comb += [stage.take.eq(accept), stage.word.eq(self.i.payload),
                      stage.slot.eq(fold.value), stage.first.eq(pos.first),
                      stage.last.eq(pos.last)]
-        wiring.connect(m, stage.o, queue.w)
         return m
 
 

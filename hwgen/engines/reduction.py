@@ -2,7 +2,9 @@
 each group of words, the group's partial result kept in a memory slot while its words come in.
 
 :class:`PartialReduction` is the stage; the pools around it (:mod:`.pool_rows`,
-:mod:`.pool_windows`) decide which words form a group and which slot holds it.
+:mod:`.pool_windows`) decide which words form a group and which slot holds it, and share
+:class:`PoolWords` (their parameters' word counts) and :func:`reduction_into_queue` (the stage
+and the output queue its results go to).
 
 - ``"max"``: the element-wise maximum in the codes' order: signed for INTn, unsigned for
   UINTn and BINARY, and for BIPOLAR (code 1 = +1 > code 0 = -1) unsigned too.
@@ -18,11 +20,14 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import MAX_BITS, DataType
+from .credits import OutputQueue, credits_for, queue_resources
 from .datapath import elements, range_bits, register, value_of
 from .memories import memory_resources, memory_style, ram
 from .resources import Resources
+from .sliding_window import FeatureMapWords
 
-__all__ = ["OPS", "pooled_dtype", "element_max", "PartialReductionParams", "PartialReduction"]
+__all__ = ["OPS", "pooled_dtype", "element_max", "PartialReductionParams", "PartialReduction",
+           "PoolWords", "reduction_into_queue"]
 
 OPS = ("max", "sum")
 
@@ -101,6 +106,16 @@ class PartialReductionParams:
         """Cycles from a word's take to the result it completes on ``o``: 1, or 2 with the
         partial results in block RAM (its read data registered before the operators)."""
         return 2 if self.in_block_ram else 1
+
+    @property
+    def credits(self):
+        """Credits of the output queue behind the stage: a result per cycle, :attr:`latency`
+        cycles after its take (:func:`~hwgen.engines.credits.credits_for`)."""
+        return credits_for(self.latency, 1)
+
+    def queued_resources(self):
+        """:meth:`resources` and those of the output queue (:func:`reduction_into_queue`)."""
+        return self.resources() + queue_resources(self.out_bits, self.credits)
 
     def resources(self):
         """First-order estimate: per element a comparator and a 2:1 mux (~1 LUT per bit each;
@@ -227,3 +242,36 @@ class PartialReduction(wiring.Component):
                     hit = register(m, ahead_valid & (ahead_slot == slot))
                     held = Mux(hit, earlier, held)
         return held, (y, y_slot, y_first, y_last, y_valid)
+
+
+class PoolWords(FeatureMapWords):
+    """What the pools' parameters share: a ``height x width x channels`` feature map of
+    ``pe`` channels per word in (:class:`~hwgen.engines.sliding_window.FeatureMapWords`), and
+    ``out_height x out_width`` pixels of their :attr:`reduction`'s results out."""
+
+    LANES = "pe"
+
+    @property
+    def out_dtype(self):
+        return self.reduction.out_dtype
+
+    @property
+    def out_bits(self):
+        """Bits per output word."""
+        return self.reduction.out_bits
+
+    @property
+    def out_words(self):
+        return self.out_height * self.out_width * self.folds
+
+
+def reduction_into_queue(m, params, o):
+    """Adds to ``m`` a :class:`PartialReduction` for ``params`` and the
+    :class:`~hwgen.engines.credits.OutputQueue` its results go to, which drives the engine's
+    output stream ``o``; returns ``(stage, queue)``. The caller drives the stage and issues its
+    takes against the queue's credits (:func:`~hwgen.engines.credits.issue_gate`)."""
+    m.submodules.queue = queue = OutputQueue(params.out_bits, params.credits)
+    wiring.connect(m, queue.o, wiring.flipped(o))
+    m.submodules.stage = stage = PartialReduction(params)
+    wiring.connect(m, stage.o, queue.w)
+    return stage, queue
