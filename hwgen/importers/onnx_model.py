@@ -700,10 +700,16 @@ class Importer:
         if not np.allclose(scale, scale[0], rtol=1e-6, atol=0):
             self.error("its input's scale differs between channels, so its weights cannot be "
                        "integers (per-channel activation scales before a MatMul or Conv)")
-        if padded and np.any(bias != 0):
+        if padded:
+            self.require_integer_zero(bias)
+        return feature, float(scale[0]), bias
+
+    def require_integer_zero(self, bias):
+        """Padding pads integer zeros: refuse an input (of per-channel offset ``bias``) whose
+        value zero is no integer of its quantizer."""
+        if np.any(bias != 0):
             self.error("pads an input whose zero is no integer of its quantizer (an offset "
                        "after the quantizer); hwgen pads with integer zeros")
-        return feature, float(scale[0]), bias
 
     def weights(self, value, what):
         if not isinstance(value, Const) or value.ints is None:
@@ -850,23 +856,29 @@ class Importer:
             self.error(f"reads a tensor of shape {list(feature.index.shape)} that is not a "
                        "feature map in NCHW order")
 
+    def pool_window(self, node, what):
+        """(kernel, stride, pads (top, left, bottom, right)) of a MaxPool or AveragePool
+        ``node`` (``what`` pooling), refusing what hwgen's pools do not do: ceil mode, auto_pad
+        and dilation."""
+        if self.attribute(node, "ceil_mode", 0):
+            self.error(f"ceil-mode {what} pooling is not supported")
+        if self.attribute(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+            self.error(f"auto_pad is not supported for {what} pooling")
+        if any(d != 1 for d in self.attribute(node, "dilations", [1, 1])):
+            self.error(f"dilated {what} pooling is not supported")
+        kernel = tuple(self.attribute(node, "kernel_shape"))
+        return (kernel, tuple(self.attribute(node, "strides", list(kernel))),
+                tuple(self.attribute(node, "pads", [0, 0, 0, 0])))
+
     def maxpool(self, node, values):
         feature = values[0]
         self.require_feature_map(feature)
-        if self.attribute(node, "ceil_mode", 0):
-            self.error("ceil-mode max pooling is not supported")
-        if self.attribute(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-            self.error("auto_pad is not supported for max pooling")
-        if any(d != 1 for d in self.attribute(node, "dilations", [1, 1])):
-            self.error("dilated max pooling is not supported")
+        kernel, stride, (top, left, bottom, right) = self.pool_window(node, "max")
         # The maximum commutes with every rising function: quantize first where there is a
         # quantizer (narrower integers to pool), else pool the integers and keep the chain.
         if feature.source is None or feature.grid is not None:
             feature = self.integers(feature, "its input")
         feature = self.rising(feature, "its input")
-        kernel = tuple(self.attribute(node, "kernel_shape"))
-        stride = tuple(self.attribute(node, "strides", list(kernel)))
-        top, left, bottom, right = self.attribute(node, "pads", [0, 0, 0, 0])
         source = self.by_name[feature.source]
         if any((top, left, bottom, right)) and (source.output_dtype.min != 0
                                                 or np.any(feature.head[1] != 0)):
@@ -895,7 +907,7 @@ class Importer:
         if node.op_type == "AveragePool":
             kernel = tuple(self.attribute(node, "kernel_shape"))
             if kernel != (h, w) or any(self.attribute(node, "pads", [0, 0, 0, 0])):
-                return self.average_pool(node, feature, kernel)
+                return self.average_pool(node, feature)
         feature = self.integers(feature, "its input")
         source = self.by_name[feature.source]
         name = self.new_name("global_avgpool")
@@ -908,30 +920,23 @@ class Importer:
         return [self.feature_of(layer, index if keep else index.reshape(1, -1),
                                 (scale / (h * w), bias))]
 
-    def average_pool(self, node, feature, kernel):
+    def average_pool(self, node, feature):
         """AveragePool over windows smaller than the map: an avgpool layer (the window sums),
         1/(KH KW) in the map."""
-        if self.attribute(node, "ceil_mode", 0):
-            self.error("ceil-mode average pooling is not supported")
-        if self.attribute(node, "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-            self.error("auto_pad is not supported for average pooling")
-        if any(d != 1 for d in self.attribute(node, "dilations", [1, 1])):
-            self.error("dilated average pooling is not supported")
-        top, left, bottom, right = pads = self.attribute(node, "pads", [0, 0, 0, 0])
+        kernel, stride, pads = self.pool_window(node, "average")
+        top, left, bottom, right = pads
         if any(pads) and not self.attribute(node, "count_include_pad", 0):
             self.error("divides each padded window by its pixels inside the map "
                        "(count_include_pad=0); hwgen divides every window by the kernel size "
                        "(count_include_pad=1, PyTorch's default)")
         feature = self.integers(feature, "its input")
         scale, bias = feature.head
-        if any(pads) and np.any(bias != 0):
-            self.error("pads an input whose zero is no integer of its quantizer (an offset "
-                       "after the quantizer); hwgen pads with integer zeros")
+        if any(pads):
+            self.require_integer_zero(bias)
         source = self.by_name[feature.source]
         name = self.new_name("avgpool")
         layer = self.add_layer(KINDS["avgpool"](
-            name, source.out_shape, source.output_dtype, kernel=kernel,
-            stride=tuple(self.attribute(node, "strides", list(kernel))),
+            name, source.out_shape, source.output_dtype, kernel=kernel, stride=stride,
             pads=(top, bottom, left, right)), [source.name])
         self.note([self.node_index], f"layer {name} (average pool {kernel[0]}x{kernel[1]}: the "
                                      f"sum, 1/{kernel[0] * kernel[1]} in the scale)")
