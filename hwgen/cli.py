@@ -536,6 +536,8 @@ def cmd_explore(args):
         raise HwgenError("must be at least 1", field="--workers")
     if args.moves < 0:
         raise HwgenError("must be at least 0", field="--moves")
+    if args.front_size < 0:
+        raise HwgenError("must be at least 0", field="--front-size")
     part, utilization = device_option(args)
     out = Path(args.output or f"explore-{Path(args.network).stem}")
     check_output_dir(out, kind=EXPLORE_DIR)
@@ -545,7 +547,7 @@ def cmd_explore(args):
         raise HwgenError(f"cannot create the directory: {exc.strerror}", file=out) from None
     with dask_pool(args.scheduler, args.workers) as pool:
         result = explore(args.network, part, utilization, pool, cache, clock_mhz=args.clock,
-                         seed=args.seed, moves=args.moves,
+                         seed=args.seed, moves=args.moves, front_size=args.front_size,
                          ignore_hints=not args.keep_hints, confirm=args.synthesize,
                          show_progress=not args.quiet)
     rep = write_front(out, result)
@@ -616,7 +618,7 @@ def add_frame_options(parser, default_frames):
 
 
 def build_parser():
-    from .compiler.explore import MOVES
+    from .compiler.explore import FRONT_SIZE, MOVES
 
     parser = argparse.ArgumentParser(
         prog="hwgen", description="Streaming FPGA accelerators for quantized neural networks.")
@@ -711,6 +713,10 @@ def build_parser():
     exp.add_argument("--moves", type=int, default=MOVES, metavar="N",
                      help=f"local-search evaluations after the seed designs (default {MOVES})")
     exp.add_argument("--seed", type=int, default=0, help="seed of the local search")
+    exp.add_argument("--front-size", type=int, default=FRONT_SIZE, metavar="N",
+                     help=f"report (and confirm) at most N front designs: the fastest, the "
+                          f"smallest and the rest spread over frames/s (default {FRONT_SIZE}; "
+                          f"0: the whole front)")
     exp.add_argument("--keep-hints", action="store_true",
                      help="keep the pe/simd the description gives (default: search every "
                           "folding)")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from hwgen.cli import main
-from hwgen.compiler.explore import Candidate
+from hwgen.compiler.explore import Candidate, spread
 from hwgen.devices import DEVICES
 
 NETWORKS = Path(__file__).parent.parent / "networks"
@@ -114,6 +114,29 @@ def test_the_front_fits_and_no_evaluated_design_dominates_it(first):
         assert point in fitting
         assert not any(dominates(other, point) for other in fitting)
     assert front == sorted(front) and len(set(front)) == len(front)
+
+
+def test_the_front_is_spread_over_its_speeds(first, scheduler, capsys, tmp_path):
+    """At most --front-size designs of the whole front, the fastest and the slowest kept, all
+    members of the whole front (the default's 6 keep all of mini-mlp's)."""
+    whole = first[0]
+    assert len(whole["front"]) == whole["front_of_models"] == 5
+    rep, _ = explore_json(capsys, tmp_path / "three", scheduler, "--front-size", "3")
+    assert len(rep["front"]) == 3 and rep["front_of_models"] == 5
+    assert [e for e in whole["front"] if e in rep["front"]] == rep["front"]
+    assert rep["front"][0] == whole["front"][0] and rep["front"][-1] == whole["front"][-1]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 5, 9, 12])
+def test_spread_keeps_the_ends_and_the_order(size):
+    front = [Candidate((), cycles, "", (), {}) for cycles in (10, 11, 12, 20, 40, 41, 80, 160,
+                                                              320, 330)]
+    kept = spread(front, size)
+    assert kept == [c for c in front if c in kept]           # a sub-sequence, in order
+    assert len(kept) == (len(front) if size == 0 else min(size, len(front)))
+    assert kept[0] is front[0] and (size == 1 or kept[-1] is front[-1])
+    if size == 3:     # the middle one nearest the middle of log cycles (sqrt(10 * 330) = 57.4)
+        assert [c.cycles for c in kept] == [10, 80, 330]      # 80/57.4 < 57.4/40
 
 
 def test_the_files_are_valid(first):

@@ -5,8 +5,9 @@ simulation.
 Contract of :func:`explore`: it returns an :class:`Exploration` whose ``front`` holds the
 evaluated foldings that fit ``utilization`` of the part by the models (:meth:`Device.fits`, every
 resource) and that no other fitting one dominates in (cycles per frame, LUT, block RAM, DSP),
-in the part's units; one per distinct objective vector (the first evaluated), fastest first.
-Every candidate is the whole lowered design (:func:`~.build.design`: stream widths matched,
+in the part's units; one per distinct objective vector (the first evaluated), fastest first,
+thinned to ``front_size`` designs spread over its speeds (:func:`spread`; the whole front's
+size is ``stats["front_of_models"]``). Every candidate is the whole lowered design (:func:`~.build.design`: stream widths matched,
 FIFOs, width converters and forks counted). Deterministic: the same network, part, utilization,
 seed and number of moves give the same candidates in the same order, hence the same front,
 whatever the number of workers and whatever was cached.
@@ -36,6 +37,7 @@ scattered to the workers once.
 """
 
 import json
+import math
 import random
 import sys
 import time
@@ -51,9 +53,11 @@ from .explore_cache import description_digest, digest, network_digest, source_di
 from .explore_tasks import (SIM_FRAMES, SIM_STALL_PROB, confirm_design, described_folding,
                             evaluate_chunk, synthesis_target)
 
-__all__ = ["Exploration", "Candidate", "explore", "pareto_front", "MOVES"]
+__all__ = ["Exploration", "Candidate", "explore", "pareto_front", "spread", "MOVES",
+           "FRONT_SIZE"]
 
 MOVES = 160          # local-search evaluations after the seeds, by default
+FRONT_SIZE = 6       # front designs reported (and confirmed), by default
 GENERATION = 16      # proposals per generation of the local search
 CHUNK = 4            # foldings per model-evaluation task
 
@@ -109,6 +113,24 @@ def pareto_front(candidates, part, utilization):
     front = [(a, c) for a, c in fitting
              if not any(b != a and all(x <= y for x, y in zip(b, a)) for b, _ in fitting)]
     return [c for _, c in sorted(front, key=lambda item: item[0])]
+
+
+def spread(front, size):
+    """At most ``size`` members of ``front`` (fastest first), kept in its order: the fastest,
+    the slowest, and between them those nearest to evenly spaced steps of log cycles per frame
+    (a front of 4 resources holds every LUT/BRAM trade-off of each speed: 75 designs for
+    cnv-w1a1 on an XC7Z020, too many to read or to synthesize). ``size`` 0 keeps all."""
+    if not size or len(front) <= size:
+        return list(front)
+    if size == 1:
+        return [front[0]]
+    low, high = math.log(front[0].cycles), math.log(front[-1].cycles)
+    chosen = {0, len(front) - 1}
+    for step in range(1, size - 1):
+        goal = low + (high - low) * step / (size - 1)
+        free = [i for i in range(len(front)) if i not in chosen]
+        chosen.add(min(free, key=lambda i: (abs(math.log(front[i].cycles) - goal), i)))
+    return [front[i] for i in sorted(chosen)]
 
 
 def _options(network, ignore_hints):
@@ -247,11 +269,12 @@ def _record(candidate):
 
 
 def explore(path, part, utilization, pool, cache, *, clock_mhz=100.0, seed=0, moves=MOVES,
-            ignore_hints=True, confirm=False, show_progress=True):
+            front_size=FRONT_SIZE, ignore_hints=True, confirm=False, show_progress=True):
     """Search the foldings of the network described at ``path`` on ``part`` at
     ``utilization`` (see the module docstring): an :class:`Exploration`. ``pool``: a
     :class:`~.explore_tasks.DaskPool`; ``cache``: a :class:`~.explore_cache.ResultCache`;
-    ``confirm``: synthesize and simulate each front entry. One :class:`HwgenError`
+    ``front_size``: how many front designs to keep (:func:`spread`; 0: all);
+    ``confirm``: synthesize and simulate each kept front entry. One :class:`HwgenError`
     (device_fit's) if no candidate fits.
 
     A whole run is cached too, under the description's files
@@ -259,13 +282,14 @@ def explore(path, part, utilization, pool, cache, *, clock_mhz=100.0, seed=0, mo
     its confirmations succeeded: the same run again loads nothing and searches nothing."""
     content = description_digest(path)
     key = content and digest(source_digest(), content, part.name, utilization, clock_mhz, seed,
-                             moves, ignore_hints, confirm,
+                             moves, front_size, ignore_hints, confirm,
                              *(_confirmation_settings(part) if confirm else ()))
     saved = key and cache.get("runs", key)
     if saved:
         return _recalled(saved, part, utilization, clock_mhz, show_progress)
     result = _search(load_network(path), part, utilization, pool, cache, clock_mhz=clock_mhz,
-                     seed=seed, moves=moves, ignore_hints=ignore_hints, confirm=confirm,
+                     seed=seed, moves=moves, front_size=front_size,
+                     ignore_hints=ignore_hints, confirm=confirm,
                      show_progress=show_progress)
     if key and not any("error" in value for value in result.confirmed.values()):
         index = {candidate.folding: i for i, candidate in enumerate(result.candidates)}
@@ -293,8 +317,8 @@ def _recalled(saved, part, utilization, clock_mhz, show):
                        {candidates[i].folding: value for i, value in saved["confirmed"]}, stats)
 
 
-def _search(network, part, utilization, pool, cache, *, clock_mhz, seed, moves, ignore_hints,
-            confirm, show_progress):
+def _search(network, part, utilization, pool, cache, *, clock_mhz, seed, moves, front_size,
+            ignore_hints, confirm, show_progress):
     """:func:`explore`'s search, on the loaded ``network``."""
     evaluate = _Evaluator(network, pool, cache, ignore_hints, show_progress)
     targets = candidate_targets(network, ignore_hints)
@@ -325,9 +349,10 @@ def _search(network, part, utilization, pool, cache, *, clock_mhz, seed, moves, 
     progress.total = done
     progress.close()
     front = pareto_front(candidates, part, utilization)
-    result = Exploration(network.name, part, utilization, clock_mhz, candidates, front,
+    result = Exploration(network.name, part, utilization, clock_mhz, candidates,
+                         spread(front, front_size),
                          stats={"seed_targets": len(targets), "moves": done,
-                                "models": evaluate.stats})
+                                "front_of_models": len(front), "models": evaluate.stats})
     if confirm:
         result.confirmed, result.stats["confirmations"] = _confirm(front, part, cache, evaluate,
                                                                    show_progress)

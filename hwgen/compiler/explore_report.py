@@ -34,7 +34,8 @@ def _entry(candidate, part, clock_mhz, confirmed):
 
 
 def front_report(exploration):
-    """front.json: the network, the part and its budget, the search's size, and ``front``, one
+    """front.json: the network, the part and its budget, the search's size, the whole front's
+    size (``front_of_models``), and ``front`` (the designs kept, :func:`~.explore.spread`), one
     entry per design: its folding per layer, cycles per frame, frames/s at the clock, the
     modelled resources (``model``, 7-series units; ``use``, the part's), and when confirmed
     ``synthesis`` and ``simulation`` (or ``error``)."""
@@ -47,6 +48,7 @@ def front_report(exploration):
         "clock_mhz": x.clock_mhz,
         "candidates": len(x.candidates),
         "fitting": sum(part.fits(c.use(part), x.utilization) for c in x.candidates),
+        "front_of_models": x.stats.get("front_of_models", len(x.front)),
         "front": [_entry(c, part, x.clock_mhz, x.confirmed.get(c.folding) if x.confirmed
                          else None) for c in x.front],
     }
@@ -68,8 +70,9 @@ def front_markdown(rep):
     head.append("folding (layer:PExSIMD)")
     lines = [f"# {rep['network']} on {rep['device']['part']}", "",
              f"Pareto front of frames/s at {rep['clock_mhz']:g} MHz (assumed) against "
-             f"{units['lut']}, {units['bram']} and {units['dsp']}: {len(rep['front'])} of "
-             f"{rep['candidates']} designs evaluated ({rep['fitting']} fit "
+             f"{units['lut']}, {units['bram']} and {units['dsp']}: {len(rep['front'])} designs "
+             f"spread over the {rep['front_of_models']} of the whole front, of "
+             f"{rep['candidates']} evaluated ({rep['fitting']} fit "
              f"{rep['device']['utilization']:g} of the part), {rep['device']['by']}.", "",
              "| " + " | ".join(head) + " |", "|" + " ---: |" * (len(head) - 1) + " --- |"]
     for index, e in enumerate(rep["front"], 1):
