@@ -323,6 +323,8 @@ def target_cycles(args):
             and args.device is None):
         raise HwgenError("needs a target to fold for: --target-cycles or --fps, or a part to "
                          "fit: --device", field="--ignore-hints")
+    if args.keep_hints and (args.device is None or args.ignore_hints):
+        raise HwgenError("goes with --device, without --ignore-hints", field="--keep-hints")
     if args.target_cycles is not None:
         if args.target_cycles < 1:
             raise HwgenError("must be at least 1", field="--target-cycles")
@@ -356,7 +358,7 @@ def folded_design(args, network, target, part):
             return design(network, target, ignore_hints=args.ignore_hints), None
     chip, utilization = part
     with reporter.step(f"fitting {network.name} to {chip.name} at {utilization:g}"):
-        fit = fit_device(network, chip, utilization, ignore_hints=args.ignore_hints)
+        fit = fit_device(network, chip, utilization, ignore_hints=not args.keep_hints)
     return fit.design, fit
 
 
@@ -588,13 +590,17 @@ def add_folding_options(parser):
                         help="fold automatically for F frames/s at --clock")
     target.add_argument("--device", metavar="PART",
                         help="fold for the fastest design whose modelled resources fit "
-                             f"--utilization of PART ({', '.join(DEVICES)})")
+                             f"--utilization of PART ({', '.join(DEVICES)}); every layer's "
+                             "folding is searched, the description's pe/simd ignored unless "
+                             "--keep-hints")
     parser.add_argument("--utilization", type=float, metavar="F",
                         help="with --device: the share of the part the design may use, in "
                              "(0, 1] (default 0.8)")
+    parser.add_argument("--keep-hints", action="store_true",
+                        help="with --device: keep the pe/simd the description gives")
     parser.add_argument("--ignore-hints", action="store_true",
-                        help="with --target-cycles, --fps or --device: fold every layer from "
-                             "scratch, ignoring the pe/simd the description gives")
+                        help="with --target-cycles or --fps: fold every layer from scratch, "
+                             "ignoring the pe/simd the description gives (as --device does)")
     parser.add_argument("--clock", type=float, default=100.0, metavar="MHZ",
                         help="clock frequency for --fps and the report (default 100)")
 

@@ -72,6 +72,20 @@ def test_hints_are_respected_unless_ignored():
     assert refolded.candidates > 1
 
 
+def test_cli_device_searches_every_folding_unless_keep_hints(capsys):
+    """--device folds from scratch (the part decides); --keep-hints keeps the description's
+    pe/simd; --keep-hints without --device is one line."""
+    targets = {}
+    for extra in ([], ["--keep-hints"]):
+        status, out, err = run(capsys, "check", NETWORKS / "tfc-w1a1.yaml", "--device",
+                               "xc7z020", *extra, "--json")
+        assert status == 0, err
+        targets[bool(extra)] = json.loads(out)["device"]["search"]["candidates"]
+    assert targets[True] == 1 and targets[False] > 1
+    status, out, err = run(capsys, "check", NETWORKS / "tfc-w1a1.yaml", "--keep-hints")
+    assert status == 2 and "--keep-hints" in one_error(err)
+
+
 def test_cli_reports_the_device_in_check_and_build(tmp_path, capsys):
     status, out, err = run(capsys, "check", NETWORKS / "tfc-w1a1.yaml", "--device",
                            "ice40-hx8k", "--utilization", "1", "--ignore-hints", "--json")
