@@ -237,8 +237,8 @@ def test_network_with_a_dsp_layer_is_bit_exact_in_verilator(tmp_path, make, node
 
 @pytest.mark.parametrize("weights, dsps, utilization, auto, lanes", [
     ("INT4", 2000, 0.03, "cost", "lut"),    # fits with the cost model's LUT lanes
-    ("INT4", 2000, 0.0215, "dsp", "dsp"),   # 1,182 LUTs over 1,143: DSP lanes (954 LUTs) fit
-    ("INT16", 0, 0.05, "lut", "lut"),       # the cost model's DSP lanes, on a part without DSPs
+    ("INT4", 2000, 0.0215, "balanced", "dsp"),   # 1,182 LUTs over 1,143: DSP lanes (954) fit
+    ("INT16", 0, 0.05, "balanced", "lut"),  # the cost model's DSP lanes, on a part without DSPs
 ])
 def test_device_fit_moves_auto_layers(tmp_path, weights, dsps, utilization, auto, lanes):
     """--device: an auto layer's lanes follow the cost model when that design fits, else move

@@ -30,10 +30,11 @@ Deterministic: the same network, part and utilization give the same trials and d
 
 Layers with ``resource: auto`` (:meth:`~hwgen.network.kinds.matrix.MatrixLayer.matrix_params`)
 take DSP lanes where the cost model prefers them. When a candidate's design does not fit that
-way, it is tried again with every such layer that can take DSPs on DSPs (fewer LUTs, when the
-part has DSPs to spare), then with every such layer on LUTs (no DSPs): the candidate fits if one
-of the three does (:func:`resource_variants`; :attr:`Trial.auto` says which). Layers marked
-``lut`` or ``dsp`` keep their choice.
+way, the part's DSPs are shared out (:func:`balance`): each such layer that can take DSPs is
+costed both ways (its nodes in the whole design with every such layer on DSPs, and with every
+one on LUTs), and the layers go to DSPs in the order of LUTs saved per DSP while the DSP budget
+lasts, the rest on LUTs; that design is tried (:attr:`Trial.auto` says "cost" or "balanced").
+Layers marked ``lut`` or ``dsp`` keep their choice.
 """
 
 import time
@@ -44,7 +45,7 @@ from ..engines.resources import Resources
 from ..errors import HwgenError
 from .build import design
 
-__all__ = ["Fit", "Trial", "fit_device", "candidate_targets", "resource_variants"]
+__all__ = ["Fit", "Trial", "fit_device", "candidate_targets", "balance", "layer_resources"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Trial:
     cycles: int          # the design's bottleneck cycles per frame
     use: dict            # modelled resources in the part's units
     fits: bool
-    auto: str = None     # the auto layers' lanes: "cost", "dsp" or "lut"; None without any
+    auto: str = None     # the auto layers' lanes: "cost" or "balanced"; None without any
 
 
 @dataclass
@@ -103,24 +104,51 @@ def candidate_targets(network, ignore_hints=False):
     return sorted(c for c in reachable if c >= fastest)
 
 
-def resource_variants(network):
-    """[(how, network)]: ``network`` as described ("cost": its ``auto`` layers as the cost
-    model chooses), then with those of its auto layers that can take DSPs on DSPs ("dsp") and
-    on LUTs ("lut"); only the first, with how None, if no layer can move."""
-    movable = {layer.name for layer in network.layers
-               if getattr(layer, "resource", None) == "auto" and layer.can_use_dsp}
-    if not movable:
-        return [(None, network)]
+def movable_layers(network):
+    """Names of the ``resource: auto`` layers whose lanes can be DSPs."""
+    return [layer.name for layer in network.layers
+            if getattr(layer, "resource", None) == "auto" and layer.can_use_dsp]
 
-    def moved(resource):
-        layers = []
-        for layer in network.layers:
-            if layer.name in movable:
-                hints, layer = layer.hints, replace(layer, resource=resource)
-                layer.hints = hints       # an instance attribute, which replace() drops
-            layers.append(layer)
-        return replace(network, layers=layers)
-    return [("cost", network), ("dsp", moved("dsp")), ("lut", moved("lut"))]
+
+def with_resources(network, choice):
+    """``network`` with the layers named in ``choice`` ({name: "lut" | "dsp"}) set so."""
+    layers = []
+    for layer in network.layers:
+        if layer.name in choice:
+            hints, layer = layer.hints, replace(layer, resource=choice[layer.name])
+            layer.hints = hints       # an instance attribute, which replace() drops
+        layers.append(layer)
+    return replace(network, layers=layers)
+
+
+def layer_resources(design):
+    """{layer name (None for nodes of no layer): Resources} of ``design``'s nodes, each layer's
+    engines with the FIFOs and converters lowered with it."""
+    per_layer = {}
+    for node in design.nodes:
+        per_layer[node.layer] = per_layer.get(node.layer, Resources()) + node.resources()
+    return per_layer
+
+
+def balance(part, utilization, on_dsp, on_lut, movable):
+    """{layer: "dsp" | "lut"} for the ``movable`` layers, from :func:`layer_resources` of the
+    design with all of them on DSPs (``on_dsp``) and on LUTs (``on_lut``): by LUTs saved per
+    DSP (in ``part``'s units, ties by name), each layer that saves LUTs goes to DSPs if the DSP
+    budget still holds it."""
+    def use(resources):
+        return part.use(resources)
+
+    def gain(name):
+        saved = use(on_lut[name])["lut"] - use(on_dsp[name])["lut"]
+        return saved / max(use(on_dsp[name])["dsp"], 1)
+
+    dsps = sum(use(r)["dsp"] for name, r in on_lut.items() if name not in movable)
+    budget, choice = part.budget(utilization)["dsp"], {name: "lut" for name in movable}
+    for name in sorted(movable, key=lambda name: (-gain(name), name)):
+        needs = use(on_dsp[name])["dsp"]
+        if gain(name) > 0 and dsps + needs <= budget:
+            choice[name], dsps = "dsp", dsps + needs
+    return choice
 
 
 def fit_device(network, part, utilization, *, ignore_hints=False):
@@ -128,28 +156,39 @@ def fit_device(network, part, utilization, *, ignore_hints=False):
     (see the module docstring for the contract)."""
     start = time.monotonic()
     candidates = candidate_targets(network, ignore_hints)
-    variants = resource_variants(network)
+    movable = movable_layers(network)
     trials, designs = {}, {}
+
+    def folded(net, index):
+        return design(net, candidates[index], ignore_hints=ignore_hints)
+
+    budget = part.budget(utilization)
+
+    def overrun(trial):      # the largest share of a budget a trial uses
+        return max(trial.use[key] / max(budget[key], 1) for key in RESOURCES)
+
+    def attempt(index, d, how):
+        use = part.use(d.resources())
+        trial = Trial(candidates[index], d.bottleneck.cycles(), use, part.fits(use, utilization),
+                      how)
+        if index not in trials or overrun(trial) < overrun(trials[index]):
+            designs[index], trials[index] = d, trial     # the closer to fitting of the two
+        return trial.fits
 
     def fits(index):
         if index not in trials:
-            # The first variant that fits; if none does, the network as described.
-            for how, variant in variants:
-                d = design(variant, candidates[index], ignore_hints=ignore_hints)
-                use = part.use(d.resources())
-                trial = Trial(candidates[index], d.bottleneck.cycles(), use,
-                              part.fits(use, utilization), how)
-                if trial.fits or index not in trials:
-                    designs[index], trials[index] = d, trial
-                if trial.fits:
-                    break
+            if not attempt(index, folded(network, index), "cost" if movable else None) \
+                    and movable:
+                on_dsp, on_lut = (layer_resources(folded(with_resources(
+                    network, dict.fromkeys(movable, resource)), index))
+                    for resource in ("dsp", "lut"))
+                choice = balance(part, utilization, on_dsp, on_lut, movable)
+                attempt(index, folded(with_resources(network, choice), index), "balanced")
         return trials[index].fits
 
     best = next((i for i in range(len(candidates)) if fits(i)), None)
     if best is None:     # name what is over budget in the design closest to fitting
-        budget = part.budget(utilization)
-        closest = min(trials, key=lambda i: max(trials[i].use[key] / max(budget[key], 1)
-                                                 for key in RESOURCES))
+        closest = min(trials, key=lambda i: overrun(trials[i]))
         raise infeasible(network, part, utilization, designs[closest])
     return Fit(part, utilization, designs[best], candidates[best], len(candidates),
                list(trials.values()), time.monotonic() - start)
@@ -163,10 +202,7 @@ def infeasible(network, part, utilization, smallest):
     budget, use = part.budget(utilization), part.use(smallest.resources())
     key = max((key for key in RESOURCES if use[key] > budget[key]),
               key=lambda key: use[key] / max(budget[key], 1))
-    per_layer = {}
-    for node in smallest.nodes:
-        per_layer[node.layer] = per_layer.get(node.layer, Resources()) + node.resources()
-    layer, taken = max(((name, part.use(r)[key]) for name, r in per_layer.items()
+    layer, taken = max(((name, part.use(r)[key]) for name, r in layer_resources(smallest).items()
                         if name is not None), key=lambda item: item[1])
     unit = part.units[key]
     return HwgenError(
