@@ -63,7 +63,7 @@ from .thresholds import (ThresholdUnit, check_activation, check_thresholds, thre
 from .vector_buffer import VectorBuffer
 
 __all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
-           "connect_output", "RESOURCES", "dsp_capable", "dsp_pack_factor", "packed_weight",
+           "connect_output", "RESOURCES", "dsp_capable", "dsp_pack_factor",
            "DSP_ATTRS"]
 
 STYLES = ("parallel", "xnor")
@@ -448,8 +448,9 @@ class MVAUParams(MatrixParams):
         or more, where the products pack (:func:`dsp_pack_factor`), else 1. Rows 2k and 2k + 1
         then share the DSPs of their SIMD lanes (:func:`packed_products`), an odd PE's last row
         keeping its own. Always on where possible: it halves the DSPs for an extraction register
-        per lane and a correction adder per pair of products, and the adders Yosys would have
-        packed into the DSPs (:meth:`_dsp_packed`)."""
+        per lane, a decrement of the weights and a correction (a carry chain) per pair, and the
+        tree adders Yosys would otherwise pack into the DSPs (:meth:`_packing_resources`,
+        :meth:`_dsp_packed`), one more pipeline stage (:attr:`lane_stage`)."""
         if self.resource != "dsp" or not self.rows_share_input or self.pe < 2:
             return 1
         return dsp_pack_factor(self.in_dtype, self.weight_dtype)
