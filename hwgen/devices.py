@@ -20,9 +20,10 @@ into them, so that a budget check on a LUT4 part is not silently wrong:
 - Block RAM: by capacity, 18 kbit per BRAM18 of the models (the same pairs: 155 BRAM18 and 155
   ECP5 EBRs, 104 and 105). On a part with 4-kbit blocks (iCE40) a BRAM18 is 4.5 blocks, a lower
   bound: a memory's shape may take more (a 512 x 36 word memory takes five 512 x 8 blocks).
-- DSPs: one for one: a DSP lane (``resource: dsp``) is one DSP48 on a Xilinx part and one
-  MULT18X18D on ECP5 (Yosys maps one per product either way; arithmetic otherwise stays in
-  LUTs).
+- DSPs: one for one: a multiplier of DSP lanes (``resource: dsp``: a lane, or two PE rows'
+  lanes packed into one) is one DSP48 on a Xilinx part and one MULT18X18D on ECP5 (Yosys maps
+  one per multiplication either way, though a packed weight over 18 bits may take two 18 x 18
+  ones on ECP5, not measured; arithmetic otherwise stays in LUTs).
 
 Every fit is therefore by the models, whose errors against synthesis are in
 docs/resource-models.md; a design near its budget should be checked with ``hwgen estimate``.

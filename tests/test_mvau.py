@@ -65,12 +65,15 @@ def test_against_golden_with_gaps_and_stalls(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_cycles_and_latency_without_stalls(seed):
+    assert_unstalled_schedule(*random_case(seed))
+
+
+def assert_unstalled_schedule(params, frames, dut, inputs, expected):
     """Fed every cycle and never stalled, the engine performs one MAC step per cycle: output
     words exactly sf cycles apart (also across vectors and frames), so consecutive vectors
     exactly nf*sf = cycles()/vectors apart; tolerance 0, the pipeline has no bubbles. The first
     output word leaves exactly issue_delay + latency() cycles after the last input word of its
     vector."""
-    params, frames, dut, inputs, expected = random_case(seed)
     run = run_stream(dut, inputs, len(expected))
     assert run.outputs == expected
     nf, sf = params.neuron_folds, params.synapse_folds

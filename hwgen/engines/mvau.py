@@ -28,6 +28,8 @@ never the pipeline:
        selected by registered multiplexers (:class:`~hwgen.engines.memories.ReadOnlyMemory`;
        no block RAM output feeds logic directly)
 lanes  registered products (``style="parallel"``) or XNOR bits (``style="xnor"``)
+(ext)  DSP lanes packed two rows to a multiplier only (:func:`dsp_pack_factor`): the two
+       products extracted from the packed one, registered
 tree   adder / popcount tree per PE, :func:`sum_tree`, registered every level
 acc    accumulator per PE
 thr    fused activation (:class:`ThresholdUnit`), when ``out_dtype`` is given
@@ -44,7 +46,7 @@ alone and the thresholds are moved into the popcount domain at elaboration:
 from dataclasses import dataclass
 
 import numpy as np
-from amaranth import Cat, Module, Mux, Shape, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Shape, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,7 +63,8 @@ from .thresholds import (ThresholdUnit, check_activation, check_thresholds, thre
 from .vector_buffer import VectorBuffer
 
 __all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
-           "connect_output", "RESOURCES", "dsp_capable", "DSP_ATTRS"]
+           "connect_output", "RESOURCES", "dsp_capable", "dsp_pack_factor",
+           "DSP_ATTRS"]
 
 STYLES = ("parallel", "xnor")
 RESOURCES = ("lut", "dsp")     # what a parallel unit's multipliers are built of
@@ -74,6 +77,16 @@ DSP_WIDTHS = (18, 25)
 DSP_ATTRS = {"use_dsp": "yes"}
 
 
+def _fits_dsp(*signed_bits):
+    """Whether two signed operands of these widths fit the DSP48's multiplier, one way round or
+    the other."""
+    return all(bits <= limit for bits, limit in zip(sorted(signed_bits), DSP_WIDTHS))
+
+
+def _signed_bits(dtype):
+    return dtype.bits + (dtype.kind == "UINT")
+
+
 def dsp_capable(a, b):
     """Whether an ``a`` x ``b`` product (DataTypes) goes to one DSP multiplier: both INTn or
     UINTn of at least :data:`DSP_MIN_BITS` bits and within the DSP48's 18 x 25 signed
@@ -81,8 +94,61 @@ def dsp_capable(a, b):
     multiplier at all (a negation, an AND gate)."""
     if {a.kind, b.kind} - {"INT", "UINT"} or min(a.bits, b.bits) < DSP_MIN_BITS:
         return False
-    signed = sorted(t.bits + (t.kind == "UINT") for t in (a, b))
-    return all(bits <= limit for bits, limit in zip(signed, DSP_WIDTHS))
+    return _fits_dsp(_signed_bits(a), _signed_bits(b))
+
+
+def dsp_pack_factor(in_dtype, weight_dtype):
+    """Products per DSP multiplier when the rows of a unit share their input (FINN's packing):
+    2 when ``x * (w0 + w1 * 2**s)`` fits one DSP48E1 multiplier (25 x 18 bits signed), ``s``
+    being the width of one product (:func:`packed_weight`), 1 otherwise (and for products not
+    :func:`dsp_capable` of). INT8 x UINT8: s = 16 and the packed weight takes 25 bits, so up to
+    8-bit weights and inputs pack; UINT8 x INT16 does not."""
+    if not dsp_capable(in_dtype, weight_dtype):
+        return 1
+    lo, hi = product_range(in_dtype, weight_dtype)
+    s = Shape.cast(range(lo, hi + 1)).width
+    lo, hi = (v + (v << s) for v in (weight_dtype.min, weight_dtype.max))
+    packed = Shape.cast(range(min(lo, -1), hi + 1)).width     # as a signed operand
+    return 2 if _fits_dsp(_signed_bits(in_dtype), packed) else 1
+
+
+def packed_weight(w0, w1, dtype, s):
+    """The packed weight ``w0 + w1 * 2**s`` (an Amaranth value) of two weight codes of ``dtype``
+    (INT or UINT, narrower than ``s`` bits): no adder across it, only wiring and a decrement.
+
+    Why exact: the low ``s`` bits are ``w0`` extended to ``s`` bits, read unsigned ``w0 + 2**s *
+    n`` (``n`` = 1 when ``w0 < 0``, else 0); above them goes ``w1 - n``. The sum is ``w0 + 2**s *
+    n + 2**s * (w1 - n)``. UINT weights have ``n`` = 0 and stay unsigned.
+    """
+    pad = s - dtype.bits
+    if dtype.kind == "UINT":
+        return Cat(w0, Const(0, pad), w1)
+    return Cat(w0, w0[-1].replicate(pad), w1.as_signed() - w0[-1]).as_signed()
+
+
+def packed_products(m, x, w0, w1, in_dtype, weight_dtype, lane_shape):
+    """The products ``x * w0`` and ``x * w1`` (codes of ``in_dtype`` and ``weight_dtype``) from
+    one DSP multiplication ``P = x * (w0 + w1 * 2**s)`` (:func:`packed_weight`), ``s`` being
+    the width of ``lane_shape``, which holds every product: ``P`` in a register marked
+    :data:`DSP_ATTRS` (the DSP's MREG), then the two products extracted into registers.
+
+    Why exact, with ``p0 = x * w0`` and ``p1 = x * w1``: ``P = p0 + 2**s * p1``.
+
+    - ``P mod 2**s = p0 mod 2**s``, and ``p0`` fits ``lane_shape``, so the low ``s`` bits of
+      ``P`` read in ``lane_shape`` (signed or not) are ``p0``.
+    - ``P >> s`` (arithmetic, rounding down) is ``p1 + floor(p0 / 2**s)``, and ``floor(p0 /
+      2**s)`` is -1 when ``p0 < 0`` (``-2**(s-1) <= p0``), else 0: so ``p1 = (P >> s) + `` the
+      sign bit of the low part (a signed ``lane_shape``; an unsigned one has no negative
+      ``p0``, nothing to correct).
+    """
+    s = lane_shape.width
+    packed_range = [v + (v << s) for v in (weight_dtype.min, weight_dtype.max)]
+    corners = [a * b for a in (in_dtype.min, in_dtype.max) for b in packed_range]
+    product = register(m, value_of(x, in_dtype) * packed_weight(w0, w1, weight_dtype, s),
+                       shape=Shape.cast(range(min(corners), max(corners) + 1)), attrs=DSP_ATTRS)
+    low = product[:s].as_signed() if lane_shape.signed else product[:s]
+    high = (product >> s) + (product[s - 1] if lane_shape.signed else 0)
+    return register(m, low, shape=lane_shape), register(m, high, shape=lane_shape)
 
 
 def multiplier_luts(a, b):
@@ -344,12 +410,17 @@ class MVAUParams(MatrixParams):
     multiplier per lane; with a BINARY operand it reduces to AND gates) or "xnor" (XNOR +
     popcount, only for BIPOLAR inputs and weights); ``None`` picks xnor for BIPOLAR x BIPOLAR
     and parallel otherwise. ``resource``: what the parallel lanes' multipliers are built of,
-    "lut" or "dsp" (one DSP48 per lane, for products :func:`dsp_capable` of); the same RTL
-    either way, the product registers marked :data:`DSP_ATTRS` for synthesis.
+    "lut" or "dsp" (a DSP48 per lane, for products :func:`dsp_capable` of, or per two lanes,
+    see :attr:`dsp_pack`); the product registers marked :data:`DSP_ATTRS` for synthesis.
+    Unpacked, the RTL is the LUT unit's but for those marks.
     """
 
     style: str = None
     resource: str = "lut"
+
+    # Whether every PE row multiplies the same inputs (an MVAU's rows do, a depthwise unit's do
+    # not): what lets two rows share a DSP multiplier.
+    rows_share_input = True
 
     def __post_init__(self):
         super().__post_init__()
@@ -372,6 +443,19 @@ class MVAUParams(MatrixParams):
                              f"{self.weight_dtype}")
 
     @property
+    def dsp_pack(self):
+        """PE rows per DSP multiplier: 2 for DSP lanes whose rows share their inputs, with PE 2
+        or more, where the products pack (:func:`dsp_pack_factor`), else 1. Rows 2k and 2k + 1
+        then share the DSPs of their SIMD lanes (:func:`packed_products`), an odd PE's last row
+        keeping its own. Always on where possible: it halves the DSPs for an extraction register
+        per lane, a decrement of the weights and a correction (a carry chain) per pair, and the
+        tree adders Yosys would otherwise pack into the DSPs (:meth:`_packing_resources`,
+        :meth:`_dsp_packed`), one more pipeline stage (:attr:`lane_stage`)."""
+        if self.resource != "dsp" or not self.rows_share_input or self.pe < 2:
+            return 1
+        return dsp_pack_factor(self.in_dtype, self.weight_dtype)
+
+    @property
     def lane_range(self):
         """(lo, hi) of what one lane feeds its tree: a product, or an XNOR bit."""
         return (0, 1) if self.style == "xnor" else self.product_range
@@ -390,8 +474,10 @@ class MVAUParams(MatrixParams):
     @property
     def lane_stage(self):
         """Cycles from a step's issue to its lanes' registers: the reads
-        (:meth:`read_latency`), then the lane register."""
-        return 1 + self.read_latency(self.pe * self.simd * self.weight_dtype.bits)
+        (:meth:`read_latency`), then the lane register, and with packed DSP lanes
+        (:attr:`dsp_pack`) the extraction register."""
+        return (self.read_latency(self.pe * self.simd * self.weight_dtype.bits)
+                + 1 + (self.dsp_pack > 1))
 
     @property
     def pipeline_latency(self):
@@ -420,7 +506,9 @@ class MVAUParams(MatrixParams):
         - Output: the queue and credit counter (:func:`~hwgen.engines.credits.queue_resources`).
 
         With ``resource="dsp"`` (xc7, :mod:`hwgen.synthesis`): a DSP48 per lane, holding the
-        multiplier and the product register, and the adders Yosys' xilinx_dsp packs into it.
+        multiplier and the product register, and the adders Yosys' xilinx_dsp packs into it;
+        packed (:attr:`dsp_pack`), a DSP48 per pair of lanes, and the logic of the packing
+        (:meth:`_packing_resources`).
         """
         lanes = self.pe * self.simd
         lo, hi = self.lane_range
@@ -432,20 +520,32 @@ class MVAUParams(MatrixParams):
         tree = tree_resources(self.simd, lo, hi)
         acc_bits = Shape.cast(range(self.acc_range[0], self.acc_range[1] + 1)).width
         pe_lut, pe_ff, input_ff = tree.lut + acc_bits, tree.ff + acc_bits, self.in_width
+        packing = Resources()
         if self.resource == "dsp":
+            packing = self._packing_resources(product_bits)
             lane_lut = product_bits = 0
             packed, input_packed = self._dsp_packed(acc_bits)
             pe_lut, pe_ff = pe_lut - packed.lut, pe_ff - packed.ff
             input_ff -= input_packed
-        datapath = Resources(lut=lanes * lane_lut + self.pe * pe_lut,
-                             ff=lanes * product_bits + self.pe * pe_ff + input_ff,
-                             dsp=lanes if self.resource == "dsp" else 0)
+        datapath = packing + Resources(lut=lanes * lane_lut + self.pe * pe_lut,
+                                       ff=lanes * product_bits + self.pe * pe_ff + input_ff)
         nf, sf = self.neuron_folds, self.synapse_folds
         memory = self.storage_resources(lanes * self.weight_dtype.bits)
         counters = sum((n - 1).bit_length() for n in (nf, sf, nf * sf))
         control = Resources(lut=2 * counters + 4,
                             ff=counters + 4 + 3 * self.pipeline_latency)
         return datapath + memory + control + self.output_resources(self.acc_range)
+
+    def _packing_resources(self, product_bits):
+        """The DSP48s of a DSP unit, and the logic packing two products into one adds
+        (:func:`packed_products`; docs/resource-models.md, "DSP lanes"): per pair of products,
+        the registers of the two extracted ones (``2 * product_bits`` flip-flops) and the packed
+        weight's decrement, a LUT per bit of ``w1 - n`` (INT weights only); the correction of
+        the high product, an increment by a carry-in, takes a carry chain and no LUT."""
+        pairs = self.pe // 2 * self.simd if self.dsp_pack > 1 else 0
+        decrement = self.weight_dtype.bits + 1 if self.weight_dtype.signed else 0
+        return Resources(lut=pairs * decrement, ff=pairs * 2 * product_bits,
+                         dsp=self.pe * self.simd - pairs)
 
     def _dsp_packed(self, acc_bits):
         """(logic per PE, input-word flip-flops) that leave the fabric when the lanes are
@@ -457,13 +557,18 @@ class MVAUParams(MatrixParams):
         - the input word's register (AREG) when each input element feeds one lane (depthwise,
           or PE 1) and that register is the unit's own (no input buffer, whose read register
           lies in its own module).
+
+        Packed (:attr:`dsp_pack`), nothing: the extraction registers lie between the
+        multipliers and the trees.
         """
+        if self.dsp_pack > 1:
+            return Resources(), 0
         lo, hi = self.lane_range
         if self.simd == 1:
             packed = Resources(lut=acc_bits, ff=acc_bits)
         else:
             packed = dsp_tree_resources(self.simd, lo, hi)
-        one_lane_each = self.what == "vvau" or self.pe == 1
+        one_lane_each = not self.rows_share_input or self.pe == 1
         return packed, self.in_width if one_lane_each and not self.buffer_words else 0
 
 
@@ -517,28 +622,13 @@ class MatrixVectorUnit(wiring.Component):
 
         m.submodules.weights = weights = self._weights
         m.d.comb += weights.addr.eq(addr)
-        reads = p.lane_stage - 1      # both words ready for logic
+        reads = p.read_latency(p.pe * p.simd * p.weight_dtype.bits)    # both words ready
         w = register(m, weights.data, reads - weights.latency)
         x = register(m, x, reads - 1)
 
-        # Lane (row, q) of PE row and SIMD lane q, registered; then the trees.
-        ws = elements(w, p.weight_dtype, p.pe * p.simd)
+        # The lanes of each PE row, registered; then the trees.
         lo, hi = p.lane_range
-        lane_shape = Shape.cast(range(lo, hi + 1))
-        sums = []
-        for row, x_row in enumerate(self.row_inputs(x)):
-            if p.style == "xnor":
-                # One wide XNOR register per PE row rather than a register per lane: the same
-                # hardware, and far faster to simulate (Verilator works on whole words).
-                agree = register(m, ~(x_row ^ w[row * p.simd:(row + 1) * p.simd]))
-                lanes = [agree[q] for q in range(p.simd)]
-            else:
-                lanes = [register(m, product(xq, p.in_dtype, wq, p.weight_dtype),
-                                  shape=lane_shape,
-                                  attrs=DSP_ATTRS if p.resource == "dsp" else None)
-                         for xq, wq in zip(elements(x_row, p.in_dtype, p.simd),
-                                           ws[row * p.simd:(row + 1) * p.simd])]
-            sums.append(sum_tree(m, lanes, lo, hi))
+        sums = [sum_tree(m, lanes, lo, hi) for lanes in self._lane_rows(m, x, w)]
 
         # Control follows the data to the accumulators.
         delay = p.lane_stage + tree_levels(p.simd)
@@ -557,3 +647,39 @@ class MatrixVectorUnit(wiring.Component):
         done = register(m, valid & last, reset=True)
         connect_output(m, queue, accs, done, valid & last, self._activation, nf)
         return m
+
+    def _lane_rows(self, m, x, w):
+        """The lanes of each PE row in turn, registered :attr:`~MVAUParams.lane_stage` cycles
+        after issue, from input word ``x`` and weight word ``w``: lane ``q`` of row ``r`` the
+        product (or XNOR bit) of SIMD lane ``q``. A generator, so that each row's lanes are
+        built just before its tree (the order of the signals in the Verilog).
+
+        With packed DSP lanes (:attr:`~MVAUParams.dsp_pack`) rows 2k and 2k + 1 come from
+        the same multipliers (:func:`packed_products`), and an odd PE's last row, multiplied
+        alone, is delayed a cycle to stay in step with the extracted products.
+        """
+        p = self.params
+        x_rows = self.row_inputs(x)
+        if p.style == "xnor":
+            for row, x_row in enumerate(x_rows):
+                # One wide XNOR register per PE row rather than a register per lane: the same
+                # hardware, and far faster to simulate (Verilator works on whole words).
+                agree = register(m, ~(x_row ^ w[row * p.simd:(row + 1) * p.simd]))
+                yield [agree[q] for q in range(p.simd)]
+            return
+        ws = elements(w, p.weight_dtype, p.pe * p.simd)
+        w_rows = [ws[row * p.simd:(row + 1) * p.simd] for row in range(p.pe)]
+        xs = [elements(x_row, p.in_dtype, p.simd) for x_row in x_rows]
+        lo, hi = p.lane_range
+        lane_shape = Shape.cast(range(lo, hi + 1))
+        paired = p.pe // 2 * 2 if p.dsp_pack > 1 else 0
+        for row in range(0, paired, 2):
+            pairs = [packed_products(m, xq, w0, w1, p.in_dtype, p.weight_dtype, lane_shape)
+                     for xq, w0, w1 in zip(xs[row], w_rows[row], w_rows[row + 1])]
+            yield [low for low, _ in pairs]
+            yield [high for _, high in pairs]
+        for row in range(paired, p.pe):
+            lanes = [register(m, product(xq, p.in_dtype, wq, p.weight_dtype), shape=lane_shape,
+                              attrs=DSP_ATTRS if p.resource == "dsp" else None)
+                     for xq, wq in zip(xs[row], w_rows[row])]
+            yield [register(m, lane) for lane in lanes] if paired else lanes

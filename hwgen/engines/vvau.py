@@ -38,6 +38,7 @@ class VVAUParams(MVAUParams):
     0``); ``style`` as the MVAU's."""
 
     what = "vvau"
+    rows_share_input = False     # so DSP lanes are never packed (MVAUParams.dsp_pack)
 
     @property
     def channels(self):
