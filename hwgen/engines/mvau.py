@@ -54,8 +54,9 @@ from .memories import (ReadOnlyMemory, memory_resources, memory_style, rom_laten
 from .resources import Resources
 from .credits import (QUEUE_LATENCY, OutputQueue, credit_gate, credits_for, issue_gate,
                       queue_resources)
-from .datapath import (counter, dsp_tree_resources, elements, register, require_positive,
-                       sum_tree, tree_levels, tree_resources, value_of)
+# DSP_ATTRS and multiplier_luts live in datapath (the thresholds' affine unit uses them too).
+from .datapath import (DSP_ATTRS, counter, dsp_tree_resources, elements, multiplier_luts, register,
+                       require_positive, sum_tree, tree_levels, tree_resources, value_of)
 from .thresholds import (ThresholdUnit, check_activation, check_thresholds, threshold_latency,
                          threshold_resources)
 from .vector_buffer import VectorBuffer
@@ -68,10 +69,6 @@ RESOURCES = ("lut", "dsp")     # what a parallel unit's multipliers are built of
 # DSP48E1's multiplier: 25 x 18 bits, both signed (an unsigned operand takes a bit more).
 DSP_MIN_BITS = 4
 DSP_WIDTHS = (18, 25)
-# On a DSP unit's product registers. Vivado's own attribute (a multiply into a signal marked
-# so goes to a DSP); hwgen's Yosys scripts map the multipliers of modules holding such a
-# signal to DSPs and keep every other module's in LUTs (:mod:`hwgen.synthesis`).
-DSP_ATTRS = {"use_dsp": "yes"}
 
 
 def dsp_capable(a, b):
@@ -83,20 +80,6 @@ def dsp_capable(a, b):
         return False
     signed = sorted(t.bits + (t.kind == "UINT") for t in (a, b))
     return all(bits <= limit for bits, limit in zip(signed, DSP_WIDTHS))
-
-
-def multiplier_luts(a, b):
-    """LUTs of one a x b LUT multiplier (DataTypes), fitted to Yosys synth_xilinx -nodsp on
-    registered products of 1 to 8 bits (within about 20%): ``a*b*(min + 2)/4``, i.e. one LUT
-    per partial-product bit plus adders that grow with the narrower operand; AND
-    gates (one LUT per bit) when an operand is 1 bit; a conditional negation (:func:`product`:
-    one LUT per bit of the negated value, within 2% of Yosys on a UINT8 x BIPOLAR unit, 7% at
-    INT4) when an operand is BIPOLAR.
-    """
-    if a.kind == "BIPOLAR" or b.kind == "BIPOLAR":
-        return (b.bits if a.kind == "BIPOLAR" else a.bits) + 1
-    narrow, wide = sorted((a.bits, b.bits))
-    return wide if narrow == 1 else -(-narrow * wide * (narrow + 2) // 4)
 
 
 def product(a, a_dtype, b, b_dtype):
