@@ -371,11 +371,13 @@ class AffineThresholdUnit(_Unit):
     def model_resources(channels, pe, value_range, out_dtype, requantizer, resource="lut"):
         """Per lane: in LUTs, a multiplier of the value by M (:func:`multiplier_luts`, the
         MVAU's fit: a constant M for one fold is counted alike), the add of B (a LUT per
-        product bit) and the product register; or a DSP48 holding all three
+        product bit) and the product register's bits above the shift; or a DSP48 holding all three
         (:meth:`uses_dsp`). Then the clamp (a LUT per bit above the shift, to find under- and
         overflow, and per code bit, to select) and the code register; the (M, B) memory
         (:func:`rom_resources`) and the values delayed beside its read
-        (:func:`delay_resources`)."""
+        (:func:`delay_resources`). Against Yosys synth_xilinx (docs/resource-models.md) the LUTs
+        are over by about 40-60% (the multiplier fit is for 1-8-bit operands): the affine unit
+        is picked only where it wins by that much."""
         r = requantizer
         vbits, bits = range_bits(*value_range), out_dtype.bits
         product_bits = range_bits(*r.product_range(value_range))
@@ -385,7 +387,8 @@ class AffineThresholdUnit(_Unit):
         else:
             multiplier = multiplier_luts(DataType.parse(f"INT{vbits}"),
                                          DataType.parse(f"UINT{r.m_bits}"))
-            product = Resources(lut=multiplier + product_bits, ff=product_bits)
+            # The product register's bits below the shift feed nothing: synthesis drops them.
+            product = Resources(lut=multiplier + product_bits, ff=product_bits - r.shift)
         clamp = Resources(lut=product_bits - r.shift + bits, ff=bits)
         lane = (product + clamp + rom_resources(words, width)
                 + delay_resources(vbits, rom_latency(words, width) - 1))
