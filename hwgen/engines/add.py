@@ -21,7 +21,7 @@ The holding registers load with an enable (``pe`` x bits wide per input, as a FI
 writes): a join must hold one input's word while another's is missing.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from amaranth import Cat, Module, Signal, unsigned
 from amaranth.lib import stream, wiring
@@ -32,6 +32,7 @@ from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
 from .datapath import (counter, elements, range_bits, register, require_positive, sum_tree,
                        tree_levels, tree_resources, value_of)
 from .resources import Resources
+from .requantize import Requantizer
 from .thresholds import ThresholdUnit, check_activation, threshold_latency, threshold_resources
 
 __all__ = ["sum_range", "sum_dtype", "AddParams", "AddStreams"]
@@ -55,13 +56,15 @@ def sum_dtype(dtypes):
 class AddParams:
     """Sum of ``len(in_dtypes)`` streams of ``pixels`` vectors of ``channels`` per frame, ``pe``
     at a time; input k's elements are ``in_dtypes[k]``. ``out_dtype``: None for the raw sum
-    (elements of :attr:`sum_dtype`), or the datatype of the fused activation's codes."""
+    (elements of :attr:`sum_dtype`), or the datatype of the fused activation's codes;
+    ``requantizer``: its thresholds' affine form on :attr:`sum_range`, if they have one."""
 
     channels: int
     pe: int
     in_dtypes: tuple
     pixels: int
     out_dtype: DataType = None
+    requantizer: Requantizer = field(default=None, kw_only=True)
 
     def __post_init__(self):
         require_positive(WHAT, channels=self.channels, pe=self.pe, pixels=self.pixels)
@@ -85,6 +88,12 @@ class AddParams:
             raise ValueError(f"{WHAT}: the sum of {', '.join(map(str, dtypes))} is too wide "
                              f"(the sums{', and the thresholds up to max + 1,' * fused} must "
                              f"fit {MAX_BITS} bits)")
+
+    @property
+    def activation(self):
+        """The arguments (after the thresholds) of :func:`ThresholdUnit`,
+        :func:`threshold_latency` and :func:`threshold_resources` for the fused activation."""
+        return self.channels, self.pe, self.sum_range, self.out_dtype, self.requantizer
 
     @property
     def inputs(self):
@@ -130,8 +139,7 @@ class AddParams:
         """Cycles from firing to the result's write into the output queue: the adder tree's
         registered levels (:func:`tree_levels`), then the activation's
         (:func:`threshold_latency`)."""
-        activation = 0 if self.out_dtype is None else threshold_latency(
-            self.channels, self.pe, self.sum_range, self.out_dtype)
+        activation = 0 if self.out_dtype is None else threshold_latency(*self.activation)
         return tree_levels(self.inputs) + activation
 
     @property
@@ -162,7 +170,7 @@ class AddParams:
                  + queue_resources(self.out_width, self.credits))
         if self.out_dtype is not None:
             fold_bits = (self.folds - 1).bit_length()
-            total += threshold_resources(self.channels, self.pe, self.sum_range, self.out_dtype)
+            total += threshold_resources(*self.activation)
             total += Resources(lut=2 * fold_bits + 2,
                                ff=fold_bits * tree_levels(self.inputs) + 2)
         return total
@@ -185,7 +193,7 @@ class AddStreams(wiring.Component):
         if (thresholds is None) != (p.out_dtype is None):
             raise ValueError(f"{WHAT}: thresholds are given exactly when out_dtype is")
         self._activation = None if thresholds is None else ThresholdUnit(
-            thresholds, p.channels, p.pe, p.sum_range, p.out_dtype, what=WHAT)
+            thresholds, *p.activation, what=WHAT)
         super().__init__({
             "i": In(stream.Signature(unsigned(max(p.in_widths)))).array(p.inputs),
             "o": Out(stream.Signature(unsigned(p.out_width))),

@@ -173,7 +173,7 @@ class BitSerialMVAUParams(MatrixParams):
         last input word was taken.
         """
         activation = 0 if self.out_dtype is None else threshold_latency(
-            self.mh, self.pe, self.dot_range, self.out_dtype)
+            *self.activation(self.dot_range))
         return self.lane_stage + tree_levels(self.simd) + 1 + activation
 
     @property
@@ -231,7 +231,7 @@ class BitSerialMatrixVectorUnit(wiring.Component):
         p = self.params = params
         weights, table = p.check_arrays(weights, thresholds)
         self._activation = None if table is None else ThresholdUnit(
-            table, p.mh, p.pe, p.dot_range, p.out_dtype, what=p.what)
+            table, *p.activation(p.dot_range), what=p.what)
         blocks = p.weight_blocks(weights)              # (nf, sf, pe*simd)
         if p.weight_planes == 1:
             init = pack(blocks, p.weight_dtype, p.pe * p.simd)

@@ -15,7 +15,7 @@ from .resources import Resources
 
 __all__ = ["FANIN", "require_positive", "positive_pair", "elements", "value_of", "register", "delay_resources",
            "Counter", "counter", "tree_levels", "sum_tree", "range_bits", "tree_resources",
-           "dsp_tree_resources"]
+           "dsp_tree_resources", "DSP_ATTRS", "multiplier_luts"]
 
 # LUTs of a popcount tree per LUT of an adder tree of the same plan: synth_xilinx packs a
 # bit-sliced full adder's sum and carry into one LUT6 more often than not. Fitted on the
@@ -255,3 +255,24 @@ def tree_resources(terms, lo, hi):
     if (lo, hi) == (0, 1):
         lut = round(lut * POPCOUNT_LUT_SHARE)
     return Resources(lut=lut, ff=ff)
+
+
+# On a DSP unit's product registers. Vivado's own attribute (a multiply into a signal marked
+# so goes to a DSP); hwgen's Yosys scripts map the multipliers of modules holding such a
+# signal to DSPs and keep every other module's in LUTs (:mod:`hwgen.synthesis`).
+DSP_ATTRS = {"use_dsp": "yes"}
+
+
+def multiplier_luts(a, b):
+    """LUTs of one a x b LUT multiplier (DataTypes), fitted to Yosys synth_xilinx -nodsp on
+    registered products of 1 to 8 bits (within about 20%): ``a*b*(min + 2)/4``, i.e. one LUT
+    per partial-product bit plus adders that grow with the narrower operand; AND
+    gates (one LUT per bit) when an operand is 1 bit; a conditional negation
+    (:func:`hwgen.engines.mvau.product`:
+    one LUT per bit of the negated value, within 2% of Yosys on a UINT8 x BIPOLAR unit, 7% at
+    INT4) when an operand is BIPOLAR.
+    """
+    if a.kind == "BIPOLAR" or b.kind == "BIPOLAR":
+        return (b.bits if a.kind == "BIPOLAR" else a.bits) + 1
+    narrow, wide = sorted((a.bits, b.bits))
+    return wide if narrow == 1 else -(-narrow * wide * (narrow + 2) // 4)

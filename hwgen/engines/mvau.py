@@ -43,7 +43,7 @@ alone and the thresholds are moved into the popcount domain at elaboration:
 ``2*pc - mw >= T  <=>  pc >= ceil((T + mw) / 2)``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from amaranth import Cat, Const, Module, Mux, Shape, Signal, unsigned
@@ -56,8 +56,11 @@ from .memories import (ReadOnlyMemory, memory_resources, memory_style, rom_laten
 from .resources import Resources
 from .credits import (QUEUE_LATENCY, OutputQueue, credit_gate, credits_for, issue_gate,
                       queue_resources)
-from .datapath import (counter, dsp_tree_resources, elements, register, require_positive,
-                       sum_tree, tree_levels, tree_resources, value_of)
+# DSP_ATTRS and multiplier_luts live in datapath (the thresholds' affine unit uses them too).
+from .datapath import (DSP_ATTRS, counter, dsp_tree_resources, elements, multiplier_luts,
+                       register, require_positive, sum_tree, tree_levels, tree_resources,
+                       value_of)
+from .requantize import Requantizer
 from .thresholds import (ThresholdUnit, check_activation, check_thresholds, threshold_latency,
                          threshold_resources)
 from .vector_buffer import VectorBuffer
@@ -71,10 +74,6 @@ RESOURCES = ("lut", "dsp")     # what a parallel unit's multipliers are built of
 # DSP48E1's multiplier: 25 x 18 bits, both signed (an unsigned operand takes a bit more).
 DSP_MIN_BITS = 4
 DSP_WIDTHS = (18, 25)
-# On a DSP unit's product registers. Vivado's own attribute (a multiply into a signal marked
-# so goes to a DSP); hwgen's Yosys scripts map the multipliers of modules holding such a
-# signal to DSPs and keep every other module's in LUTs (:mod:`hwgen.synthesis`).
-DSP_ATTRS = {"use_dsp": "yes"}
 
 
 def _fits_dsp(*signed_bits):
@@ -151,20 +150,6 @@ def packed_products(m, x, w0, w1, in_dtype, weight_dtype, lane_shape):
     return register(m, low, shape=lane_shape), register(m, high, shape=lane_shape)
 
 
-def multiplier_luts(a, b):
-    """LUTs of one a x b LUT multiplier (DataTypes), fitted to Yosys synth_xilinx -nodsp on
-    registered products of 1 to 8 bits (within about 20%): ``a*b*(min + 2)/4``, i.e. one LUT
-    per partial-product bit plus adders that grow with the narrower operand; AND
-    gates (one LUT per bit) when an operand is 1 bit; a conditional negation (:func:`product`:
-    one LUT per bit of the negated value, within 2% of Yosys on a UINT8 x BIPOLAR unit, 7% at
-    INT4) when an operand is BIPOLAR.
-    """
-    if a.kind == "BIPOLAR" or b.kind == "BIPOLAR":
-        return (b.bits if a.kind == "BIPOLAR" else a.bits) + 1
-    narrow, wide = sorted((a.bits, b.bits))
-    return wide if narrow == 1 else -(-narrow * wide * (narrow + 2) // 4)
-
-
 def product(a, a_dtype, b, b_dtype):
     """The product of codes ``a`` and ``b``: a conditional negation where one operand is
     BIPOLAR (code 1 = +1), not a multiplier."""
@@ -182,7 +167,8 @@ class MatrixParams:
     ``mh x mw`` matrix times ``vectors`` input vectors per frame, folded by ``pe``/``simd``.
 
     ``out_dtype=None`` emits the raw dot products as :attr:`acc_dtype`; otherwise thresholds are
-    fused and the output is ``out_dtype``. ``what`` (a class attribute) names the engine in
+    fused and the output is ``out_dtype``; ``requantizer`` is their affine form on the values
+    they are applied to, if they have one (:func:`~hwgen.engines.thresholds.ThresholdUnit`). ``what`` (a class attribute) names the engine in
     error messages.
     """
 
@@ -194,8 +180,10 @@ class MatrixParams:
     weight_dtype: DataType
     vectors: int
     out_dtype: DataType = None
+    requantizer: Requantizer = field(default=None, kw_only=True)
 
     what = "mvau"
+    affine_resource = "lut"     # what a fused affine activation's multipliers are built of
 
     def __post_init__(self):
         what = self.what
@@ -350,8 +338,15 @@ class MatrixParams:
         one."""
         total = queue_resources(self.out_width, self.credits)
         if self.out_dtype is not None:
-            total += threshold_resources(self.mh, self.pe, value_range, self.out_dtype)
+            total += threshold_resources(*self.activation(value_range))
         return total
+
+    def activation(self, value_range):
+        """The arguments (after the thresholds) of :func:`ThresholdUnit`,
+        :func:`threshold_latency` and :func:`threshold_resources` for the fused activation of
+        values in ``value_range``."""
+        return (self.mh, self.pe, value_range, self.out_dtype, self.requantizer,
+                self.affine_resource)
 
     def weight_blocks(self, weights):
         """``weights`` (mh, mw) in weight-memory order: (nf, sf, pe*simd), block (f, s) holding
@@ -456,6 +451,11 @@ class MVAUParams(MatrixParams):
         return dsp_pack_factor(self.in_dtype, self.weight_dtype)
 
     @property
+    def affine_resource(self):
+        """A fused affine activation's multipliers are DSPs when the lanes' are."""
+        return self.resource
+
+    @property
     def lane_range(self):
         """(lo, hi) of what one lane feeds its tree: a product, or an XNOR bit."""
         return (0, 1) if self.style == "xnor" else self.product_range
@@ -484,7 +484,7 @@ class MVAUParams(MatrixParams):
         """Cycles from a step's issue to the output queue's write of the word it completes:
         lanes, tree levels, accumulator, then the activation."""
         activation = 0 if self.out_dtype is None else threshold_latency(
-            self.mh, self.pe, self.acc_range, self.out_dtype)
+            *self.activation(self.acc_range))
         return self.lane_stage + tree_levels(self.simd) + 1 + activation
 
     def resources(self):
@@ -591,8 +591,7 @@ class MatrixVectorUnit(wiring.Component):
         if table is not None:
             if p.style == "xnor":   # into the popcount domain: ceil((T + mw) / 2)
                 table = -((-(np.clip(table, -p.mw, p.mw + 1) + p.mw)) // 2)
-            self._activation = ThresholdUnit(table, p.mh, p.pe, p.acc_range, p.out_dtype,
-                                             what=p.what)
+            self._activation = ThresholdUnit(table, *p.activation(p.acc_range), what=p.what)
         self._weights = ReadOnlyMemory(p.pe * p.simd * p.weight_dtype.bits,
                                        pack(p.weight_blocks(weights), p.weight_dtype,
                                             p.pe * p.simd))

@@ -8,10 +8,14 @@ significant bit inverted for INTn (the code of ``count + min``). The count does 
 thresholds' order, so the result matches the golden model even for thresholds that are not sorted.
 Outputs are at most :data:`MAX_ACTIVATION_BITS` wide.
 
-Two units count: :class:`ParallelThresholdUnit` compares with all n thresholds at once and
+Three units count: :class:`ParallelThresholdUnit` compares with all n thresholds at once and
 popcounts (n comparators per lane), :class:`SearchThresholdUnit` binary-searches the sorted
-thresholds in ``bits`` pipelined stages (one comparator each); :func:`ThresholdUnit` builds the
-one whose resource model costs less (:func:`threshold_design`).
+thresholds in ``bits`` pipelined stages (one comparator each), and, for thresholds that are an
+affine function of the input (a uniform quantizer: :mod:`hwgen.engines.requantize`),
+:class:`AffineThresholdUnit` multiplies and shifts (a multiplier per lane, a word of (M, B) per
+channel). :func:`ThresholdUnit` builds the one whose resource model costs less
+(:func:`threshold_design`); the affine unit is a candidate only when the caller describes the
+form (a :class:`~hwgen.engines.requantize.Requantizer`, which the engines' parameters carry).
 
 The pipeline is free-running, as the MVAU's is: an input word is taken only when the output
 queue has a credit for its result (:mod:`hwgen.engines.credits`), so ``o.ready`` never reaches
@@ -23,22 +27,23 @@ Shared with :mod:`hwgen.engines.mvau`, :mod:`hwgen.engines.bitserial_mvau` and
 :mod:`hwgen.engines.datapath`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
-from amaranth import Cat, Module, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..datatypes import DataType, pack
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
-from .datapath import (counter, delay_resources, elements, range_bits, register, require_positive,
-                       tree_levels, tree_resources, sum_tree, value_of)
+from .datapath import (DSP_ATTRS, counter, delay_resources, elements, multiplier_luts, range_bits,
+                       register, require_positive, tree_levels, tree_resources, sum_tree, value_of)
 from .memories import ReadOnlyMemory, lut_cost, memory_style, rom_latency, rom_resources
+from .requantize import Requantizer, affine_form
 from .resources import Resources
 
 __all__ = ["MAX_ACTIVATION_BITS", "ThresholdsParams", "Thresholds", "ThresholdUnit",
-           "ParallelThresholdUnit", "SearchThresholdUnit", "check_activation", "check_thresholds",
+           "ParallelThresholdUnit", "SearchThresholdUnit", "AffineThresholdUnit", "check_activation", "check_thresholds",
            "n_thresholds", "threshold_design", "threshold_latency", "threshold_resources"]
 
 # --- thresholds -----------------------------------------------------------------------------------
@@ -87,30 +92,45 @@ def _table_resources(words, bits):
     return Resources(lut=round(memory.lut * THRESHOLD_ROM_LUT_SHARE), ff=memory.ff)
 
 
-def threshold_design(channels, pe, value_range, out_dtype):
-    """The unit :func:`ThresholdUnit` builds for these parameters: :class:`SearchThresholdUnit`
-    where its model costs less (:func:`lut_cost` of the resources), else
-    :class:`ParallelThresholdUnit` (always for one threshold: both are one comparator)."""
+def _model_args(design, channels, pe, value_range, out_dtype, requantizer, resource):
+    """The arguments of ``design``'s constructor (after the thresholds) and models: the affine
+    unit's take the form's shape and what its multipliers are built of."""
     args = channels, pe, value_range, out_dtype
-    if n_thresholds(out_dtype) > 1 and (lut_cost(SearchThresholdUnit.model_resources(*args))
-                                        < lut_cost(ParallelThresholdUnit.model_resources(*args))):
-        return SearchThresholdUnit
-    return ParallelThresholdUnit
+    return args + (requantizer, resource) if design is AffineThresholdUnit else args
 
 
-def threshold_latency(channels, pe, value_range, out_dtype):
+def threshold_design(channels, pe, value_range, out_dtype, requantizer=None, resource="lut"):
+    """The unit :func:`ThresholdUnit` builds for these parameters: the one whose model costs
+    least (:func:`lut_cost` of the resources), on a tie the first of
+    :class:`ParallelThresholdUnit` (always for one threshold: every unit is one comparator or
+    multiplier), :class:`SearchThresholdUnit`, :class:`AffineThresholdUnit` (a candidate when
+    ``requantizer``, the thresholds' affine form, is given; ``resource`` "lut" or "dsp": what
+    its multipliers are built of)."""
+    designs = [ParallelThresholdUnit]
+    if n_thresholds(out_dtype) > 1:
+        designs.append(SearchThresholdUnit)
+        if requantizer is not None:
+            designs.append(AffineThresholdUnit)
+    args = channels, pe, value_range, out_dtype, requantizer, resource
+    return min(designs, key=lambda design: lut_cost(
+        design.model_resources(*_model_args(design, *args))))
+
+
+def threshold_latency(channels, pe, value_range, out_dtype, requantizer=None, resource="lut"):
     """Cycles from values entering a :func:`ThresholdUnit` (``channels`` at ``pe`` per word,
     values in ``value_range``) to their codes: the ``model_latency`` of the unit
     :func:`threshold_design` picks."""
-    args = channels, pe, value_range, out_dtype
-    return threshold_design(*args).model_latency(*args)
+    args = channels, pe, value_range, out_dtype, requantizer, resource
+    design = threshold_design(*args)
+    return design.model_latency(*_model_args(design, *args))
 
 
-def threshold_resources(channels, pe, value_range, out_dtype):
+def threshold_resources(channels, pe, value_range, out_dtype, requantizer=None, resource="lut"):
     """First-order cost of a :func:`ThresholdUnit`: the ``model_resources`` of the unit
     :func:`threshold_design` picks."""
-    args = channels, pe, value_range, out_dtype
-    return threshold_design(*args).model_resources(*args)
+    args = channels, pe, value_range, out_dtype, requantizer, resource
+    design = threshold_design(*args)
+    return design.model_resources(*_model_args(design, *args))
 
 
 def check_thresholds(thresholds, channels, out_dtype, what):
@@ -133,7 +153,8 @@ def check_thresholds(thresholds, channels, out_dtype, what):
 
 
 
-def ThresholdUnit(thresholds, channels, pe, value_range, out_dtype, what="thresholds"):
+def ThresholdUnit(thresholds, channels, pe, value_range, out_dtype, requantizer=None,
+                  resource="lut", *, what="thresholds"):
     """Multi-threshold activation of ``pe`` channels at a time, thresholds in memories: the
     unit :func:`threshold_design` picks (so :func:`threshold_latency` and
     :func:`threshold_resources` describe it), built.
@@ -142,7 +163,10 @@ def ThresholdUnit(thresholds, channels, pe, value_range, out_dtype, what="thresh
     ``value_range`` = (lo, hi) bounds the values compared; ``out_dtype`` is at most
     :data:`MAX_ACTIVATION_BITS` wide. Thresholds below ``lo`` (always reached) or above ``hi``
     (never) are clamped to ``lo`` or ``hi + 1`` at elaboration: same result, narrower
-    comparators. ``what`` names the engine in error messages.
+    comparators. ``what`` names the engine in error messages. ``requantizer``: the thresholds'
+    affine form on ``value_range`` (:func:`~hwgen.engines.requantize.requantizer_for`), or None
+    (then the unit compares thresholds); ``resource``: what an affine unit's multipliers are
+    built of ("lut" or "dsp").
 
     Ports (free-running: no enable): ``fold`` (the channel fold) must select the fold of
     ``values`` one cycle *before* ``values`` are presented (the memories' synchronous read);
@@ -152,19 +176,22 @@ def ThresholdUnit(thresholds, channels, pe, value_range, out_dtype, what="thresh
     One word of values per cycle.
     """
     check_activation(out_dtype, what)
-    design = threshold_design(channels, pe, value_range, out_dtype)
-    return design(thresholds, channels, pe, value_range, out_dtype, what)
+    args = channels, pe, value_range, out_dtype, requantizer, resource
+    design = threshold_design(*args)
+    return design(thresholds, *_model_args(design, *args), what=what)
 
 
 class _Unit(wiring.Component):
-    """What both designs of :func:`ThresholdUnit` share: the ports, the clamped thresholds, and
-    the output code of a count."""
+    """What the designs of :func:`ThresholdUnit` share: the ports, the clamped thresholds, and
+    the output code of a count. ``model_args``: what the design's models take besides
+    (channels, pe, value_range, out_dtype)."""
 
-    def __init__(self, thresholds, channels, pe, value_range, out_dtype, what):
+    def __init__(self, thresholds, channels, pe, value_range, out_dtype, *model_args,
+                 what="thresholds"):
         lo, hi = value_range
         table = check_thresholds(thresholds, channels, out_dtype, what)
         self.pe, self.out_dtype, self.n = pe, out_dtype, n_thresholds(out_dtype)
-        self.latency = self.model_latency(channels, pe, value_range, out_dtype)
+        self.latency = self.model_latency(channels, pe, value_range, out_dtype, *model_args)
         self.tdtype = DataType.for_range(lo, hi + 1)
         # lanes[f, p]: the thresholds of channel f*pe + p, clamped.
         self.lanes = np.clip(table, lo, hi + 1).astype(np.int64).reshape(-1, pe, self.n)
@@ -210,8 +237,8 @@ class ParallelThresholdUnit(_Unit):
                          ff=pe * (n + popcount.ff + table.ff + delayed.ff),
                          bram18=pe * table.bram18)
 
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.memories = [ReadOnlyMemory(self.n * self.tdtype.bits,
                                         pack(self.lanes[:, p], self.tdtype, self.n))
                          for p in range(self.pe)]
@@ -276,8 +303,8 @@ class SearchThresholdUnit(_Unit):
         return Resources(lut=pe * lane.lut + fold.lut, ff=pe * lane.ff + fold.ff,
                          bram18=pe * lane.bram18)
 
-    def __init__(self, *args):
-        super().__init__(*args)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         bits = self.out_dtype.bits
         ordered = np.sort(self.lanes, axis=-1)
         self.stages = []        # stages[p][s]: lane p's memory of stage s
@@ -312,19 +339,113 @@ class SearchThresholdUnit(_Unit):
         return m
 
 
+class AffineThresholdUnit(_Unit):
+    """:func:`ThresholdUnit` for thresholds with an exact affine form
+    (:func:`~hwgen.engines.requantize.affine_form`): per lane, ``count = clamp((x * M + B) >>
+    S, 0, n)``, (M, B) of channel fold*pe + p at word ``fold`` of lane p's memory (a constant
+    for one fold). Not for one threshold, where a comparator is cheaper than any multiplier.
+
+    Its models and hardware take the form's shape (``requantizer``); the unit finds (M, B) from
+    the thresholds again and refuses them (ValueError) unless they have that shape. Stages: the
+    memory's read (the value delayed beside it), the product ``x * M + B`` into a register
+    marked :data:`~hwgen.engines.datapath.DSP_ATTRS` when its multiplier is a DSP48's
+    (:meth:`uses_dsp`: the multiply, its register and the add of B are one DSP), then the shift,
+    clamp and code, registered. The product's width is the form shape's
+    (:meth:`Requantizer.product_range`), not the actual (M, B)'s, so that the model counts it.
+    """
+
+    @staticmethod
+    def uses_dsp(value_range, requantizer, resource):
+        """Whether the multipliers are DSP48s: asked for, and the product fits one (the value
+        on the 25-bit port, M, signed, on the 18-bit one)."""
+        return (resource == "dsp" and range_bits(*value_range) <= 25
+                and requantizer.m_bits + 1 <= 18)
+
+    @staticmethod
+    def model_latency(channels, pe, value_range, out_dtype, requantizer, resource="lut"):
+        """The (M, B) memory's read (:func:`rom_latency`, the values delayed beside it), the
+        product register, then the code register."""
+        return rom_latency(channels // pe, requantizer.m_bits + requantizer.b_bits) + 1
+
+    @staticmethod
+    def model_resources(channels, pe, value_range, out_dtype, requantizer, resource="lut"):
+        """Per lane: in LUTs, a multiplier of the value by M (:func:`multiplier_luts`, the
+        MVAU's fit: a constant M for one fold is counted alike), the add of B (a LUT per
+        product bit) and the product register's bits above the shift; or a DSP48 holding all three
+        (:meth:`uses_dsp`). Then the clamp (a LUT per bit above the shift, to find under- and
+        overflow, and per code bit, to select) and the code register; the (M, B) memory
+        (:func:`rom_resources`) and the values delayed beside its read
+        (:func:`delay_resources`). Against Yosys synth_xilinx (docs/resource-models.md) the LUTs
+        are over by about 40-60% (the multiplier fit is for 1-8-bit operands): the affine unit
+        is picked only where it wins by that much."""
+        r = requantizer
+        vbits, bits = range_bits(*value_range), out_dtype.bits
+        product_bits = range_bits(*r.product_range(value_range))
+        words, width = channels // pe, r.m_bits + r.b_bits
+        if AffineThresholdUnit.uses_dsp(value_range, r, resource):
+            product = Resources(dsp=1)
+        else:
+            multiplier = multiplier_luts(DataType.parse(f"INT{vbits}"),
+                                         DataType.parse(f"UINT{r.m_bits}"))
+            # The product register's bits below the shift feed nothing: synthesis drops them.
+            product = Resources(lut=multiplier + product_bits, ff=product_bits - r.shift)
+        clamp = Resources(lut=product_bits - r.shift + bits, ff=bits)
+        lane = (product + clamp + rom_resources(words, width)
+                + delay_resources(vbits, rom_latency(words, width) - 1))
+        return lane * pe
+
+    def __init__(self, thresholds, channels, pe, value_range, out_dtype, requantizer,
+                 resource="lut", what="thresholds"):
+        super().__init__(thresholds, channels, pe, value_range, out_dtype, requantizer, resource,
+                         what=what)
+        form = affine_form(self.lanes.reshape(channels, self.n), value_range)
+        if form is None or form.requantizer != requantizer:
+            raise ValueError(f"{what}: the thresholds do not have the affine form {requantizer}")
+        self.requantizer, self.value_range = requantizer, value_range
+        self.dsp = self.uses_dsp(value_range, requantizer, resource)
+        # Word f of lane p: M of channel f*pe + p in the low m_bits, B (two's complement) above.
+        b_mask = (1 << requantizer.b_bits) - 1
+        words = (form.multipliers | ((form.offsets & b_mask) << requantizer.m_bits))
+        words = words.reshape(-1, pe)
+        self.memories = [ReadOnlyMemory(requantizer.m_bits + requantizer.b_bits,
+                                        [int(w) for w in words[:, p]]) for p in range(pe)]
+
+    def elaborate(self, platform):
+        m = Module()
+        r = self.requantizer
+        product_shape = range(r.product_range(self.value_range)[0],
+                              r.product_range(self.value_range)[1] + 1)
+        codes = []
+        for p, memory in enumerate(self.memories):
+            m.submodules[f"requantizer{p}"] = memory
+            m.d.comb += memory.addr.eq(self.fold)
+            value = register(m, self.values[p], memory.latency - 1)
+            multiplier = memory.data[:r.m_bits].as_unsigned()
+            offset = memory.data[r.m_bits:].as_signed()
+            product = register(m, value * multiplier + offset, shape=product_shape,
+                               attrs=DSP_ATTRS if self.dsp else None)
+            level = product >> r.shift       # arithmetic: floor((x * M + B) / 2**S)
+            count = Mux(level < 0, 0, Mux(level > self.n, self.n, level))
+            codes.append(register(m, self.code(count)))
+        m.d.comb += self.codes.eq(Cat(codes))
+        return m
+
+
 # --- the standalone engine ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ThresholdsParams:
     """Multi-threshold activation of ``pixels`` vectors of ``channels`` per frame, ``pe`` at a
     time: input words of ``pe`` ``in_dtype`` elements, output words of ``pe`` ``out_dtype``
-    elements, channels fastest."""
+    elements, channels fastest. ``requantizer``: the thresholds' affine form on the input range
+    (:func:`~hwgen.engines.requantize.requantizer_for`), or None (see :func:`ThresholdUnit`)."""
 
     channels: int
     pe: int
     in_dtype: DataType
     out_dtype: DataType
     pixels: int
+    requantizer: Requantizer = field(default=None, kw_only=True)
 
     def __post_init__(self):
         require_positive("thresholds", channels=self.channels, pe=self.pe, pixels=self.pixels)
@@ -357,6 +478,12 @@ class ThresholdsParams:
         """(lo, hi) of the input values."""
         return self.in_dtype.min, self.in_dtype.max
 
+    @property
+    def activation(self):
+        """The arguments of :func:`threshold_latency`, :func:`threshold_resources` and
+        :func:`ThresholdUnit` (after the thresholds) for this engine's unit."""
+        return self.channels, self.pe, self.value_range, self.out_dtype, self.requantizer
+
     def cycles(self):
         """Cycles per frame in steady state: one word per cycle."""
         return self.pixels * self.folds
@@ -365,7 +492,7 @@ class ThresholdsParams:
     def pipeline_latency(self):
         """Cycles from an input word's transfer to its result's write into the output queue:
         the input register (while the thresholds are read), then :func:`threshold_latency`."""
-        return 1 + threshold_latency(self.channels, self.pe, self.value_range, self.out_dtype)
+        return 1 + threshold_latency(*self.activation)
 
     @property
     def credits(self):
@@ -388,7 +515,7 @@ class ThresholdsParams:
         counter_bits = (self.folds - 1).bit_length()
         control = Resources(lut=2 * counter_bits + 2,
                             ff=counter_bits + 2 + self.pipeline_latency)
-        return (threshold_resources(self.channels, self.pe, self.value_range, self.out_dtype)
+        return (threshold_resources(*self.activation)
                 + Resources(ff=self.in_width) + control
                 + queue_resources(self.out_width, self.credits))
 
@@ -403,8 +530,7 @@ class Thresholds(wiring.Component):
 
     def __init__(self, params, thresholds):
         self.params = params
-        self._unit = ThresholdUnit(thresholds, params.channels, params.pe, params.value_range,
-                                   params.out_dtype)
+        self._unit = ThresholdUnit(thresholds, *params.activation)
         super().__init__({"i": In(stream.Signature(unsigned(params.in_width))),
                           "o": Out(stream.Signature(unsigned(params.out_width)))})
 

@@ -3,6 +3,7 @@ engine of the layer it reads (an MVAU or an add) when it is that layer's only re
 Thresholds engine."""
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from ... import golden
 from ...compiler.lowering import Stream
 from ...datatypes import DataType
+from ...engines.requantize import requantizer_for
 from ...engines.thresholds import ThresholdsParams, check_activation
 from ..batchnorm import fold_batchnorm, threshold_count
 from .base import ChannelLayer, pixels
@@ -136,6 +138,13 @@ class Activation(ChannelLayer):
     def out_dtype(self):
         return self.activation_dtype
 
+    def requantizer(self, value_range):
+        """The thresholds' affine form on ``value_range`` (the values of the engine applying
+        them), or None (:func:`~hwgen.engines.requantize.requantizer_for`): found once per
+        table and range, however often folding builds engine parameters."""
+        table = np.ascontiguousarray(self.thresholds, dtype=np.int64)
+        return _requantizer(table.tobytes(), table.shape, tuple(value_range))
+
     @property
     def channels(self):
         return self.in_shape[-1]
@@ -148,7 +157,8 @@ class Activation(ChannelLayer):
             graph.alias(self.name, self.fused_into)
             return
         params = ThresholdsParams(self.channels, self.pe, self.in_dtype, self.out_dtype,
-                                  pixels(self.in_shape))
+                                  pixels(self.in_shape), requantizer=self.requantizer(
+                                      (self.in_dtype.min, self.in_dtype.max)))
         graph.produce(self.name, graph.add(
             self.name, "thresholds", self.name, params, [(graph.read(self.inputs[0]), self.pe)],
             Stream(self.pe, self.out_dtype, prod(self.in_shape)), thresholds=self.thresholds))
@@ -169,3 +179,8 @@ class Activation(ChannelLayer):
 
     def summary(self):
         return {"fused_into": self.fused_into} if self.fused_into else {}
+
+
+@lru_cache(maxsize=None)
+def _requantizer(table, shape, value_range):
+    return requantizer_for(np.frombuffer(table, dtype=np.int64).reshape(shape), value_range)

@@ -7,7 +7,7 @@ from math import prod
 from ... import golden
 from ...compiler.lowering import Stream
 from ...datatypes import MAX_BITS
-from ...engines.add import AddParams, sum_dtype
+from ...engines.add import AddParams, sum_dtype, sum_range
 from .base import ChannelLayer, pixels
 
 __all__ = ["Add"]
@@ -44,7 +44,9 @@ class Add(ChannelLayer):
 
     def lower(self, graph):
         params = AddParams(self.in_shape[-1], self.pe, tuple(self.in_dtypes),
-                           pixels(self.in_shape), self.fused.out_dtype if self.fused else None)
+                           pixels(self.in_shape), self.fused.out_dtype if self.fused else None,
+                           requantizer=self.fused.requantizer(sum_range(self.in_dtypes))
+                           if self.fused else None)
         arrays = {"thresholds": self.fused.thresholds} if self.fused else {}
         graph.produce(self.name, graph.add(
             self.name, "add", self.name, params,

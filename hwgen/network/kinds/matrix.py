@@ -162,14 +162,20 @@ class MatrixLayer(Layer):
         :data:`~hwgen.engines.memories.LUTS_PER_DSP`) is lower, LUT lanes otherwise."""
         shape = (self.mw, self.mh, pe, simd, self.in_dtype, self.weight_dtype, self.vectors,
                  self.fused.out_dtype if self.fused else None)
+        # The engines apply the thresholds to the dot products (acc_range), but for XNOR,
+        # which moves them into the popcount domain: no affine form there.
+        requantizer = self.fused.requantizer(self.acc_range) \
+            if self.fused and self.engine != "xnor" else None
         if self.engine == "bitserial":
-            return BitSerialMVAUParams(*shape, mode=self.bitserial_mode)
+            return BitSerialMVAUParams(*shape, mode=self.bitserial_mode, requantizer=requantizer)
         kind = VVAUParams if self.depthwise else MVAUParams
         if self.resource != "auto":
-            return kind(*shape, style=self.engine, resource=self.resource)
+            return kind(*shape, style=self.engine, resource=self.resource,
+                        requantizer=requantizer)
         if not self.can_use_dsp:
-            return kind(*shape, style=self.engine)
-        return min((kind(*shape, style=self.engine, resource=resource) for resource in RESOURCES),
+            return kind(*shape, style=self.engine, requantizer=requantizer)
+        return min((kind(*shape, style=self.engine, resource=resource, requantizer=requantizer)
+                    for resource in RESOURCES),
                    key=lambda params: lut_cost(params.resources()))    # a tie: LUTs
 
     def lower_matrix(self, graph, source):
