@@ -16,6 +16,7 @@ from hwgen.engines.thresholds import (AffineThresholdUnit, Thresholds, Threshold
                                       ThresholdUnit, n_thresholds, threshold_design,
                                       threshold_latency, threshold_resources)
 from hwgen.network.batchnorm import fold_batchnorm
+from hwgen.network.kinds.activation import uniform_thresholds
 from hwgen.simulation.streams import run_stream
 
 from engine_cases import assert_rejected, run_with_backpressure
@@ -127,6 +128,32 @@ def test_affine_unit_against_golden(seed, affine):
     assert run.outputs == expected
     assert [o - i for i, o in zip(run.input_cycles, run.output_cycles)] == \
         [params.latency()] * len(expected)
+
+
+@pytest.mark.parametrize("in_name, out_name, pe, folds", [("INT20", "UINT8", 2, 3),
+                                                         ("INT12", "INT8", 1, 4)])
+def test_affine_unit_of_a_power_of_two_step(in_name, out_name, pe, folds):
+    """`calibration: uniform` thresholds (one power-of-two step, an offset per channel): M is 1
+    for every channel, so the unit stores B alone and has no multiplier; bit-exact, picked by
+    the models over the tables (no monkeypatch)."""
+    rng = np.random.default_rng(folds)
+    in_dtype, out_dtype = DataType.parse(in_name), DataType.parse(out_name)
+    value_range, channels, pixels = (in_dtype.min, in_dtype.max), pe * folds, 3
+    acc = rng.normal(rng.uniform(-1000, 1000, channels), 300, size=(500, channels))
+    table = uniform_thresholds(acc, n_thresholds(out_dtype))
+    requantizer = requantizer_for(table, value_range)
+    assert requantizer.m_bits == 1
+    params = ThresholdsParams(channels, pe, in_dtype, out_dtype, pixels,
+                              requantizer=requantizer)
+    dut = Thresholds(params, table)
+    assert isinstance(dut._unit, AffineThresholdUnit)
+    assert dut._unit.memories[0].width == requantizer.b_bits
+    x = rng.integers(max(in_dtype.min, -3000), min(in_dtype.max, 3000),
+                     size=(2, pixels, channels))
+    x[0, 0, ::2], x[-1, -1, 1::2] = in_dtype.min, in_dtype.max
+    expected = pack(golden.multithreshold(x, table, out_dtype), out_dtype, pe)
+    inputs = pack(x, in_dtype, pe)
+    assert run_with_backpressure(dut, inputs, len(expected), 3).outputs == expected
 
 
 def test_mvau_with_fused_affine_activation(affine):

@@ -356,16 +356,23 @@ class AffineThresholdUnit(_Unit):
 
     @staticmethod
     def uses_dsp(value_range, requantizer, resource):
-        """Whether the multipliers are DSP48s: asked for, and the product fits one (the value
-        on the 25-bit port, M, signed, on the 18-bit one)."""
-        return (resource == "dsp" and range_bits(*value_range) <= 25
-                and requantizer.m_bits + 1 <= 18)
+        """Whether the multipliers are DSP48s: asked for, there is one (M is not 1 for every
+        channel) and the product fits one (the value on the 25-bit port, M, signed, on the
+        18-bit one)."""
+        return (resource == "dsp" and requantizer.m_bits > 1
+                and range_bits(*value_range) <= 25 and requantizer.m_bits + 1 <= 18)
+
+    @staticmethod
+    def word_bits(requantizer):
+        """Bits of a word of the (M, B) memory: B alone when M is 1 for every channel (a
+        power-of-two step, as fixed-point networks have: an add and a shift, no multiplier)."""
+        return requantizer.b_bits + (requantizer.m_bits if requantizer.m_bits > 1 else 0)
 
     @staticmethod
     def model_latency(channels, pe, value_range, out_dtype, requantizer, resource="lut"):
         """The (M, B) memory's read (:func:`rom_latency`, the values delayed beside it), the
         product register, then the code register."""
-        return rom_latency(channels // pe, requantizer.m_bits + requantizer.b_bits) + 1
+        return rom_latency(channels // pe, AffineThresholdUnit.word_bits(requantizer)) + 1
 
     @staticmethod
     def model_resources(channels, pe, value_range, out_dtype, requantizer, resource="lut"):
@@ -381,9 +388,11 @@ class AffineThresholdUnit(_Unit):
         r = requantizer
         vbits, bits = range_bits(*value_range), out_dtype.bits
         product_bits = range_bits(*r.product_range(value_range))
-        words, width = channels // pe, r.m_bits + r.b_bits
+        words, width = channels // pe, AffineThresholdUnit.word_bits(r)
         if AffineThresholdUnit.uses_dsp(value_range, r, resource):
             product = Resources(dsp=1)
+        elif r.m_bits == 1:
+            product = Resources(lut=product_bits, ff=product_bits - r.shift)
         else:
             multiplier = multiplier_luts(DataType.parse(f"INT{vbits}"),
                                          DataType.parse(f"UINT{r.m_bits}"))
@@ -403,11 +412,13 @@ class AffineThresholdUnit(_Unit):
             raise ValueError(f"{what}: the thresholds do not have the affine form {requantizer}")
         self.requantizer, self.value_range = requantizer, value_range
         self.dsp = self.uses_dsp(value_range, requantizer, resource)
-        # Word f of lane p: M of channel f*pe + p in the low m_bits, B (two's complement) above.
+        # Word f of lane p: M of channel f*pe + p in the low m_bits (none when M is 1 for all),
+        # B (two's complement) above.
+        self.m_bits = requantizer.m_bits if requantizer.m_bits > 1 else 0
         b_mask = (1 << requantizer.b_bits) - 1
-        words = (form.multipliers | ((form.offsets & b_mask) << requantizer.m_bits))
-        words = words.reshape(-1, pe)
-        self.memories = [ReadOnlyMemory(requantizer.m_bits + requantizer.b_bits,
+        words = ((form.multipliers if self.m_bits else 0)
+                 | ((form.offsets & b_mask) << self.m_bits)).reshape(-1, pe)
+        self.memories = [ReadOnlyMemory(self.word_bits(requantizer),
                                         [int(w) for w in words[:, p]]) for p in range(pe)]
 
     def elaborate(self, platform):
@@ -420,8 +431,8 @@ class AffineThresholdUnit(_Unit):
             m.submodules[f"requantizer{p}"] = memory
             m.d.comb += memory.addr.eq(self.fold)
             value = register(m, self.values[p], memory.latency - 1)
-            multiplier = memory.data[:r.m_bits].as_unsigned()
-            offset = memory.data[r.m_bits:].as_signed()
+            multiplier = memory.data[:self.m_bits].as_unsigned() if self.m_bits else 1
+            offset = memory.data[self.m_bits:].as_signed()
             product = register(m, value * multiplier + offset, shape=product_shape,
                                attrs=DSP_ATTRS if self.dsp else None)
             level = product >> r.shift       # arithmetic: floor((x * M + B) / 2**S)

@@ -22,6 +22,29 @@ __all__ = ["Activation"]
 BATCHNORM_FIELDS = ("gamma", "beta", "mean", "var", "eps", "scale")
 
 
+def quantile_thresholds(acc, n):
+    """(C, n) thresholds at the quantiles of the accumulators ``acc`` (frames x C) that seeded
+    frames produce: every output level occurs about as often."""
+    levels = (np.arange(n) + 1) / (n + 1)
+    return np.ceil(np.quantile(acc, levels, axis=0).T)
+
+
+def uniform_thresholds(acc, n):
+    """(C, n) thresholds of a uniform quantizer with one power-of-two step for the tensor and
+    an offset per channel, as a fixed-point network with its batch norm folded into the bias
+    gives (hls4ml's and QKeras' ResNet-8): level k of channel c from ``low[c] + step * (k -
+    1/2)``, ``low`` the accumulators' 1st percentile per channel (``acc``: frames x C) and the
+    step the power of two nearest to the widest channel's (99th - 1st percentile) / n. Its
+    affine form (:func:`~hwgen.engines.requantize.affine_form`) is one shift and an offset per
+    channel: no multiplier."""
+    low, high = np.quantile(acc, [0.01, 0.99], axis=0)
+    step = 2.0 ** np.round(np.log2(max(float(np.max(high - low)), 1.0) / n))
+    return np.ceil(low[:, None] + step * (np.arange(n) + 0.5))
+
+
+CALIBRATIONS = {"quantiles": quantile_thresholds, "uniform": uniform_thresholds}
+
+
 @dataclass
 class Activation(ChannelLayer):
     """Multi-thresholds (C, 2**bits - 1) to ``activation_dtype``."""
@@ -29,7 +52,7 @@ class Activation(ChannelLayer):
     activation_dtype: DataType = None
     fused_into: str = None   # the layer whose engine applies these thresholds
     kind = "activation"
-    FIELDS = frozenset({"datatype", "thresholds", "batchnorm", "pe"})
+    FIELDS = frozenset({"datatype", "thresholds", "batchnorm", "calibration", "pe"})
 
     @classmethod
     def read(cls, reader, spec, name, prev):
@@ -48,19 +71,25 @@ class Activation(ChannelLayer):
         if "batchnorm" in spec:
             thresholds = cls.read_batchnorm(reader, spec["batchnorm"], prev, dtype, channels)
         else:
-            thresholds = cls.read_thresholds(reader, spec.get("thresholds"), prev, n)
+            calibration = spec.get("calibration", "quantiles")
+            if calibration not in CALIBRATIONS:
+                reader.error(f"unknown calibration {calibration!r} (expected one of: "
+                             f"{', '.join(CALIBRATIONS)})", field="calibration")
+            if calibration != "quantiles" and "thresholds" in spec:
+                reader.error("applies to generated thresholds only: give it or thresholds, "
+                             "not both", field="calibration")
+            thresholds = cls.read_thresholds(reader, spec.get("thresholds"), prev, n,
+                                             CALIBRATIONS[calibration])
         return cls(name, prev.out_shape, prev.out_dtype, thresholds=thresholds,
                    activation_dtype=dtype, pe=cls.read_pe(reader, spec, channels, [prev]))
 
     @staticmethod
-    def read_thresholds(reader, value, prev, n):
+    def read_thresholds(reader, value, prev, n, calibrate=None):
         channels = prev.out_shape[-1]
 
         def generate():
-            # Quantiles of the accumulators that seeded frames produce: every output level occurs.
             acc = reader.calibration[prev.name].reshape(-1, channels)
-            levels = (np.arange(n) + 1) / (n + 1)
-            return np.ceil(np.quantile(acc, levels, axis=0).T)
+            return (calibrate or quantile_thresholds)(acc, n)
         thresholds = reader.integers(reader.array(value, "thresholds", None, generate),
                                      "thresholds")
         if thresholds.ndim == 1:
