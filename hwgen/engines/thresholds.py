@@ -28,6 +28,7 @@ Shared with :mod:`hwgen.engines.mvau`, :mod:`hwgen.engines.bitserial_mvau` and
 """
 
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
 from amaranth import Cat, Module, Mux, Signal, unsigned
@@ -99,6 +100,7 @@ def _model_args(design, channels, pe, value_range, out_dtype, requantizer, resou
     return args + (requantizer, resource) if design is AffineThresholdUnit else args
 
 
+@cache      # folding asks for the same units' models thousands of times
 def threshold_design(channels, pe, value_range, out_dtype, requantizer=None, resource="lut"):
     """The unit :func:`ThresholdUnit` builds for these parameters: the one whose model costs
     least (:func:`lut_cost` of the resources), on a tie the first of
@@ -125,6 +127,7 @@ def threshold_latency(channels, pe, value_range, out_dtype, requantizer=None, re
     return design.model_latency(*_model_args(design, *args))
 
 
+@cache
 def threshold_resources(channels, pe, value_range, out_dtype, requantizer=None, resource="lut"):
     """First-order cost of a :func:`ThresholdUnit`: the ``model_resources`` of the unit
     :func:`threshold_design` picks."""
