@@ -176,6 +176,11 @@ MALFORMED = {
     "bad_datatype": (lambda d: d["layers"][2].update(datatype="FLOAT8"), "act", "datatype"),
     "activation_too_wide": (lambda d: d["layers"][2].update(datatype="UINT10"), "act",
                             "datatype"),
+    "unknown_calibration": (lambda d: d["layers"][2].update(calibration="minmax"), "act",
+                            "calibration"),
+    "calibration_of_given_thresholds": (
+        lambda d: d["layers"][2].update(calibration="uniform", thresholds=[[0]] * 4), "act",
+        "calibration"),
     "weights_outside": (lambda d: d["layers"][4].update(weights=[[2] * 36] * 5), "fc",
                         "weights"),
     "weights_shape": (lambda d: d["layers"][4].update(weights=[[1] * 35] * 5), "fc", "weights"),

@@ -208,3 +208,33 @@ def test_wrong_form_rejected():
     Fragment.get(AffineThresholdUnit(table, 4, 2, (0, 255), DataType.parse("UINT4"), form),
                  None)
     assert n_thresholds(DataType.parse("UINT4")) == 15
+
+
+def test_uniform_calibration_network_bit_exact(tmp_path):
+    """A network whose 8-bit activations have `calibration: uniform` thresholds: the fused
+    activations of its conv and dense layers are affine units without multipliers, and the
+    whole design matches the golden model in Amaranth's simulator, with stalls."""
+    from hwgen.compiler.build import design
+    from hwgen.network import load_network
+    from hwgen.simulation.run import simulate
+
+    path = tmp_path / "net.yaml"
+    path.write_text("""
+name: uniform8
+seed: 3
+layers:
+  - {name: input, kind: input, shape: [4, 4, 2], datatype: UINT8}
+  - {name: conv, kind: conv2d, channels: 4, kernel: 3, padding: 1, weight_datatype: INT8,
+     pe: 2, simd: 2}
+  - {name: act, kind: activation, datatype: UINT8, calibration: uniform}
+  - {name: fc, kind: dense, outputs: 4, weight_datatype: INT8, pe: 2, simd: 4}
+  - {name: act2, kind: activation, datatype: INT8, calibration: uniform}
+""")
+    network = load_network(path)
+    d = design(network, None)
+    units = [node.component()._activation for node in d.nodes if node.kind == "mvau"]
+    assert [type(u) for u in units] == [AffineThresholdUnit] * 2
+    assert all(u.requantizer.m_bits == 1 for u in units)
+    result = simulate(d, network.random_frames(2, seed=4), backend="amaranth", seed=1,
+                      stall_prob=0.2)
+    assert result.mismatches == 0 and result.frames == 2
