@@ -17,9 +17,10 @@ from hwgen.engines.thresholds import (AffineThresholdUnit, Thresholds, Threshold
                                       threshold_latency, threshold_resources)
 from hwgen.network.batchnorm import fold_batchnorm
 from hwgen.network.kinds.activation import uniform_thresholds
-from hwgen.simulation.streams import run_stream
+from hwgen.engines.add import AddParams, AddStreams
+from hwgen.simulation.streams import run_stream, run_streams
 
-from engine_cases import assert_rejected, run_with_backpressure
+from engine_cases import assert_rejected, run_streams_with_backpressure, run_with_backpressure
 
 
 def quantizer(rng, channels, out_dtype, value_range, steep=False):
@@ -238,3 +239,29 @@ layers:
     result = simulate(d, network.random_frames(2, seed=4), backend="amaranth", seed=1,
                       stall_prob=0.2)
     assert result.mismatches == 0 and result.frames == 2
+
+
+@pytest.mark.parametrize("pe, folds", [(2, 3), (1, 4), (4, 1)])
+def test_add_with_fused_affine_activation_at_full_rate(pe, folds):
+    """A residual add (INT8 + INT8) with `calibration: uniform` UINT8 thresholds: the affine
+    unit, a word per cycle when fed every cycle, each exactly latency() after its inputs, and
+    the golden model's words with gaps and stalls."""
+    rng = np.random.default_rng(pe * 10 + folds)
+    int8, uint8 = DataType.parse("INT8"), DataType.parse("UINT8")
+    params0 = AddParams(pe * folds, pe, (int8, int8), 3, uint8)
+    sums = rng.integers(-200, 200, size=(400, params0.channels))
+    table = uniform_thresholds(sums, n_thresholds(uint8))
+    params = AddParams(pe * folds, pe, (int8, int8), 3, uint8,
+                       requantizer=requantizer_for(table, params0.sum_range))
+    dut = AddStreams(params, table)
+    assert isinstance(dut._activation, AffineThresholdUnit)
+    xs = [rng.integers(-128, 128, size=(2, params.pixels, params.channels)) for _ in range(2)]
+    expected = pack(golden.multithreshold(golden.add(*xs), table, uint8), uint8, pe)
+    inputs = [pack(x, int8, pe) for x in xs]
+    run = run_streams(dut, inputs, [len(expected)])
+    assert run.outputs == [expected]
+    assert np.diff(run.input_cycles[0]).tolist() == [1] * (len(expected) - 1)
+    assert [o - i for i, o in zip(run.input_cycles[0], run.output_cycles[0])] == \
+        [params.latency()] * len(expected)
+    assert run_streams_with_backpressure(AddStreams(params, table), inputs, [len(expected)],
+                                         pe).outputs == [expected]
