@@ -28,7 +28,10 @@ the timed schedule of a frame (:func:`~.latency.schedule`, the input paced at th
 rate, as in steady state), counted in the words of the branch's first edge (the same part of a
 frame), but never more than the other branches can hold (their engines' buffers and FIFOs: the
 fork gives every branch each word at once, so a branch is never ahead of the others by more),
-plus an eighth (at least ``SLACK``) for what the models round away. (Subtracting what the
+plus a quarter (at least ``SLACK``) for what the models round away (an eighth left the
+shortcut of resnet8-w8a8's stage 2, folded for an XC7Z020, 15 words short: 523 held in
+Verilator, 508 deep, and the fork stalled the long path: 37,719 cycles per frame for 36,864).
+(Subtracting what the
 branch's own engines hold as well, estimated, deadlocked 2 of 11 random networks: the
 engines' room is not a model as exact as their timing.) It sits on the
 branch's first edge, right behind the fork, so that the fork never waits for the branch's own
@@ -103,7 +106,7 @@ def join_depths(nodes, input_stream, bottleneck):
             words = int(np.ceil(part * consumer.inputs[index].stream.words))
             if words <= 0:
                 continue
-            depth = max(MIN_DEPTH, words + max(SLACK, -(-words // 8)))
+            depth = max(MIN_DEPTH, words + max(SLACK, -(-words // 4)))
             reason = (f"input {k} of {node.name} holds up to {plural(held[k], 'word')} while it "
                       f"waits for input {late} ({node.inputs[late].node})" if k != late else
                       f"input {k} of {node.name}, the one it waits for, holds up to "
