@@ -265,3 +265,14 @@ def test_add_with_fused_affine_activation_at_full_rate(pe, folds):
         [params.latency()] * len(expected)
     assert run_streams_with_backpressure(AddStreams(params, table), inputs, [len(expected)],
                                          pe).outputs == [expected]
+
+
+def test_model_of_a_one_bit_value():
+    """A 1-bit value range (a random network's BINARY sums): the multiplier is AND gates, not
+    an INT1 (which does not exist); found by tests/test_random_networks.py."""
+    table = np.array([[1, 1, 2], [0, 1, 1]])
+    requantizer = requantizer_for(table, (0, 1))
+    assert requantizer is not None
+    out = DataType.parse("UINT2")
+    for r in (requantizer, Requantizer(3, 4, 2)):
+        assert AffineThresholdUnit.model_resources(2, 1, (0, 1), out, r).lut > 0

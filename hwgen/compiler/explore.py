@@ -354,8 +354,8 @@ def _search(network, part, utilization, pool, cache, *, clock_mhz, seed, moves, 
                          stats={"seed_targets": len(targets), "moves": done,
                                 "front_of_models": len(front), "models": evaluate.stats})
     if confirm:
-        result.confirmed, result.stats["confirmations"] = _confirm(front, part, cache, evaluate,
-                                                                   show_progress)
+        result.confirmed, result.stats["confirmations"] = _confirm(
+            result.front, part, cache, evaluate, show_progress)
     return result
 
 

@@ -35,7 +35,7 @@ from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..datatypes import DataType, pack
+from ..datatypes import BINARY, DataType, pack
 from .credits import QUEUE_LATENCY, OutputQueue, credits_for, queue_resources
 from .datapath import (DSP_ATTRS, counter, delay_resources, elements, multiplier_luts, range_bits,
                        register, require_positive, tree_levels, tree_resources, sum_tree, value_of)
@@ -397,8 +397,9 @@ class AffineThresholdUnit(_Unit):
         elif r.m_bits == 1:
             product = Resources(lut=product_bits, ff=product_bits - r.shift)
         else:
-            multiplier = multiplier_luts(DataType.parse(f"INT{vbits}"),
-                                         DataType.parse(f"UINT{r.m_bits}"))
+            # A one-bit value (0/1 or -1/0) selects M or nothing: AND gates, as BINARY's.
+            value = DataType.parse(f"INT{vbits}") if vbits > 1 else BINARY
+            multiplier = multiplier_luts(value, DataType.parse(f"UINT{r.m_bits}"))
             # The product register's bits below the shift feed nothing: synthesis drops them.
             product = Resources(lut=multiplier + product_bits, ff=product_bits - r.shift)
         clamp = Resources(lut=product_bits - r.shift + bits, ff=bits)
