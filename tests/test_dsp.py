@@ -217,10 +217,10 @@ def test_dsp_and_lut_units_in_one_design(tmp_path):
     assert all(lut[key] == alone[key] for key in ("lut", "ff", "carry", "dsp")), (lut, alone)
 
 
-# Synthesis (xc7): exactly ceil(pe/2)*simd DSP48E1 (packed), and the model's LUTs and flip-flops within the
-# tolerances (the calibration in docs/resource-models.md: what the DSPs take out of the logic is
-# modelled within 7%; the rest carries the LUT model's own error, e.g. 20 flip-flops over on the
-# first unit in either form).
+# Synthesis (xc7): exactly ceil(pe/2)*simd DSP48E1 (packed), and the model's LUTs and flip-flops
+# within the tolerances (the calibration in docs/resource-models.md: what the DSPs take out of the
+# logic is modelled within 7%; the rest carries the LUT model's own error, e.g. 20 flip-flops over
+# on the first unit in either form).
 SYNTHESIZED = [
     pytest.param((8, 8, 4, 1, "INT4", "INT4"), 0.25, 0.1, marks=pytest.mark.slow),
     pytest.param((12, 4, 2, 3, "UINT6", "INT5"), 0.2, 0.15, marks=pytest.mark.slow),
@@ -313,8 +313,8 @@ def mini_dwsep_dsp(tmp_path):
 def test_network_with_a_dsp_layer_is_bit_exact_in_verilator(tmp_path, make, node_name):
     """A small MLP with a DSP layer, and (slow) examples/dsp/mini-cnv-dsp.yaml (conv0 UINT4 x
     INT4 on DSP lanes) and mini-dwsep with its first depthwise layer so: the Verilog marks a
-    product register per DSP (:func:`dsp_count`: packed in the MVAUs), and in Verilator the network is bit-exact under random stalls
-    at its ideal cycles."""
+    product register per DSP (:func:`dsp_count`: packed in the MVAUs), and in Verilator the
+    network is bit-exact under random stalls at its ideal cycles."""
     network = make(tmp_path)
     d = design(network)
     node = next(node for node in d.nodes if node.name == node_name)

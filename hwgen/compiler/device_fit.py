@@ -135,19 +135,14 @@ def balance(part, utilization, on_dsp, on_lut, movable):
     design with all of them on DSPs (``on_dsp``) and on LUTs (``on_lut``): by LUTs saved per
     DSP (in ``part``'s units, ties by name), each layer that saves LUTs goes to DSPs if the DSP
     budget still holds it."""
-    def use(resources):
-        return part.use(resources)
-
-    def gain(name):
-        saved = use(on_lut[name])["lut"] - use(on_dsp[name])["lut"]
-        return saved / max(use(on_dsp[name])["dsp"], 1)
-
-    dsps = sum(use(r)["dsp"] for name, r in on_lut.items() if name not in movable)
-    budget, choice = part.budget(utilization)["dsp"], {name: "lut" for name in movable}
-    for name in sorted(movable, key=lambda name: (-gain(name), name)):
-        needs = use(on_dsp[name])["dsp"]
-        if gain(name) > 0 and dsps + needs <= budget:
-            choice[name], dsps = "dsp", dsps + needs
+    needs = {name: part.use(on_dsp[name])["dsp"] for name in movable}
+    gain = {name: (part.use(on_lut[name])["lut"] - part.use(on_dsp[name])["lut"])
+            / max(needs[name], 1) for name in movable}
+    dsps = sum(part.use(r)["dsp"] for name, r in on_lut.items() if name not in movable)
+    budget, choice = part.budget(utilization)["dsp"], dict.fromkeys(movable, "lut")
+    for name in sorted(movable, key=lambda name: (-gain[name], name)):
+        if gain[name] > 0 and dsps + needs[name] <= budget:
+            choice[name], dsps = "dsp", dsps + needs[name]
     return choice
 
 
@@ -202,8 +197,9 @@ def infeasible(network, part, utilization, smallest):
     budget, use = part.budget(utilization), part.use(smallest.resources())
     key = max((key for key in RESOURCES if use[key] > budget[key]),
               key=lambda key: use[key] / max(budget[key], 1))
-    layer, taken = max(((name, part.use(r)[key]) for name, r in layer_resources(smallest).items()
-                        if name is not None), key=lambda item: item[1])
+    layer, taken = max(((name, part.use(r)[key])
+                        for name, r in layer_resources(smallest).items() if name is not None),
+                       key=lambda item: item[1])
     unit = part.units[key]
     return HwgenError(
         f"needs {taken} {unit} at {smallest.bottleneck.cycles()} cycles per frame, the most of "

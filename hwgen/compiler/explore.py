@@ -7,10 +7,11 @@ evaluated foldings that fit ``utilization`` of the part by the models (:meth:`De
 resource) and that no other fitting one dominates in (cycles per frame, LUT, block RAM, DSP),
 in the part's units; one per distinct objective vector (the first evaluated), fastest first,
 thinned to ``front_size`` designs spread over its speeds (:func:`spread`; the whole front's
-size is ``stats["front_of_models"]``). Every candidate is the whole lowered design (:func:`~.build.design`: stream widths matched,
-FIFOs, width converters and forks counted). Deterministic: the same network, part, utilization,
-seed and number of moves give the same candidates in the same order, hence the same front,
-whatever the number of workers and whatever was cached.
+size is ``stats["front_of_models"]``). Every candidate is the whole lowered design
+(:func:`~.build.design`: stream widths matched, FIFOs, width converters and forks counted).
+Deterministic: the same network, part, utilization, seed and number of moves give the same
+candidates in the same order, hence the same front, whatever the number of workers and whatever
+was cached.
 
 Candidates (foldings: (layer, PE, SIMD) per layer that has a folding, as the build report lists
 them):

@@ -31,9 +31,8 @@ fork gives every branch each word at once, so a branch is never ahead of the oth
 plus a quarter (at least ``SLACK``) for what the models round away (an eighth left the
 shortcut of resnet8-w8a8's stage 2, folded for an XC7Z020, 15 words short: 523 held in
 Verilator, 508 deep, and the fork stalled the long path: 37,719 cycles per frame for 36,864).
-(Subtracting what the
-branch's own engines hold as well, estimated, deadlocked 2 of 11 random networks: the
-engines' room is not a model as exact as their timing.) It sits on the
+(Subtracting what the branch's own engines hold as well, estimated, deadlocked 2 of 11 random
+networks: the engines' room is not a model as exact as their timing.) It sits on the
 branch's first edge, right behind the fork, so that the fork never waits for the branch's own
 engines either: a shortcut whose Subsample takes a pixel only when its MVAU has room would
 otherwise hold the fork back whenever the long path wants words (21% of ResNet-8's

@@ -56,7 +56,6 @@ from .memories import (ReadOnlyMemory, memory_resources, memory_style, rom_laten
 from .resources import Resources
 from .credits import (QUEUE_LATENCY, OutputQueue, credit_gate, credits_for, issue_gate,
                       queue_resources)
-# DSP_ATTRS and multiplier_luts live in datapath (the thresholds' affine unit uses them too).
 from .datapath import (DSP_ATTRS, counter, dsp_tree_resources, elements, multiplier_luts,
                        register, require_positive, sum_tree, tree_levels, tree_resources,
                        value_of)
@@ -65,9 +64,8 @@ from .thresholds import (ThresholdUnit, check_activation, check_thresholds, thre
                          threshold_resources)
 from .vector_buffer import VectorBuffer
 
-__all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "multiplier_luts", "vector_input",
-           "connect_output", "RESOURCES", "dsp_capable", "dsp_pack_factor",
-           "DSP_ATTRS"]
+__all__ = ["MatrixParams", "MVAUParams", "MatrixVectorUnit", "vector_input", "connect_output",
+           "RESOURCES", "dsp_capable", "dsp_pack_factor"]
 
 STYLES = ("parallel", "xnor")
 RESOURCES = ("lut", "dsp")     # what a parallel unit's multipliers are built of
@@ -106,9 +104,14 @@ def dsp_pack_factor(in_dtype, weight_dtype):
         return 1
     lo, hi = product_range(in_dtype, weight_dtype)
     s = Shape.cast(range(lo, hi + 1)).width
-    lo, hi = (v + (v << s) for v in (weight_dtype.min, weight_dtype.max))
+    lo, hi = packed_weight_range(weight_dtype, s)
     packed = Shape.cast(range(min(lo, -1), hi + 1)).width     # as a signed operand
     return 2 if _fits_dsp(_signed_bits(in_dtype), packed) else 1
+
+
+def packed_weight_range(dtype, s):
+    """(lo, hi) of a packed weight ``w0 + w1 * 2**s`` of two ``dtype`` weights."""
+    return tuple(v + (v << s) for v in (dtype.min, dtype.max))
 
 
 def packed_weight(w0, w1, dtype, s):
@@ -141,8 +144,8 @@ def packed_products(m, x, w0, w1, in_dtype, weight_dtype, lane_shape):
       ``p0``, nothing to correct).
     """
     s = lane_shape.width
-    packed_range = [v + (v << s) for v in (weight_dtype.min, weight_dtype.max)]
-    corners = [a * b for a in (in_dtype.min, in_dtype.max) for b in packed_range]
+    corners = [a * b for a in (in_dtype.min, in_dtype.max)
+               for b in packed_weight_range(weight_dtype, s)]
     product = register(m, value_of(x, in_dtype) * packed_weight(w0, w1, weight_dtype, s),
                        shape=Shape.cast(range(min(corners), max(corners) + 1)), attrs=DSP_ATTRS)
     low = product[:s].as_signed() if lane_shape.signed else product[:s]
@@ -168,8 +171,8 @@ class MatrixParams:
 
     ``out_dtype=None`` emits the raw dot products as :attr:`acc_dtype`; otherwise thresholds are
     fused and the output is ``out_dtype``; ``requantizer`` is their affine form on the values
-    they are applied to, if they have one (:func:`~hwgen.engines.thresholds.ThresholdUnit`). ``what`` (a class attribute) names the engine in
-    error messages.
+    they are applied to, if they have one (:func:`~hwgen.engines.thresholds.ThresholdUnit`).
+    ``what`` (a class attribute) names the engine in error messages.
     """
 
     mw: int

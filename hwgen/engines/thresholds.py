@@ -12,10 +12,11 @@ Three units count: :class:`ParallelThresholdUnit` compares with all n thresholds
 popcounts (n comparators per lane), :class:`SearchThresholdUnit` binary-searches the sorted
 thresholds in ``bits`` pipelined stages (one comparator each), and, for thresholds that are an
 affine function of the input (a uniform quantizer: :mod:`hwgen.engines.requantize`),
-:class:`AffineThresholdUnit` multiplies and shifts (a multiplier per lane, a word of (M, B) per
-channel). :func:`ThresholdUnit` builds the one whose resource model costs less
-(:func:`threshold_design`); the affine unit is a candidate only when the caller describes the
-form (a :class:`~hwgen.engines.requantize.Requantizer`, which the engines' parameters carry).
+:class:`AffineThresholdUnit` multiplies, adds and shifts (a multiplier per lane, none for a
+power-of-two step; a word of (M, B) per channel). :func:`ThresholdUnit` builds the one whose
+resource model costs less (:func:`threshold_design`); the affine unit is a candidate only when
+the caller describes the form (a :class:`~hwgen.engines.requantize.Requantizer`, which the
+engines' parameters carry).
 
 The pipeline is free-running, as the MVAU's is: an input word is taken only when the output
 queue has a credit for its result (:mod:`hwgen.engines.credits`), so ``o.ready`` never reaches
@@ -44,8 +45,9 @@ from .requantize import Requantizer, affine_form
 from .resources import Resources
 
 __all__ = ["MAX_ACTIVATION_BITS", "ThresholdsParams", "Thresholds", "ThresholdUnit",
-           "ParallelThresholdUnit", "SearchThresholdUnit", "AffineThresholdUnit", "check_activation", "check_thresholds",
-           "n_thresholds", "threshold_design", "threshold_latency", "threshold_resources"]
+           "ParallelThresholdUnit", "SearchThresholdUnit", "AffineThresholdUnit",
+           "check_activation", "check_thresholds", "n_thresholds", "threshold_design",
+           "threshold_latency", "threshold_resources"]
 
 # --- thresholds -----------------------------------------------------------------------------------
 
@@ -362,14 +364,19 @@ class AffineThresholdUnit(_Unit):
         """Whether the multipliers are DSP48s: asked for, there is one (M is not 1 for every
         channel) and the product fits one (the value on the 25-bit port, M, signed, on the
         18-bit one)."""
-        return (resource == "dsp" and requantizer.m_bits > 1
-                and range_bits(*value_range) <= 25 and requantizer.m_bits + 1 <= 18)
+        m_bits = AffineThresholdUnit.multiplier_bits(requantizer)
+        return resource == "dsp" and 0 < m_bits <= 17 and range_bits(*value_range) <= 25
+
+    @staticmethod
+    def multiplier_bits(requantizer):
+        """Bits of the M stored per channel: none when M is 1 for every channel (a power-of-two
+        step, as fixed-point networks have: an add and a shift, no multiplier)."""
+        return requantizer.m_bits if requantizer.m_bits > 1 else 0
 
     @staticmethod
     def word_bits(requantizer):
-        """Bits of a word of the (M, B) memory: B alone when M is 1 for every channel (a
-        power-of-two step, as fixed-point networks have: an add and a shift, no multiplier)."""
-        return requantizer.b_bits + (requantizer.m_bits if requantizer.m_bits > 1 else 0)
+        """Bits of a word of the (M, B) memory."""
+        return AffineThresholdUnit.multiplier_bits(requantizer) + requantizer.b_bits
 
     @staticmethod
     def model_latency(channels, pe, value_range, out_dtype, requantizer, resource="lut"):
@@ -394,7 +401,7 @@ class AffineThresholdUnit(_Unit):
         words, width = channels // pe, AffineThresholdUnit.word_bits(r)
         if AffineThresholdUnit.uses_dsp(value_range, r, resource):
             product = Resources(dsp=1)
-        elif r.m_bits == 1:
+        elif not AffineThresholdUnit.multiplier_bits(r):
             product = Resources(lut=product_bits, ff=product_bits - r.shift)
         else:
             # A one-bit value (0/1 or -1/0) selects M or nothing: AND gates, as BINARY's.
@@ -418,7 +425,7 @@ class AffineThresholdUnit(_Unit):
         self.dsp = self.uses_dsp(value_range, requantizer, resource)
         # Word f of lane p: M of channel f*pe + p in the low m_bits (none when M is 1 for all),
         # B (two's complement) above.
-        self.m_bits = requantizer.m_bits if requantizer.m_bits > 1 else 0
+        self.m_bits = self.multiplier_bits(requantizer)
         b_mask = (1 << requantizer.b_bits) - 1
         words = ((form.multipliers if self.m_bits else 0)
                  | ((form.offsets & b_mask) << self.m_bits)).reshape(-1, pe)
@@ -428,8 +435,8 @@ class AffineThresholdUnit(_Unit):
     def elaborate(self, platform):
         m = Module()
         r = self.requantizer
-        product_shape = range(r.product_range(self.value_range)[0],
-                              r.product_range(self.value_range)[1] + 1)
+        lo, hi = r.product_range(self.value_range)
+        product_shape = range(lo, hi + 1)
         codes = []
         for p, memory in enumerate(self.memories):
             m.submodules[f"requantizer{p}"] = memory
