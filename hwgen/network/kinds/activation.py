@@ -84,12 +84,12 @@ class Activation(ChannelLayer):
                    activation_dtype=dtype, pe=cls.read_pe(reader, spec, channels, [prev]))
 
     @staticmethod
-    def read_thresholds(reader, value, prev, n, calibrate=None):
+    def read_thresholds(reader, value, prev, n, calibrate):
         channels = prev.out_shape[-1]
 
         def generate():
             acc = reader.calibration[prev.name].reshape(-1, channels)
-            return (calibrate or quantile_thresholds)(acc, n)
+            return calibrate(acc, n)
         thresholds = reader.integers(reader.array(value, "thresholds", None, generate),
                                      "thresholds")
         if thresholds.ndim == 1:
