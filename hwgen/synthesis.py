@@ -240,7 +240,7 @@ def _synthesize(flow, verilog, top, script, depth_script, units, entry, progress
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hwgen-synth-") as work:
         work = Path(work)
-        (work / "design.v").write_text(verilog)
+        _write_design(work, verilog)
         _run(work, "yosys", ["-q", "-l", "yosys.log", "-p", f"read_verilog design.v; {script}; "
                              f"tee -q -o stat.json stat -json; {depth_script}"],
              "path.json", progress, f"Yosys: {flow.family} synthesis of {top}")
@@ -261,6 +261,34 @@ def _synthesize(flow, verilog, top, script, depth_script, units, entry, progress
     _save(entry, {"target": flow.name, "top": top, "seconds": seconds, "modules": modules,
                   "path": path, "unit_paths": unit_paths})
     return SynthesisResult(flow, modules, seconds, False, path, unit_paths, script)
+
+
+# A memory's initial contents as Amaranth's Verilog gives them: one assignment per word.
+_MEMORY_INIT = re.compile(r"^  initial begin\n((    (\w+)\[\d+\] = \d+'h[0-9a-fx]+;\n)"
+                          r"(    \3\[\d+\] = \d+'h[0-9a-fx]+;\n)*)  end\n", re.MULTILINE)
+_INIT_WORD = re.compile(r"\[(\d+)\] = \d+'h([0-9a-fx]+);")
+
+
+def _write_design(work, verilog):
+    """Write ``verilog`` as ``work``/design.v for Yosys, every memory's initial contents moved
+    to a hex file that an ``initial $readmemh`` loads. Yosys' Verilog frontend builds syntax
+    tree nodes for each ``mem[i] = ...`` line, and the weights of a deeply folded CNV (720,000
+    words) take more than the 4 GiB a WebAssembly Yosys can address; ``$readmemh`` reads them
+    straight into the memory's initial value. The netlist is the same. What ``hwgen build``
+    writes keeps its initial blocks: one file that every tool reads."""
+    files = 0
+
+    def hex_file(match):
+        nonlocal files
+        addresses, words = zip(*_INIT_WORD.findall(match[1]))
+        if addresses != tuple(map(str, range(len(words)))):
+            return match[0]       # not address 0 upwards: left as it is
+        name = f"memory{files}.hex"
+        files += 1
+        (work / name).write_text("\n".join(words) + "\n")
+        return f'  initial $readmemh("{name}", {match[3]}, 0, {len(words) - 1});\n'
+
+    (work / "design.v").write_text(_MEMORY_INIT.sub(hex_file, verilog))
 
 
 def _depth_script(flow, units):
@@ -347,7 +375,7 @@ def _place_and_route(verilog, top, target, clock_mhz, script, entry, progress):
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hwgen-pnr-") as work:
         work = Path(work)
-        (work / "design.v").write_text(verilog)
+        _write_design(work, verilog)
         _run(work, "yosys", ["-q", "-l", "yosys.log", "-p",
                              f"read_verilog design.v; {script}; write_json netlist.json"],
              "netlist.json", progress, f"Yosys: {TARGETS[target].family} synthesis of {top}")

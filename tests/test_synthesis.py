@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from amaranth import Cat, Module, Signal
+from amaranth import Cat, Module, Signal, unsigned
 from amaranth.back import verilog
-from amaranth.lib import wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.compiler.build import design
@@ -18,8 +18,9 @@ from hwgen.compiler.estimate import estimate
 from hwgen.datatypes import BIPOLAR
 from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
 from hwgen.network import load_network
-from hwgen.synthesis import (TARGETS, SynthesisResult, _critical_path, module_of,
-                             place_and_route, synthesize)
+from hwgen.engines.stream_fifo import StreamFIFO, StreamFIFOParams
+from hwgen.synthesis import (TARGETS, SynthesisResult, _critical_path, _run, _write_design,
+                             module_of, place_and_route, synthesize)
 
 NETWORKS = Path(__file__).parent.parent / "networks"
 
@@ -233,6 +234,57 @@ def test_memories_land_where_the_models_put_them():
     totals = synthesize(text, "unit").totals()
     assert totals["bram18"] == params.resources().bram18 == 4
     assert totals["lutram"] > 0 and totals["dsp"] == 0
+
+
+class _Memories(wiring.Component):
+    """An MVAU (weights in a ROM, an input buffer) into a FIFO of two words (one in a memory
+    that Yosys turns into flip-flops)."""
+
+    def __init__(self, params, weights):
+        self.unit = MatrixVectorUnit(params, weights)
+        self.fifo = StreamFIFO(StreamFIFOParams(params.out_width, 2))
+        super().__init__({"i": In(stream.Signature(unsigned(params.in_width))),
+                          "o": Out(stream.Signature(unsigned(params.out_width)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.unit, m.submodules.fifo = self.unit, self.fifo
+        wiring.connect(m, wiring.flipped(self.i), self.unit.i)
+        wiring.connect(m, self.unit.o, self.fifo.i)
+        wiring.connect(m, self.fifo.o, wiring.flipped(self.o))
+        return m
+
+
+def _netlist(work):
+    """The cells (type and parameters) and the initial values of wires that Yosys reads from
+    ``work``/design.v, per module (names and source lines, which differ, left out)."""
+    _run(work, "yosys", ["-q", "-p", "read_verilog design.v; proc; memory_collect; "
+                         "write_json design.json"], "design.json", None, "Yosys")
+    modules = json.loads((work / "design.json").read_text())["modules"]
+    return {name: (sorted(json.dumps([cell["type"], cell["parameters"]])
+                          for cell in module["cells"].values()),
+                   sorted(wire["attributes"]["init"] for wire in module["netnames"].values()
+                          if "init" in wire["attributes"]))
+            for name, module in modules.items()}
+
+
+def test_memory_contents_reach_yosys_through_hex_files(tmp_path):
+    """Synthesis moves memories' initial contents into hex files (deep weight memories' lines
+    exhaust the WebAssembly Yosys): Yosys reads the same memories and initial values from them
+    as from the Verilog's initial blocks."""
+    params = MVAUParams(64, 16, 2, 4, BIPOLAR, BIPOLAR, 1)
+    weights = np.random.default_rng(1).choice([-1, 1], size=(16, 64))
+    text = verilog.convert(_Memories(params, weights), name="top", emit_src=False)
+    inline, moved = tmp_path / "inline", tmp_path / "moved"
+    inline.mkdir(), moved.mkdir()
+    (inline / "design.v").write_text(text)
+    _write_design(moved, text)
+    assert "$readmemh" in (moved / "design.v").read_text()
+    assert len(list(moved.glob("*.hex"))) >= 2        # weights and the input buffer at least
+    netlist = _netlist(moved)
+    assert any('"INIT": "' in cell and json.loads(cell)[1]["INIT"].strip("0")
+               for cells, _ in netlist.values() for cell in cells)
+    assert netlist == _netlist(inline)
 
 
 @pytest.mark.parametrize("target", ["ecp5", "ice40"])

@@ -112,7 +112,10 @@ def confirm_design(network, folding, target, frames=SIM_FRAMES, stall_prob=SIM_S
             break
         except SynthesisError as exc:
             if exc.status != -signal.SIGBUS or attempt == SIGBUS_RETRIES:
-                return {"error": f"synthesis failed: {str(exc).splitlines()[0]}"}
+                # What failed, and the last line of the log's tail: most often, why.
+                lines = str(exc).splitlines()
+                why = f" ... {lines[-1].strip()}" if len(lines) > 1 else ""
+                return {"error": f"synthesis failed: {lines[0]}{why}"}
     totals = report["totals"]
     result = {"synthesis": {"target": target, **{key: totals[key] for key in
                                                  ("lut", "lutram", "ff", "bram18", "dsp")}}}
