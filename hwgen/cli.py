@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import warnings
@@ -735,7 +736,21 @@ def build_parser():
     return parser
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None):
+    # A SIGTERM (a job's time limit, `kill`) stops hwgen as Ctrl-C does: tools and workers
+    # stopped, temporary files removed, nothing half-written left in place.
+    previous = signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv):
     try:
         args = build_parser().parse_args(argv)
         if getattr(args, "frames", 1) < 1:

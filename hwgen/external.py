@@ -3,6 +3,7 @@ lets one process fill a cache entry while others wait for it, waiting for a long
 report on stderr of what hwgen is doing (:data:`reporter`)."""
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import signal
@@ -12,7 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["cache_root", "cache_lock", "wait_with_progress", "StepReporter", "reporter"]
+__all__ = ["cache_root", "cache_lock", "wait_with_progress", "DIE_WITH_STARTER", "StepReporter",
+           "reporter"]
 
 
 def cache_root(kind, cache_dir=None):
@@ -21,6 +23,21 @@ def cache_root(kind, cache_dir=None):
         return Path(cache_dir)
     base = os.environ.get("HWGEN_CACHE")
     return (Path(base) if base else Path.home() / ".cache" / "hwgen") / kind
+
+
+# ``preexec_fn`` of the tools hwgen starts: on Linux, a tool is sent SIGTERM when the thread that
+# started it ends. A Dask worker's task thread ends with the worker when its cluster closes
+# under it (an interrupted ``hwgen explore``); its Yosys, in a session of its own, would run on
+# for as long as the synthesis takes.
+_PR_SET_PDEATHSIG = 1
+_PRCTL = ctypes.CDLL(None).prctl if sys.platform == "linux" else None   # resolved before forks
+
+
+def _die_with_starter():
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+DIE_WITH_STARTER = _die_with_starter if _PRCTL else None
 
 
 def seconds_text(seconds):

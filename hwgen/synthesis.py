@@ -68,7 +68,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .external import cache_lock, cache_root, wait_with_progress
+from .external import DIE_WITH_STARTER, cache_lock, cache_root, wait_with_progress
 
 __all__ = ["TARGETS", "DEVICES", "Target", "SynthesisError", "SynthesisResult", "synthesize",
            "place_and_route", "module_of", "group_of", "DSP_MARK", "warm_up"]
@@ -468,7 +468,8 @@ def _start(tool, argv, work, output):
     module = "yowasp_" + tool
     code = f"import sys, {module}; sys.exit({module}.run_{tool}(sys.argv[1:]))"
     return subprocess.Popen([sys.executable, "-c", code, *argv], cwd=work, stdout=output,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            preexec_fn=DIE_WITH_STARTER)
 
 
 def warm_up(tool="yosys", progress=None):

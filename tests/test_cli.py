@@ -136,16 +136,20 @@ def processes_using(path):
     return found
 
 
-def interrupt_when(process, ready, timeout=120):
+def interrupt_when(process, ready, timeout=120, kill=None):
     """Ctrl-C, as a terminal sends it (SIGINT to the process group of ``process``, which
-    :func:`hwgen` starts in a group of its own) once ``ready()`` holds; (exit status, stderr)."""
+    :func:`hwgen` starts in a group of its own), or ``kill(pid)``, once ``ready()`` holds;
+    (exit status, stderr)."""
     deadline = time.monotonic() + timeout
     while not ready():
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
         time.sleep(0.1)
     time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGINT)
+    if kill is None:
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        kill(process.pid)
     _, err = process.communicate(timeout=60)
     return process.returncode, err
 
@@ -170,6 +174,13 @@ def test_ctrl_c_during_synthesis_and_build_leaves_nothing(tmp_path):
     env = dict(os.environ, HWGEN_CACHE=str(tmp_path / "cache"), TMPDIR=str(work))
     process = hwgen("estimate", MLP, "--target", "ice40", env=env)
     status, err = interrupt_when(process, lambda: any(work.glob("hwgen-synth-*")))
+    assert status == 130 and err.splitlines()[-1] == "hwgen: interrupted", err
+    assert "Traceback" not in err
+    assert not any(work.glob("hwgen-synth-*")) and processes_using(tmp_path) == []
+    # `kill` (SIGTERM to hwgen alone, not to Yosys in its session): the same.
+    process = hwgen("estimate", MLP, "--target", "ice40", env=env)
+    status, err = interrupt_when(process, lambda: any(work.glob("hwgen-synth-*")),
+                                 kill=lambda pid: os.kill(pid, signal.SIGTERM))
     assert status == 130 and err.splitlines()[-1] == "hwgen: interrupted", err
     assert "Traceback" not in err
     assert not any(work.glob("hwgen-synth-*")) and processes_using(tmp_path) == []

@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..external import cache_lock, cache_root, wait_with_progress
+from ..external import DIE_WITH_STARTER, cache_lock, cache_root, wait_with_progress
 from ..resources import sim_source
 from .taps import harness_include, verilator_config
 
@@ -456,7 +456,8 @@ class VerilatorSim:
         log.flush()
         try:
             process = subprocess.Popen(argv, cwd=cwd, env=_environment(), stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+                                       stderr=subprocess.STDOUT, start_new_session=True,
+                                       preexec_fn=DIE_WITH_STARTER)
         except OSError as error:
             raise SimulationError(f"cannot run {argv[0]}: {error}") from None
         wait_with_progress(process, self.progress, label)
@@ -512,7 +513,8 @@ class VerilatorSim:
                          "--out-frame", str(self.frame_words[1])]
             if vcd is not None:
                 argv += ["--vcd", str(Path(vcd).resolve())]
-            result = subprocess.run(argv, capture_output=True, text=True)
+            result = subprocess.run(argv, capture_output=True, text=True,
+                                    preexec_fn=DIE_WITH_STARTER)
             run = self._unpack(out_path.read_bytes()) if out_path.is_file() else None
         if result.returncode != 0:
             message = (f"simulation of {self.top!r} failed" if result.returncode == 1 else
