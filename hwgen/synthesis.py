@@ -272,7 +272,7 @@ _INIT_WORD = re.compile(r"\[(\d+)\] = \d+'h([0-9a-fx]+);")
 def _write_design(work, verilog):
     """Write ``verilog`` as ``work``/design.v for Yosys, every memory's initial contents moved
     to a hex file that an ``initial $readmemh`` loads. Yosys' Verilog frontend builds syntax
-    tree nodes for each ``mem[i] = ...`` line, and the weights of a deeply folded CNV (720,000
+    tree nodes for each ``mem[i] = ...`` line, and the memories of a deeply folded CNV (721,567
     words) take more than the 4 GiB a WebAssembly Yosys can address; ``$readmemh`` reads them
     straight into the memory's initial value. The netlist is the same. What ``hwgen build``
     writes keeps its initial blocks: one file that every tool reads."""
