@@ -3,6 +3,8 @@ fused affine activation against the golden model."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from amaranth.back import verilog
 from amaranth.hdl import Fragment
 
@@ -11,7 +13,7 @@ from hwgen.datatypes import DataType, pack
 from hwgen.engines import thresholds as units
 from hwgen.engines.memories import lut_cost
 from hwgen.engines.mvau import MatrixVectorUnit, MVAUParams
-from hwgen.engines.requantize import Requantizer, affine_form, requantizer_for
+from hwgen.engines.requantize import Requantizer, _may_be_affine, affine_form, requantizer_for
 from hwgen.engines.thresholds import (AffineThresholdUnit, Thresholds, ThresholdsParams,
                                       ThresholdUnit, n_thresholds, threshold_design,
                                       threshold_latency, threshold_resources)
@@ -88,7 +90,24 @@ def test_no_affine_form_of_quantiles(seed):
     n = 255 if seed % 2 else 15
     data = rng.normal(0, 300, size=(2000, 4)) * rng.uniform(0.5, 2, 4)
     table = np.ceil(np.quantile(data, (np.arange(n) + 1) / (n + 1), axis=0).T)
+    assert not _may_be_affine(table, -(1 << 12), 1 << 12)      # without the search
     assert affine_form(table, (-(1 << 12), 1 << 12)) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 1023), st.integers(-5000, 5000), st.integers(0, 12), st.integers(1, 40),
+       st.integers(-300, 300), st.integers(0, 600))
+def test_tables_of_affine_counts_pass_the_filter(m, b, shift, n, lo, span):
+    """The quick test that spares the search (_may_be_affine) never rejects a table that some
+    clamp(floor((x M + B) / 2**S), 0, n) counts, and the search finds a form for it."""
+    hi = lo + span
+    x = np.arange(lo, hi + 1)
+    counts = np.clip((x * m + b) >> shift, 0, n)
+    table = (lo + np.searchsorted(counts, np.arange(1, n + 1)))[None]   # hi + 1: never reached
+    assert _may_be_affine(table, lo, hi)
+    form = affine_form(table, (lo, hi))
+    assert form is not None
+    assert (np.clip(form.counts(x[:, None]), 0, n)[:, 0] == counts).all()
 
 
 @pytest.fixture

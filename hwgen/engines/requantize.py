@@ -77,6 +77,28 @@ class AffineForm:
         return n >> self.shift
 
 
+def _may_be_affine(t, lo, hi):
+    """False if no ``clamp(floor(a x + b), 0, n)`` with a > 0 counts as the sorted, clamped
+    table ``t`` does on [lo, hi]; True says only "perhaps". Cheap, exact as far as it goes, and
+    it spares :func:`affine_form` its search on the tables of quantiles that most activations
+    have (the search tries every shift before it gives up).
+
+    Per channel, take the distinct thresholds in (lo, hi], u_1 < ... < u_m, the points where
+    the count steps up, u_j by mu_j thresholds. Between u_1 and u_m the count is in [1, n - 1],
+    so it is floor(a x + b) itself, unclamped: its steps are f's steps, spaced floor(1/a) or
+    ceil(1/a) apart (every point, a >= 1), and f rises by floor(a) or floor(a) + 1 at each.
+    So the gaps u_{j+1} - u_j take at most two consecutive values, and so do mu_2 ... mu_{m-1}
+    (at u_1 and u_m the clamp may cut the rise)."""
+    for row in t:
+        steps, rises = np.unique(row[(row > lo) & (row <= hi)], return_counts=True)
+        gaps, inner = np.diff(steps), rises[1:-1]
+        if gaps.size and gaps.max() - gaps.min() > 1:
+            return False
+        if inner.size and inner.max() - inner.min() > 1:
+            return False
+    return True
+
+
 def _bounds(t, k, lo, hi, shift, m):
     """(L, U) per channel for multipliers ``m`` (C,): the B with ``M t_k + B >= k 2**S`` for
     every threshold reached in range (t_k <= hi) and ``M (t_k - 1) + B < k 2**S`` for every one
@@ -143,6 +165,8 @@ def affine_form(thresholds, value_range):
     if table.size == 0 or abs(lo) >= 1 << 32 or abs(hi) >= 1 << 32:
         return None
     t = table.astype(np.int64)
+    if not _may_be_affine(t, lo, hi):
+        return None
     k = np.arange(1, t.shape[1] + 1, dtype=np.int64)[None, :]
     for shift in range(MAX_SHIFT + 1):
         m = _search(t, k, lo, hi, shift)
