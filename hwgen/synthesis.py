@@ -76,8 +76,9 @@ __all__ = ["TARGETS", "DEVICES", "Target", "SynthesisError", "SynthesisResult", 
 FIGURES = ("lut", "lutram", "ff", "carry", "bram_kbit", "dsp")
 DEPTHS = ("lut_levels", "mux_cells", "carry_cells")
 
-# What a cache entry holds: a new format (the logic depth, the critical path) gets new keys.
-CACHE_FORMAT = "2"
+# What a cache entry holds, and how it was made: a new format (the logic depth, the critical
+# path) or flow (3: memories' contents through hex files) gets new keys.
+CACHE_FORMAT = "3"
 
 # How a module asks for its multipliers in DSPs (in the Verilog Amaranth writes), and the
 # Yosys selection of such modules, saved as ``@dsp``.
@@ -274,7 +275,9 @@ def _write_design(work, verilog):
     to a hex file that an ``initial $readmemh`` loads. Yosys' Verilog frontend builds syntax
     tree nodes for each ``mem[i] = ...`` line, and the memories of a deeply folded CNV (721,567
     words) take more than the 4 GiB a WebAssembly Yosys can address; ``$readmemh`` reads them
-    straight into the memory's initial value. The netlist is the same. What ``hwgen build``
+    straight into the memory's initial value. Yosys reads the same design (cells, parameters,
+    initial values: tested); only the names it gives cells differ, so its optimization, which
+    they order, can end a few cells apart (2 LUTs of 6,608 on a CNV). What ``hwgen build``
     writes keeps its initial blocks: one file that every tool reads."""
     files = 0
 
