@@ -13,8 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["cache_root", "cache_lock", "wait_with_progress", "DIE_WITH_STARTER", "StepReporter",
-           "reporter"]
+__all__ = ["cache_root", "cache_lock", "start_tool", "wait_with_progress", "DIE_WITH_STARTER",
+           "StepReporter", "reporter"]
 
 
 def cache_root(kind, cache_dir=None):
@@ -143,8 +143,15 @@ def cache_lock(path, progress=None):
         yield       # closing the file releases the lock
 
 
+def start_tool(argv, **options):
+    """``subprocess.Popen(argv, **options)`` of a long tool run, for :func:`wait_with_progress`:
+    in a session of its own, which hwgen stops as a group with what the tool started
+    (:func:`stop_group`), and ended with the thread that started it (:data:`DIE_WITH_STARTER`)."""
+    return subprocess.Popen(argv, start_new_session=True, preexec_fn=DIE_WITH_STARTER, **options)
+
+
 def wait_with_progress(process, progress, label):
-    """Wait for ``process`` (started in its own session) as the step ``label`` of
+    """Wait for ``process`` (started by :func:`start_tool`) as the step ``label`` of
     :data:`reporter`, or calling ``progress(seconds)`` about once a second instead if it is
     given. On an interruption the process and what it started (its process group) are stopped
     (:func:`stop_group`) before the exception goes on."""

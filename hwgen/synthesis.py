@@ -68,7 +68,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .external import DIE_WITH_STARTER, cache_lock, cache_root, wait_with_progress
+from .external import cache_lock, cache_root, start_tool, wait_with_progress
 
 __all__ = ["TARGETS", "DEVICES", "Target", "SynthesisError", "SynthesisResult", "synthesize",
            "place_and_route", "module_of", "group_of", "DSP_MARK", "warm_up"]
@@ -470,9 +470,8 @@ def _start(tool, argv, work, output):
     # WebAssembly: the tool sees only its working directory, so every path is relative.
     module = "yowasp_" + tool
     code = f"import sys, {module}; sys.exit({module}.run_{tool}(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", code, *argv], cwd=work, stdout=output,
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            preexec_fn=DIE_WITH_STARTER)
+    return start_tool([sys.executable, "-c", code, *argv], cwd=work, stdout=output,
+                      stderr=subprocess.STDOUT)
 
 
 def warm_up(tool="yosys", progress=None):

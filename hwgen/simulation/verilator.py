@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..external import DIE_WITH_STARTER, cache_lock, cache_root, wait_with_progress
+from ..external import DIE_WITH_STARTER, cache_lock, cache_root, start_tool, wait_with_progress
 from ..resources import sim_source
 from .taps import harness_include, verilator_config
 
@@ -455,9 +455,8 @@ class VerilatorSim:
         log.write(" ".join(argv) + "\n")
         log.flush()
         try:
-            process = subprocess.Popen(argv, cwd=cwd, env=_environment(), stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True,
-                                       preexec_fn=DIE_WITH_STARTER)
+            process = start_tool(argv, cwd=cwd, env=_environment(), stdout=log,
+                                 stderr=subprocess.STDOUT)
         except OSError as error:
             raise SimulationError(f"cannot run {argv[0]}: {error}") from None
         wait_with_progress(process, self.progress, label)
